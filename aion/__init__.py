@@ -1,0 +1,144 @@
+"""aion: a durable workflow engine for Python.
+
+Layout (everything public is re-exported here; the rest is private):
+
+* ``_commands``    the yield vocabulary (`call`, `sleep`, `collect_all`, ...)
+* ``_definitions`` ``@workflow`` / ``@activity``, `RetryPolicy`, the registry
+* ``_events``      the history model (frozen event classes)
+* ``_codec``       the one cattrs converter and JSON
+* ``_interpreter`` the pure interpreter that drives generators from events
+* ``_replay``      offline replay (`replay`, `Replayer`)
+* ``_engine``      the live engine (`Engine`, handles, activities, recovery)
+* ``store``        history stores (`DuckDBStore`, `MemoryStore`)
+* ``testing``      the determinism test kit
+"""
+
+from aion._clock import Clock as Clock
+from aion._clock import ManualClock as ManualClock
+from aion._clock import SystemClock as SystemClock
+from aion._commands import ChildHandle as ChildHandle
+from aion._commands import Command as Command
+from aion._commands import await_child as await_child
+from aion._commands import call as call
+from aion._commands import collect_all as collect_all
+from aion._commands import collect_map as collect_map
+from aion._commands import collect_race as collect_race
+from aion._commands import continue_as_new as continue_as_new
+from aion._commands import now as now
+from aion._commands import on_query as on_query
+from aion._commands import patched as patched
+from aion._commands import random as random
+from aion._commands import receive_signal as receive_signal
+from aion._commands import send_signal as send_signal
+from aion._commands import sleep as sleep
+from aion._commands import start_child as start_child
+from aion._commands import uuid4 as uuid4
+from aion._commands import with_timeout as with_timeout
+from aion._definitions import RetryPolicy as RetryPolicy
+from aion._definitions import activity as activity
+from aion._definitions import workflow as workflow
+from aion._engine import ActivityInfo as ActivityInfo
+from aion._engine import Engine as Engine
+from aion._engine import WorkflowDescription as WorkflowDescription
+from aion._engine import WorkflowHandle as WorkflowHandle
+from aion._engine import activity_info as activity_info
+from aion._errors import ActivityError as ActivityError
+from aion._errors import ActivityTimeout as ActivityTimeout
+from aion._errors import AionError as AionError
+from aion._errors import Cancelled as Cancelled
+from aion._errors import ChildWorkflowError as ChildWorkflowError
+from aion._errors import CodecError as CodecError
+from aion._errors import ConfigurationError as ConfigurationError
+from aion._errors import ForeignStoreError as ForeignStoreError
+from aion._errors import HistoryError as HistoryError
+from aion._errors import InternalError as InternalError
+from aion._errors import NondeterminismError as NondeterminismError
+from aion._errors import NotRegisteredError as NotRegisteredError
+from aion._errors import QueryError as QueryError
+from aion._errors import SequenceConflict as SequenceConflict
+from aion._errors import SignalDeliveryError as SignalDeliveryError
+from aion._errors import StoreCorruptedError as StoreCorruptedError
+from aion._errors import StoreError as StoreError
+from aion._errors import StoreLockedError as StoreLockedError
+from aion._errors import Timeout as Timeout
+from aion._errors import WorkflowAlreadyExists as WorkflowAlreadyExists
+from aion._errors import WorkflowBlocked as WorkflowBlocked
+from aion._errors import WorkflowCancelledError as WorkflowCancelledError
+from aion._errors import WorkflowClosed as WorkflowClosed
+from aion._errors import WorkflowFailedError as WorkflowFailedError
+from aion._errors import WorkflowNotFound as WorkflowNotFound
+from aion._errors import WorkflowStalledError as WorkflowStalledError
+from aion._errors import WorkflowYieldError as WorkflowYieldError
+from aion._replay import ReplayResult as ReplayResult
+from aion._replay import Replayer as Replayer
+from aion._replay import ReplaySummary as ReplaySummary
+from aion._replay import replay as replay
+from aion.store import DuckDBStore as DuckDBStore
+from aion.store import MemoryStore as MemoryStore
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ActivityError",
+    "ActivityInfo",
+    "ActivityTimeout",
+    "AionError",
+    "Cancelled",
+    "ChildHandle",
+    "ChildWorkflowError",
+    "Clock",
+    "CodecError",
+    "Command",
+    "ConfigurationError",
+    "DuckDBStore",
+    "Engine",
+    "ForeignStoreError",
+    "HistoryError",
+    "InternalError",
+    "ManualClock",
+    "MemoryStore",
+    "NondeterminismError",
+    "NotRegisteredError",
+    "QueryError",
+    "ReplayResult",
+    "ReplaySummary",
+    "Replayer",
+    "RetryPolicy",
+    "SequenceConflict",
+    "SignalDeliveryError",
+    "StoreCorruptedError",
+    "StoreError",
+    "StoreLockedError",
+    "SystemClock",
+    "Timeout",
+    "WorkflowAlreadyExists",
+    "WorkflowBlocked",
+    "WorkflowCancelledError",
+    "WorkflowClosed",
+    "WorkflowDescription",
+    "WorkflowFailedError",
+    "WorkflowHandle",
+    "WorkflowNotFound",
+    "WorkflowStalledError",
+    "WorkflowYieldError",
+    "activity",
+    "activity_info",
+    "await_child",
+    "call",
+    "collect_all",
+    "collect_map",
+    "collect_race",
+    "continue_as_new",
+    "now",
+    "on_query",
+    "patched",
+    "random",
+    "receive_signal",
+    "replay",
+    "send_signal",
+    "sleep",
+    "start_child",
+    "uuid4",
+    "with_timeout",
+    "workflow",
+]

@@ -1,0 +1,222 @@
+"""The one place serialization is configured: a cattrs converter plus JSON.
+
+User values (activity arguments and results, signal payloads, workflow input)
+are unstructured by the converter into JSON values and stored as JSON text, so
+DuckDB's JSON functions can read them. They are structured back into the
+annotated type where they are consumed. Events become rows (stores) and dicts
+(fixtures) through the same converter. Payloads are JSON only: never pickle.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Final
+
+import cattrs
+from cattrs.errors import BaseValidationError
+
+from aion._errors import CodecError, HistoryError
+from aion._events import EVENT_KINDS, ErrorInfo, Event, kind_of
+
+
+def _datetime_to_str(value: datetime) -> str:
+    if value.tzinfo is None:
+        msg = f"naive datetime {value.isoformat()} cannot be recorded: use an aware UTC datetime."
+        raise CodecError(msg)
+    return value.astimezone(UTC).isoformat()
+
+
+def _str_to_datetime(value: Any, _: type) -> datetime:
+    if isinstance(value, datetime):
+        parsed = value
+    else:
+        parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def make_converter() -> cattrs.Converter:
+    """Build the converter aion uses for every payload and event.
+
+    Datetimes are ISO-8601 strings in UTC, timedeltas float seconds, UUIDs and
+    Decimals strings, dates ISO strings, enums their values; attrs classes and
+    dataclasses become dicts.
+    """
+    conv = cattrs.Converter(forbid_extra_keys=False)
+    conv.register_unstructure_hook(datetime, _datetime_to_str)
+    conv.register_structure_hook(datetime, _str_to_datetime)
+    conv.register_unstructure_hook(date, lambda v: v.isoformat())
+    conv.register_structure_hook(date, lambda v, _: date.fromisoformat(v))
+    conv.register_unstructure_hook(timedelta, lambda v: v.total_seconds())
+    conv.register_structure_hook(timedelta, lambda v, _: timedelta(seconds=v))
+    conv.register_unstructure_hook(uuid.UUID, str)
+    conv.register_structure_hook(uuid.UUID, lambda v, _: uuid.UUID(str(v)))
+    conv.register_unstructure_hook(Decimal, str)
+    conv.register_structure_hook(Decimal, lambda v, _: Decimal(str(v)))
+    conv.register_unstructure_hook(enum.Enum, lambda v: v.value)
+    conv.register_unstructure_hook(set, lambda v: sorted(conv.unstructure(x) for x in v))
+    conv.register_unstructure_hook(frozenset, lambda v: sorted(conv.unstructure(x) for x in v))
+    return conv
+
+
+CONVERTER: Final = make_converter()
+
+_JSON_SCALARS = (str, int, float, bool, type(None))
+
+
+def _plain(value: Any) -> bool:
+    """Whether ``value`` is already a JSON value (the fast path, no converter needed)."""
+    if isinstance(value, _JSON_SCALARS):
+        return True
+    if type(value) is list:
+        return all(_plain(v) for v in value)
+    if type(value) is dict:
+        return all(type(k) is str and _plain(v) for k, v in value.items())
+    return False
+
+
+def to_jsonable(value: Any, what: str = "value") -> Any:
+    """Unstructure ``value`` into plain JSON values, or raise `CodecError` saying what.
+
+    Args:
+        value: Any value the converter knows (JSON values, attrs classes,
+            dataclasses, datetimes, UUIDs, enums, tuples, sets...).
+        what: Where the value comes from, for the error message.
+    """
+    if _plain(value):
+        return value
+    try:
+        result = CONVERTER.unstructure(value)
+        # Round-trip through json to reject what the converter passed through untouched
+        # (sockets, locks, arbitrary objects) and NaN, which JSON cannot represent.
+        json.dumps(result, allow_nan=False)
+    except CodecError:
+        raise
+    except (TypeError, ValueError) as exc:
+        msg = f"{what} cannot be encoded as JSON: {type(value).__name__} ({exc})."
+        raise CodecError(msg) from None
+    return result
+
+
+def dumps(value: Any) -> str:
+    """Compact, key-sorted JSON text for an already-JSON value."""
+    return json.dumps(value, separators=(",", ":"), sort_keys=True, allow_nan=False)
+
+
+def loads(text: str) -> Any:
+    """Parse JSON text."""
+    return json.loads(text)
+
+
+def from_jsonable(value: Any, type_: Any, what: str = "payload") -> Any:
+    """Structure a JSON value into ``type_`` or raise `CodecError` saying what.
+
+    ``Any`` (or a missing annotation) returns the JSON value unchanged.
+    """
+    if type_ is Any or type_ is None or type_ is type(None):
+        return value
+    try:
+        return CONVERTER.structure(value, type_)
+    except (BaseValidationError, TypeError, ValueError, KeyError) as exc:
+        detail = (
+            "; ".join(cattrs.transform_error(exc))
+            if isinstance(exc, BaseValidationError)
+            else str(exc)
+        )
+        name = getattr(type_, "__name__", repr(type_))
+        msg = f"{what} does not decode into {name}: {detail}."
+        raise CodecError(msg) from None
+
+
+def digest(*parts: Any) -> str:
+    """A short, stable digest of JSON values (used to match commands on replay)."""
+    text = dumps(list(parts))
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+# --- events ---------------------------------------------------------------------
+
+#: Fields stored in their own columns; the rest of an event goes into ``payload``.
+ENVELOPE: Final = ("seq", "run_id", "recorded_at", "ordinal", "name", "source", "digest")
+
+
+def event_to_dict(event: Event) -> dict[str, Any]:
+    """An event as a JSON-ready dict with its ``kind`` (the fixture format)."""
+    data: dict[str, Any] = CONVERTER.unstructure(event)
+    data["kind"] = kind_of(event)
+    return data
+
+
+def event_from_dict(data: Mapping[str, Any]) -> Event:
+    """Rebuild an event from `event_to_dict` output, raising `HistoryError` if malformed."""
+    fields = dict(data)
+    kind = fields.pop("kind", None)
+    cls = EVENT_KINDS.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        msg = f"unknown event kind {kind!r} at seq {fields.get('seq', '?')}."
+        raise HistoryError(msg)
+    try:
+        return CONVERTER.structure(fields, cls)
+    except (BaseValidationError, TypeError, ValueError, KeyError) as exc:
+        detail = (
+            "; ".join(cattrs.transform_error(exc))
+            if isinstance(exc, BaseValidationError)
+            else str(exc)
+        )
+        msg = f"malformed {kind} event at seq {fields.get('seq', '?')}: {detail}."
+        raise HistoryError(msg) from None
+
+
+def event_payload(event: Event) -> str:
+    """The JSON text of the event's non-envelope fields (the ``payload`` column)."""
+    data = CONVERTER.unstructure(event)
+    for key in ENVELOPE:
+        data.pop(key, None)
+    return dumps(data)
+
+
+def event_from_row(
+    kind: str,
+    seq: int,
+    run_id: str,
+    recorded_at: datetime,
+    ordinal: int | None,
+    name: str | None,
+    payload: str | None,
+    source: str | None,
+    digest_: str | None,
+) -> Event:
+    """Rebuild an event from a store row, raising `HistoryError` if it does not decode."""
+    try:
+        fields = json.loads(payload) if payload else {}
+    except ValueError:
+        msg = f"the payload of {kind} event at seq {seq} is not valid JSON."
+        raise HistoryError(msg) from None
+    fields["seq"] = seq
+    fields["run_id"] = run_id
+    fields["recorded_at"] = recorded_at
+    if ordinal is not None:
+        fields["ordinal"] = ordinal
+    if name is not None:
+        fields["name"] = name
+    if source is not None:
+        fields["source"] = source
+    if digest_ is not None:
+        fields["digest"] = digest_
+    fields["kind"] = kind
+    return event_from_dict(fields)
+
+
+def error_info(exc: BaseException, tb: str = "") -> ErrorInfo:
+    """Describe an exception for history: qualified type name, message, traceback text."""
+    cls = type(exc)
+    module = cls.__module__
+    type_name = cls.__qualname__ if module in ("builtins", "__main__") else f"{module}.{cls.__qualname__}"
+    return ErrorInfo(type=type_name, message=str(exc), traceback=tb)

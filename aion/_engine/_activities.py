@@ -1,0 +1,155 @@
+"""Running activities: a thread pool for sync functions, one event loop for async ones.
+
+Each attempt runs with its `ActivityInfo` available through
+`aion.activity_info()`, including the stable idempotency key
+``workflow_id:run_id:ordinal`` (activities are at-least-once: an attempt that
+ran before a crash, without its outcome being recorded, runs again).
+Arguments arrive decoded from their recorded JSON, so a first run and a
+recovered run see the same values; results are encoded on the worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import threading
+import traceback
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import attrs
+
+from aion import _codec
+from aion._definitions import ActivityDefinition
+from aion._errors import AionError, CodecError
+from aion._events import ErrorInfo
+from aion._interpreter import decode_args
+
+
+@attrs.frozen(kw_only=True)
+class ActivityInfo:
+    """What a running activity attempt can know about itself.
+
+    Attributes:
+        workflow_id: The calling workflow.
+        run_id: The calling run.
+        ordinal: The call's ordinal in the run.
+        attempt: 1 for the first attempt, then 2, 3, ...
+        activity: The activity's registered name.
+        idempotency_key: ``workflow_id:run_id:ordinal``, stable across attempts
+            and restarts: pass it to the services you call.
+    """
+
+    workflow_id: str
+    run_id: str
+    ordinal: int
+    attempt: int
+    activity: str
+    idempotency_key: str
+
+
+_CURRENT: contextvars.ContextVar[ActivityInfo | None] = contextvars.ContextVar(
+    "aion_activity", default=None
+)
+
+
+def activity_info() -> ActivityInfo:
+    """The `ActivityInfo` of the activity attempt running in this thread or task."""
+    info = _CURRENT.get()
+    if info is None:
+        msg = "aion.activity_info() was called outside a running activity."
+        raise AionError(msg)
+    return info
+
+
+Outcome = tuple[bool, Any]  # (True, JSON result) or (False, ErrorInfo)
+Callback = Callable[[Outcome], None]
+
+
+def _failure(exc: BaseException) -> ErrorInfo:
+    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return _codec.error_info(exc, tb)
+
+
+class ActivityRunner:
+    """Executes activity attempts off the engine thread and reports outcomes."""
+
+    def __init__(self, max_workers: int) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="aion-activity")
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def _event_loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(
+                    target=loop.run_forever, name="aion-async-activities", daemon=True
+                )
+                thread.start()
+                self._loop, self._loop_thread = loop, thread
+            return self._loop
+
+    def submit(
+        self,
+        definition: ActivityDefinition,
+        args: list[Any],
+        kwargs: dict[str, Any],
+        info: ActivityInfo,
+        done: Callback,
+    ) -> Future[Any]:
+        """Start one attempt; ``done`` is called exactly once with its outcome."""
+        reported = threading.Event()
+
+        def report(outcome: Outcome) -> None:
+            if not reported.is_set():
+                reported.set()
+                done(outcome)
+
+        def prepare() -> tuple[list[Any], dict[str, Any]]:
+            return decode_args(definition.fn, args, f"activity {definition.name!r}"), kwargs
+
+        def encode(value: Any) -> Outcome:
+            try:
+                return True, _codec.to_jsonable(value, f"the result of activity {definition.name!r}")
+            except CodecError as exc:
+                return False, _failure(exc)
+
+        if definition.is_async:
+
+            async def run_async() -> None:
+                token = _CURRENT.set(info)
+                try:
+                    call_args, call_kwargs = prepare()
+                    value = await definition.fn(*call_args, **call_kwargs)
+                    report(encode(value))
+                except asyncio.CancelledError:
+                    report((False, ErrorInfo(type="asyncio.CancelledError", message="cancelled")))
+                    raise
+                except BaseException as exc:  # an activity must never take the engine down
+                    report((False, _failure(exc)))
+                finally:
+                    _CURRENT.reset(token)
+
+            return asyncio.run_coroutine_threadsafe(run_async(), self._event_loop())
+
+        def run_sync() -> None:
+            token = _CURRENT.set(info)
+            try:
+                call_args, call_kwargs = prepare()
+                report(encode(definition.fn(*call_args, **call_kwargs)))
+            except BaseException as exc:  # SystemExit included: the worker thread survives
+                report((False, _failure(exc)))
+            finally:
+                _CURRENT.reset(token)
+
+        return self._pool.submit(run_sync)
+
+    def shutdown(self) -> None:
+        """Stop accepting work; running sync attempts finish in the background."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            if self._loop is not None:
+                self._loop.call_soon_threadsafe(self._loop.stop)

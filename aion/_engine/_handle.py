@@ -1,0 +1,76 @@
+"""What the engine hands back: `WorkflowHandle` and `WorkflowDescription`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from aion.store import TimerInfo
+
+if TYPE_CHECKING:
+    from aion._engine._engine import Engine
+
+
+@attrs.frozen(kw_only=True)
+class WorkflowDescription:
+    """A workflow's state as `Engine.describe` reports it.
+
+    Attributes:
+        workflow_id: The id.
+        run_id: The current run.
+        workflow_type: The registered workflow name.
+        status: ``running``, ``completed``, ``failed``, ``cancelled``, ``stalled``
+            or ``continued_as_new``.
+        stalled_reason: Why the workflow is stalled (divergence report, missing code).
+        started_at: When the workflow started.
+        closed_at: When it reached a terminal status.
+        last_seq: The head of its history.
+        runs: How many runs it has had (continue-as-new).
+        parent_id: The parent, for child workflows.
+        pending: The commands the current run waits on, as readable lines.
+        timers: Its pending durable timers.
+        result: The result, when completed.
+        error: ``type: message`` of the failure, when failed.
+    """
+
+    workflow_id: str
+    run_id: str
+    workflow_type: str
+    status: str
+    stalled_reason: str | None
+    started_at: datetime
+    closed_at: datetime | None
+    last_seq: int
+    runs: int
+    parent_id: str | None
+    pending: tuple[str, ...]
+    timers: tuple[TimerInfo, ...]
+    result: Any = None
+    error: str | None = None
+
+
+class WorkflowHandle:
+    """A started workflow: its id, and a way to wait for its result."""
+
+    def __init__(self, engine: Engine, workflow_id: str) -> None:
+        self._engine = engine
+        self.id = workflow_id
+
+    def result(self, timeout: float | None = None) -> Any:
+        """Wait for the workflow to finish and return its result (or raise its error).
+
+        If no thread is serving the engine, this call drives it itself (as
+        `Engine.run_until_complete` does).
+
+        Raises:
+            aion.WorkflowFailedError: The workflow failed.
+            aion.WorkflowCancelledError: The workflow was cancelled.
+            aion.WorkflowStalledError: The workflow is stalled.
+            TimeoutError: ``timeout`` seconds passed first.
+        """
+        return self._engine._wait_result(self.id, timeout)
+
+    def __repr__(self) -> str:
+        return f"WorkflowHandle({self.id!r})"

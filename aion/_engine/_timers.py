@@ -1,0 +1,56 @@
+"""The engine's in-memory timer wheel over durable timers.
+
+Timers are durable because the event that arms them (TimerStarted,
+TimeoutStarted, ActivityFailed with ``retry_at``) is in history; this heap only
+decides when to act. Cancelled timers are dropped lazily when they surface.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from datetime import datetime
+
+TimerKey = tuple[str, str, int]  # (workflow id, run id, ordinal)
+
+
+class TimerQueue:
+    """Pending timers ordered by due time."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[datetime, int, TimerKey, str]] = []
+        self._live: dict[TimerKey, tuple[datetime, str]] = {}
+        self._counter = itertools.count()
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+    def arm(self, key: TimerKey, fire_at: datetime, kind: str) -> None:
+        """Arm (or re-arm) the timer of ``key``."""
+        self._live[key] = (fire_at, kind)
+        heapq.heappush(self._heap, (fire_at, next(self._counter), key, kind))
+
+    def disarm(self, key: TimerKey) -> None:
+        """Forget the timer of ``key`` (no-op when none)."""
+        self._live.pop(key, None)
+
+    def next_due(self) -> datetime | None:
+        """When the earliest live timer is due, or None."""
+        heap = self._heap
+        while heap:
+            fire_at, _, key, kind = heap[0]
+            if self._live.get(key) == (fire_at, kind):
+                return fire_at
+            heapq.heappop(heap)
+        return None
+
+    def pop_due(self, now: datetime) -> list[tuple[TimerKey, str]]:
+        """Remove and return every live timer due at ``now``, earliest first."""
+        out = []
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            fire_at, _, key, kind = heapq.heappop(heap)
+            if self._live.get(key) == (fire_at, kind):
+                del self._live[key]
+                out.append((key, kind))
+        return out

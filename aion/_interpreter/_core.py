@@ -1,0 +1,877 @@
+"""The interpreter: drives one run's generator as a pure function of its events.
+
+No I/O, no clock, no store. The engine and the replayer feed it the same thing,
+the run's events in recorded order, and it answers with decisions:
+
+* Outcome events (activity results, timer fires, signals, ...) are applied in
+  order; each may settle pending commands and resume the generator, which
+  then yields new commands.
+* Every decision the code makes (a command, a cancellation, the run's end) is
+  numbered. The k-th decision must equal the k-th decision recorded in the
+  run (kind, ordinal, name and argument digest); decisions past the recorded
+  ones are new, and the engine records them before acting on them.
+* A recorded decision reached in the stream before the code made it means the
+  code now waits where it used to act: that is a divergence too.
+
+Live and replay therefore differ only in where events come from, which is
+what makes a recovered run continue exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import os
+import random as _random
+import traceback
+import uuid
+from collections import deque
+from collections.abc import Callable, Generator, Sequence
+from datetime import datetime
+from typing import Any
+
+from aion import _codec
+from aion._commands import (
+    UUID4,
+    AwaitChild,
+    Call,
+    ChildHandle,
+    CollectAll,
+    CollectMap,
+    CollectRace,
+    Command,
+    ContinueAsNew,
+    Now,
+    OnQuery,
+    Patched,
+    Random,
+    ReceiveSignal,
+    SendSignal,
+    Sleep,
+    StartChild,
+    WithTimeout,
+)
+from aion._definitions import DEFAULT_RETRY, Registry, WorkflowDefinition
+from aion._errors import (
+    ActivityError,
+    AionError,
+    Cancelled,
+    ChildWorkflowError,
+    CodecError,
+    QueryError,
+    SignalDeliveryError,
+    Timeout,
+    WorkflowYieldError,
+)
+from aion._events import (
+    ActivityCompleted,
+    ActivityFailed,
+    ActivityScheduled,
+    CancelRequested,
+    ChildAwaited,
+    ChildCompleted,
+    ChildFailed,
+    ChildStarted,
+    CommandCancelled,
+    CommandEvent,
+    Event,
+    GroupStarted,
+    PatchRecorded,
+    SignalAwaited,
+    SignalDelivered,
+    SignalDeliveryFailed,
+    SignalReceived,
+    SignalSent,
+    TimeoutStarted,
+    TimerFired,
+    TimerStarted,
+    WorkflowCancelled,
+    WorkflowCompleted,
+    WorkflowContinuedAsNew,
+    WorkflowFailed,
+    WorkflowStarted,
+)
+from aion._interpreter._divergence import Diverged, describe_decision, divergence_error
+from aion._interpreter._nodes import ActivityNode, Deadline, Group, Node
+
+Decision = tuple[type[Event], dict[str, Any]]
+
+
+class _Stall(Exception):
+    """Internal: the run cannot go on under this code (e.g. a payload no longer decodes)."""
+
+
+_PATHS: dict[str, str] = {}
+
+
+def _short_path(filename: str) -> str:
+    short = _PATHS.get(filename)
+    if short is None:
+        try:
+            rel = os.path.relpath(filename)
+            short = filename if rel.startswith("..") else rel
+        except ValueError:
+            short = filename
+        _PATHS[filename] = short
+    return short
+
+
+def _source(gen: Any) -> str:
+    """``file:line`` of the innermost frame suspended at a yield (follows ``yield from``)."""
+    while True:
+        sub = getattr(gen, "gi_yieldfrom", None)
+        if sub is None or getattr(sub, "gi_frame", None) is None:
+            break
+        gen = sub
+    frame = gen.gi_frame
+    if frame is None:
+        return ""
+    return f"{_short_path(frame.f_code.co_filename)}:{frame.f_lineno}"
+
+
+_PARAM_TYPES: dict[Callable[..., Any], list[Any]] = {}
+
+
+def _param_types(fn: Callable[..., Any]) -> list[Any]:
+    """Annotated types of a workflow's positional parameters (Any when absent)."""
+    types = _PARAM_TYPES.get(fn)
+    if types is None:
+        import typing
+
+        try:
+            hints = typing.get_type_hints(fn)
+        except Exception:  # unresolvable annotations: pass JSON values through
+            hints = {}
+        params = [
+            p
+            for p in inspect.signature(fn).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+        ]
+        types = [hints.get(p.name, Any) for p in params]
+        if params and params[-1].kind is inspect.Parameter.VAR_POSITIONAL:
+            types.append(...)  # marks "repeat the last type"
+        _PARAM_TYPES[fn] = types
+    return types
+
+
+def decode_args(fn: Callable[..., Any], args: Sequence[Any], what: str) -> list[Any]:
+    """Structure JSON arguments into a function's annotated parameter types."""
+    types = _param_types(fn)
+    variadic = bool(types) and types[-1] is ...
+    out = []
+    for i, value in enumerate(args):
+        if i < len(types) and types[i] is not ...:
+            type_ = types[i]
+        elif variadic and len(types) >= 2:  # noqa: PLR2004 - [.., T, ...]
+            type_ = types[-2]
+        else:
+            type_ = Any
+        out.append(_codec.from_jsonable(value, type_, f"{what} argument {i}"))
+    return out
+
+
+def _seed(*parts: Any) -> bytes:
+    return hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=16).digest()
+
+
+class Interpreter:
+    """Drives one run of a workflow generator from its events.
+
+    Attributes:
+        workflow_id: The workflow being driven.
+        run_id: The run being driven.
+        status: ``running``, ``completed``, ``failed``, ``cancelled``,
+            ``continued_as_new`` or ``stalled``.
+        new_decisions: Decisions past the recorded ones, for the engine to
+            record (and then act on); the engine drains this list.
+        divergence: The `NondeterminismError` that stalled the run, if any.
+        stall_reason: Why the run stalled, if it did.
+        result: The run's result once completed.
+        error: The exception a failed run raised (or its recorded description).
+    """
+
+    def __init__(
+        self,
+        *,
+        workflow_id: str,
+        started: WorkflowStarted,
+        definition: WorkflowDefinition,
+        registry: Registry | None = None,
+        recorded: Sequence[Event] = (),
+        history: Sequence[Event] = (),
+    ) -> None:
+        self.workflow_id = workflow_id
+        self.run_id = started.run_id
+        self.started = started
+        self.definition = definition
+        self.registry = registry
+        self.recorded = recorded
+        self.history = history
+        self.status = "running"
+        self.new_decisions: list[Decision] = []
+        self.divergence: AionError | None = None
+        self.stall_reason: str | None = None
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.now: datetime = started.recorded_at
+        self.last_seq = started.seq
+        self._issued = 0
+        self._seen_decisions = 0
+        self._next_ordinal = 1
+        self._draws = 0
+        self._gen: Generator[Any, Any, Any] | None = None
+        self._root: Node | None = None
+        self._pending: dict[int, Node] = {}
+        self._receivers: dict[str, deque[Node]] = {}
+        self._signals: dict[str, deque[Any]] = {}
+        self._queries: dict[str, Callable[..., Any]] = {}
+        self._cancelling = False
+
+    # --- entry points -------------------------------------------------------------
+
+    def start(self) -> None:
+        """Create the generator from the recorded input and run it to its first wait."""
+        try:
+            args = decode_args(self.definition.fn, self.started.args, "workflow input")
+            self._gen = self.definition.fn(*args)
+            self._resume(True, None)
+        except (Diverged, _Stall, CodecError) as exc:
+            self._stall(exc)
+
+    def feed(self, event: Event) -> None:
+        """Consume the next recorded event of the run (replay)."""
+        self.last_seq = event.seq
+        family = event.FAMILY
+        if family == "outcome":
+            self.apply(event)
+        elif family == "decision":
+            index = self._seen_decisions
+            self._seen_decisions += 1
+            if self.status == "stalled" or index < self._issued:
+                return
+            try:
+                raise Diverged(event, None, self._waiting_description())
+            except Diverged as exc:
+                self._stall(exc)
+
+    def apply(self, event: Event) -> None:
+        """Apply an outcome event (recorded or just committed) and run the code on."""
+        self.last_seq = event.seq
+        if self.status != "running":
+            return
+        self.now = event.recorded_at
+        try:
+            handler = _HANDLERS.get(type(event))
+            if handler is not None:
+                handler(self, event)
+        except (Diverged, _Stall) as exc:
+            self._stall(exc)
+
+    @property
+    def replaying(self) -> bool:
+        """Whether recorded decisions remain that the code has not reached yet."""
+        return self._issued < len(self.recorded)
+
+    def take_decisions(self) -> list[Decision]:
+        """Hand the new decisions to the engine (and forget them)."""
+        out, self.new_decisions = self.new_decisions, []
+        return out
+
+    def waiting_for(self) -> list[str]:
+        """Human-readable descriptions of the commands the run waits on."""
+        return [f"{n.kind} #{n.ordinal} {n.name} at {n.source}" for n in self._pending.values()] + [
+            f"signal {name!r} at {n.source}"
+            for name, nodes in self._receivers.items()
+            for n in nodes
+        ]
+
+    def pending_activities(self) -> list[int]:
+        """Ordinals of activity calls still waiting for their final outcome."""
+        return [o for o, n in self._pending.items() if n.kind == "activity"]
+
+    def pending_children(self) -> dict[int, str]:
+        """Child awaits still pending: ordinal -> child workflow id."""
+        return {o: n.name for o, n in self._pending.items() if n.kind == "child"}
+
+    def unconsumed_signals(self) -> list[tuple[str, Any]]:
+        """Buffered signals no receive has consumed (carried over by continue-as-new)."""
+        return [(name, p) for name, q in self._signals.items() for p in q]
+
+    def query(self, name: str, *args: Any) -> Any:
+        """Answer a query from the generator's current state; records nothing."""
+        handler = self._queries.get(name)
+        if handler is None:
+            known = ", ".join(sorted(self._queries)) or "none"
+            msg = f"workflow {self.workflow_id!r} has no query {name!r} (registered: {known})."
+            raise QueryError(msg)
+        try:
+            return handler(*args)
+        except Exception as exc:
+            msg = f"query {name!r} on workflow {self.workflow_id!r} raised {type(exc).__name__}: {exc}"
+            raise QueryError(msg) from exc
+
+    # --- driving the generator ---------------------------------------------------
+
+    def _resume(self, ok: bool, value: Any) -> None:
+        gen = self._gen
+        assert gen is not None
+        while True:
+            self._root = None
+            try:
+                command = gen.send(value) if ok else gen.throw(value)
+            except StopIteration as stop:
+                self._finish_completed(stop.value)
+                return
+            except Cancelled as exc:
+                if self._cancelling:
+                    self._finish(WorkflowCancelled, "cancelled", reason=exc.reason)
+                    return
+                self._finish_failed(exc)
+                return
+            except (Diverged, _Stall):
+                raise
+            except Exception as exc:
+                self._finish_failed(exc)
+                return
+            source = _source(gen)
+            if not isinstance(command, Command):
+                ok, value = False, self._yield_error(command, source)
+                continue
+            if isinstance(command, ContinueAsNew):
+                self._continue_as_new(command)
+                return
+            try:
+                node = self._issue(command, None, source)
+            except CodecError as exc:
+                ok, value = False, exc
+                continue
+            if node.done:
+                ok, value = node.ok, node.value
+                continue
+            self._root = node
+            return
+
+    def _yield_error(self, obj: Any, source: str) -> WorkflowYieldError:
+        text = _codec.dumps(str(obj))[:40]
+        msg = (
+            f"workflow {self.definition.name!r} yielded a {type(obj).__name__} ({text}) at "
+            f"{source}; a workflow may only yield aion commands such as aion.call(...)."
+        )
+        return WorkflowYieldError(msg)
+
+    def _finish_completed(self, value: Any) -> None:
+        try:
+            result = _codec.to_jsonable(value, f"the result of workflow {self.definition.name!r}")
+        except CodecError as exc:
+            self._finish_failed(exc)
+            return
+        self.result = value
+        self._finish(WorkflowCompleted, "completed", result=result)
+
+    def _finish_failed(self, exc: BaseException) -> None:
+        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        self.error = exc
+        self._finish(WorkflowFailed, "failed", error=_codec.error_info(exc, tb))
+
+    def _finish(self, cls: type[Event], status: str, **fields: Any) -> None:
+        self._cancel_all("workflow ended")
+        self._decide(cls, fields)
+        self.status = status
+
+    def _continue_as_new(self, command: ContinueAsNew) -> None:
+        args = _codec.to_jsonable(list(command.args), "continue_as_new arguments")
+        new_run = str(uuid.UUID(bytes=_seed(self.workflow_id, self.run_id, "continue"), version=4))
+        self._finish(WorkflowContinuedAsNew, "continued_as_new", args=args, new_run_id=new_run)
+
+    def _stall(self, exc: BaseException) -> None:
+        if isinstance(exc, Diverged):
+            err = divergence_error(self.workflow_id, exc, self.history)
+            self.divergence = err
+            self.stall_reason = str(err)
+        else:
+            self.stall_reason = str(exc)
+        self.status = "stalled"
+        self._gen = None
+        self._pending.clear()
+        self._receivers.clear()
+
+    def _waiting_description(self) -> dict[str, Any]:
+        if self.status != "running":
+            return {"kind": f"workflow {self.status}", "name": "", "args": "", "source": ""}
+        root = self._root
+        if root is None:
+            return {"kind": "nothing", "name": "", "args": "", "source": ""}
+        return {"kind": f"still waiting on {root.kind}", "name": root.name, "args": "", "source": root.source}
+
+    # --- decisions -----------------------------------------------------------------
+
+    def _decide(self, cls: type[Event], fields: dict[str, Any]) -> None:
+        index = self._issued
+        self._issued += 1
+        if index < len(self.recorded):
+            recorded = self.recorded[index]
+            if not _same_decision(recorded, cls, fields):
+                raise Diverged(recorded, (cls, fields), None)
+        else:
+            self.new_decisions.append((cls, fields))
+
+    def _ordinal(self) -> int:
+        ordinal = self._next_ordinal
+        self._next_ordinal += 1
+        self._draws = 0
+        return ordinal
+
+    def _issue(self, command: Command[Any], parent: Node | None, source: str) -> Node:
+        """Give ``command`` its ordinal, record it, and return its (maybe settled) node."""
+        issue = _ISSUERS.get(type(command))
+        if issue is None:  # pragma: no cover - every Command subclass has an issuer
+            msg = f"no issuer for {type(command).__name__}"
+            raise TypeError(msg)
+        return issue(self, command, parent, source)
+
+    def _immediate(self, value: Any, ok: bool = True) -> Node:
+        node = Node("value", 0, "", "")
+        node.done, node.ok, node.value = True, ok, value
+        return node
+
+    def _issue_call(self, cmd: Call, parent: Node | None, source: str, ordinal: int = 0) -> Node:
+        ordinal = ordinal or self._ordinal()
+        definition = cmd.definition
+        if definition is None and self.registry is not None:
+            definition = self.registry.activities.get(cmd.activity)
+        args = _codec.to_jsonable(list(cmd.args), f"the arguments of activity {cmd.activity!r}")
+        kwargs = _codec.to_jsonable(dict(cmd.kwargs), f"the arguments of activity {cmd.activity!r}")
+        policy = cmd.retry or (definition.retry if definition else DEFAULT_RETRY)
+        timeout = cmd.timeout if cmd.timeout is not None else (definition.timeout if definition else None)
+        self._decide(
+            ActivityScheduled,
+            {
+                "ordinal": ordinal,
+                "source": source,
+                "digest": _codec.digest("activity", cmd.activity, args, kwargs),
+                "name": cmd.activity,
+                "args": args,
+                "kwargs": kwargs,
+                "retry": _codec.to_jsonable(policy),
+                "timeout": timeout.total_seconds() if timeout is not None else None,
+            },
+        )
+        node = ActivityNode(ordinal, cmd.activity, source, definition.return_type if definition else Any)
+        self._pending[ordinal] = node
+        return node
+
+    def _issue_sleep(self, cmd: Sleep, parent: Node | None, source: str) -> Node:
+        ordinal = self._ordinal()
+        seconds = cmd.duration.total_seconds()
+        self._decide(
+            TimerStarted,
+            {
+                "ordinal": ordinal,
+                "source": source,
+                "digest": _codec.digest("sleep", seconds),
+                "fire_at": self.now + cmd.duration,
+                "seconds": seconds,
+            },
+        )
+        node = Node("timer", ordinal, f"sleep {seconds:g}s", source)
+        self._pending[ordinal] = node
+        return node
+
+    def _issue_now(self, cmd: Now, parent: Node | None, source: str) -> Node:
+        return self._immediate(self.now)
+
+    def _draw(self) -> bytes:
+        self._draws += 1
+        return _seed(self.workflow_id, self.run_id, self._next_ordinal, self._draws)
+
+    def _issue_random(self, cmd: Random, parent: Node | None, source: str) -> Node:
+        return self._immediate(_random.Random(self._draw()).random())
+
+    def _issue_uuid(self, cmd: UUID4, parent: Node | None, source: str) -> Node:
+        return self._immediate(uuid.UUID(bytes=self._draw(), version=4))
+
+    def _issue_on_query(self, cmd: OnQuery, parent: Node | None, source: str) -> Node:
+        self._queries[cmd.name] = cmd.handler
+        return self._immediate(None)
+
+    def _issue_patched(self, cmd: Patched, parent: Node | None, source: str) -> Node:
+        if self.replaying:
+            upcoming = self.recorded[self._issued]
+            if not (isinstance(upcoming, PatchRecorded) and upcoming.name == cmd.change_id):
+                return self._immediate(False)  # history predates the change: old path
+        ordinal = self._ordinal()
+        self._decide(
+            PatchRecorded,
+            {
+                "ordinal": ordinal,
+                "source": source,
+                "digest": _codec.digest("patch", cmd.change_id),
+                "name": cmd.change_id,
+            },
+        )
+        return self._immediate(True)
+
+    def _issue_receive(self, cmd: ReceiveSignal, parent: Node | None, source: str) -> Node:
+        ordinal = self._ordinal()
+        self._decide(
+            SignalAwaited,
+            {
+                "ordinal": ordinal,
+                "source": source,
+                "digest": _codec.digest("signal", cmd.name),
+                "name": cmd.name,
+            },
+        )
+        node = Node("signal", ordinal, cmd.name, source)
+        buffered = self._signals.get(cmd.name)
+        if buffered:
+            node.done, node.value = True, buffered.popleft()
+            return node
+        self._receivers.setdefault(cmd.name, deque()).append(node)
+        return node
+
+    def _issue_send(self, cmd: SendSignal, parent: Node | None, source: str) -> Node:
+        ordinal = self._ordinal()
+        payload = _codec.to_jsonable(cmd.payload, f"the payload of signal {cmd.name!r}")
+        self._decide(
+            SignalSent,
+            {
+                "ordinal": ordinal,
+                "source": source,
+                "digest": _codec.digest("send", cmd.workflow_id, cmd.name, payload),
+                "name": cmd.name,
+                "target": cmd.workflow_id,
+                "payload": payload,
+            },
+        )
+        node = Node("send", ordinal, cmd.name, source)
+        self._pending[ordinal] = node
+        return node
+
+    def _child_id(self, ordinal: int, explicit: str | None) -> str:
+        if explicit:
+            return explicit
+        if self.started.previous_run_id is None:
+            return f"{self.workflow_id}/{ordinal}"
+        return f"{self.workflow_id}/{self.run_id[:8]}/{ordinal}"
+
+    def _start_child(
+        self, workflow: str, args: tuple[Any, ...], workflow_id: str | None, awaited: bool, source: str
+    ) -> tuple[int, str]:
+        ordinal = self._ordinal()
+        child_id = self._child_id(ordinal, workflow_id)
+        json_args = _codec.to_jsonable(list(args), f"the arguments of child workflow {workflow!r}")
+        self._decide(
+            ChildStarted,
+            {
+                "ordinal": ordinal,
+                "source": source,
+                "digest": _codec.digest("child", workflow, child_id, json_args),
+                "name": workflow,
+                "child_id": child_id,
+                "args": json_args,
+                "awaited": awaited,
+            },
+        )
+        return ordinal, child_id
+
+    def _issue_start_child(self, cmd: StartChild, parent: Node | None, source: str) -> Node:
+        _, child_id = self._start_child(cmd.workflow, cmd.args, cmd.workflow_id, False, source)
+        return self._immediate(ChildHandle(workflow_id=child_id, workflow=cmd.workflow))
+
+    def _issue_await_child(self, cmd: AwaitChild, parent: Node | None, source: str) -> Node:
+        if cmd.handle is not None:
+            ordinal = self._ordinal()
+            child_id = cmd.handle.workflow_id
+            self._decide(
+                ChildAwaited,
+                {
+                    "ordinal": ordinal,
+                    "source": source,
+                    "digest": _codec.digest("await", child_id),
+                    "name": cmd.handle.workflow,
+                    "child_id": child_id,
+                },
+            )
+        else:
+            assert cmd.workflow is not None
+            ordinal, child_id = self._start_child(cmd.workflow, cmd.args, cmd.workflow_id, True, source)
+        node = Node("child", ordinal, child_id, source)
+        self._pending[ordinal] = node
+        return node
+
+    def _issue_group(self, cmd: Command[Any], parent: Node | None, source: str) -> Node:
+        if isinstance(cmd, CollectMap):
+            mode, members, concurrency = "map", cmd.calls, cmd.concurrency
+        else:
+            assert isinstance(cmd, CollectAll | CollectRace)
+            mode = "all" if isinstance(cmd, CollectAll) else "race"
+            members, concurrency = cmd.commands, None
+        ordinal = self._ordinal()
+        self._decide(
+            GroupStarted,
+            {
+                "ordinal": ordinal,
+                "source": source,
+                "digest": _codec.digest("group", mode, len(members), concurrency),
+                "name": mode,
+                "size": len(members),
+                "concurrency": concurrency,
+            },
+        )
+        group = Group(mode, ordinal, source, len(members))
+        if mode == "map":
+            # Reserve the whole block now so member ordinals never depend on timing.
+            group.queued = list(members)
+            group.base = self._next_ordinal
+            group.limit = concurrency or len(members)
+            self._next_ordinal += len(members)
+            while group.next_index < len(members) and group.running < group.limit:
+                self._start_map_member(group)
+        else:
+            for i, member in enumerate(members):
+                node = self._issue(member, group, source)
+                self._attach(group, node, i)
+        group.issuing = False
+        self._evaluate_group(group)
+        return group
+
+    def _start_map_member(self, group: Group) -> None:
+        i = group.next_index
+        group.next_index += 1
+        group.running += 1
+        node = self._issue_call(group.queued[i], group, group.source, ordinal=group.base + i)
+        self._attach(group, node, i)
+
+    def _attach(self, parent: Group | Deadline, node: Node, slot: int) -> None:
+        node.parent = parent
+        node.slot = slot
+        if isinstance(parent, Group):
+            parent.members[slot] = node
+            if node.done:
+                self._member_settled(parent, node)
+        else:
+            parent.inner = node
+
+    def _issue_timeout(self, cmd: WithTimeout, parent: Node | None, source: str) -> Node:
+        ordinal = self._ordinal()
+        seconds = cmd.duration.total_seconds()
+        self._decide(
+            TimeoutStarted,
+            {
+                "ordinal": ordinal,
+                "source": source,
+                "digest": _codec.digest("timeout", seconds),
+                "fire_at": self.now + cmd.duration,
+                "seconds": seconds,
+            },
+        )
+        scope = Deadline(ordinal, source, seconds)
+        self._pending[ordinal] = scope
+        inner = self._issue(cmd.command, scope, source)
+        self._attach(scope, inner, 0)
+        scope.issuing = False
+        if inner.done:
+            self._inner_settled(scope, inner)
+        return scope
+
+    # --- settling and cancelling ---------------------------------------------------
+
+    def _settle(self, node: Node, ok: bool, value: Any) -> None:
+        if node.done:
+            return
+        node.done, node.ok, node.value = True, ok, value
+        self._pending.pop(node.ordinal, None)
+        parent = node.parent
+        if isinstance(parent, Group):
+            self._member_settled(parent, node)
+        elif isinstance(parent, Deadline):
+            if not parent.issuing:
+                self._inner_settled(parent, node)
+        elif node is self._root:
+            self._resume(ok, value)
+
+    def _member_settled(self, group: Group, node: Node) -> None:
+        if group.done:
+            return
+        if node.ok:
+            group.results[node.slot] = node.value
+        group.remaining -= 1
+        if group.issuing:
+            return
+        self._evaluate_group(group, node)
+
+    def _evaluate_group(self, group: Group, last: Node | None = None) -> None:
+        """Settle ``group`` if its rule says so; during issue, scan in member order."""
+        candidates = [last] if last is not None else [m for m in group.members if m and m.done]
+        for node in candidates:
+            if group.mode == "race":
+                self._cancel_members(group, "lost the race")
+                if node.ok:
+                    self._settle(group, True, (node.slot, node.value))
+                else:
+                    self._settle(group, False, node.value)
+                return
+            if not node.ok:
+                self._cancel_members(group, "a sibling failed")
+                self._settle(group, False, node.value)
+                return
+        if group.mode == "map" and not group.done:
+            if last is not None:
+                group.running -= 1
+            while group.next_index < len(group.queued) and group.running < group.limit:
+                self._start_map_member(group)
+        if group.remaining == 0 and not group.done:
+            self._settle(group, True, list(group.results))
+
+    def _inner_settled(self, scope: Deadline, inner: Node) -> None:
+        if scope.done:
+            return
+        self._pending.pop(scope.ordinal, None)
+        self._decide(CommandCancelled, {"ordinal": scope.ordinal, "reason": "inner command settled"})
+        self._settle(scope, inner.ok, inner.value)
+
+    def _cancel_members(self, group: Group, reason: str) -> None:
+        for member in group.members:
+            if member is not None and not member.done:
+                self._cancel(member, reason)
+
+    def _cancel(self, node: Node, reason: str) -> None:
+        """Cancel a pending subtree, recording a cancellation for every pending command."""
+        if node.done:
+            return
+        node.done, node.ok, node.value = True, False, None
+        if isinstance(node, Group):
+            self._cancel_members(node, reason)
+        elif isinstance(node, Deadline):
+            if node.inner is not None:
+                self._cancel(node.inner, reason)
+        elif node.kind == "signal":
+            receivers = self._receivers.get(node.name)
+            if receivers is not None and node in receivers:
+                receivers.remove(node)
+        self._pending.pop(node.ordinal, None)
+        if node.kind != "value":
+            self._decide(CommandCancelled, {"ordinal": node.ordinal, "reason": reason})
+
+    def _cancel_all(self, reason: str) -> None:
+        root, self._root = self._root, None
+        if root is not None:
+            self._cancel(root, reason)
+
+    # --- outcome handlers -------------------------------------------------------------
+
+    def _on_activity_completed(self, event: ActivityCompleted) -> None:
+        node = self._pending.get(event.ordinal)
+        if not isinstance(node, ActivityNode):
+            return
+        try:
+            value = _codec.from_jsonable(
+                event.result, node.result_type, f"the recorded result of activity {node.name!r} (seq {event.seq})"
+            )
+        except CodecError as exc:
+            raise _Stall(str(exc)) from None
+        self._settle(node, True, value)
+
+    def _on_activity_failed(self, event: ActivityFailed) -> None:
+        node = self._pending.get(event.ordinal)
+        if not isinstance(node, ActivityNode) or event.retry_at is not None:
+            return
+        err = ActivityError(node.name, event.error.type, event.error.message, event.attempt)
+        self._settle(node, False, err)
+
+    def _on_timer_fired(self, event: TimerFired) -> None:
+        node = self._pending.get(event.ordinal)
+        if node is None:
+            return
+        if isinstance(node, Deadline):
+            self._pending.pop(node.ordinal, None)
+            if node.inner is not None:
+                self._cancel(node.inner, "deadline expired")
+            self._settle(node, False, Timeout(node.ordinal, node.seconds))
+        else:
+            self._settle(node, True, None)
+
+    def _on_signal(self, event: SignalReceived) -> None:
+        receivers = self._receivers.get(event.name)
+        if receivers:
+            self._settle(receivers.popleft(), True, event.payload)
+        else:
+            self._signals.setdefault(event.name, deque()).append(event.payload)
+
+    def _on_signal_delivered(self, event: SignalDelivered) -> None:
+        node = self._pending.get(event.ordinal)
+        if node is not None:
+            self._settle(node, True, None)
+
+    def _on_signal_failed(self, event: SignalDeliveryFailed) -> None:
+        node = self._pending.get(event.ordinal)
+        if node is not None:
+            self._settle(node, False, SignalDeliveryError(event.reason))
+
+    def _on_child_completed(self, event: ChildCompleted) -> None:
+        node = self._pending.get(event.ordinal)
+        if node is not None:
+            self._settle(node, True, event.result)
+
+    def _on_child_failed(self, event: ChildFailed) -> None:
+        node = self._pending.get(event.ordinal)
+        if node is not None:
+            err = ChildWorkflowError(event.child_id, event.status, event.error.type, event.error.message)
+            self._settle(node, False, err)
+
+    def _on_cancel_requested(self, event: CancelRequested) -> None:
+        if self._cancelling or self._gen is None:
+            return
+        self._cancelling = True
+        self._cancel_all("workflow cancelled")
+        self._resume(False, Cancelled(event.reason))
+
+
+def _same_decision(recorded: Event, cls: type[Event], fields: dict[str, Any]) -> bool:
+    if type(recorded) is not cls:
+        return False
+    if isinstance(recorded, CommandEvent):
+        return bool(recorded.ordinal == fields["ordinal"] and recorded.digest == fields["digest"])
+    if isinstance(recorded, CommandCancelled):
+        return recorded.ordinal == fields["ordinal"]
+    if isinstance(recorded, WorkflowCompleted):
+        return bool(_codec.dumps(recorded.result) == _codec.dumps(fields["result"]))
+    if isinstance(recorded, WorkflowFailed):
+        return recorded.error.type == fields["error"].type
+    if isinstance(recorded, WorkflowContinuedAsNew):
+        return bool(_codec.dumps(recorded.args) == _codec.dumps(fields["args"]))
+    return True
+
+
+_ISSUERS: dict[type[Any], Callable[..., Node]] = {
+    Call: Interpreter._issue_call,
+    Sleep: Interpreter._issue_sleep,
+    Now: Interpreter._issue_now,
+    Random: Interpreter._issue_random,
+    UUID4: Interpreter._issue_uuid,
+    OnQuery: Interpreter._issue_on_query,
+    Patched: Interpreter._issue_patched,
+    ReceiveSignal: Interpreter._issue_receive,
+    SendSignal: Interpreter._issue_send,
+    StartChild: Interpreter._issue_start_child,
+    AwaitChild: Interpreter._issue_await_child,
+    CollectAll: Interpreter._issue_group,
+    CollectRace: Interpreter._issue_group,
+    CollectMap: Interpreter._issue_group,
+    WithTimeout: Interpreter._issue_timeout,
+}
+
+_HANDLERS: dict[type[Event], Callable[[Interpreter, Any], None]] = {
+    ActivityCompleted: Interpreter._on_activity_completed,
+    ActivityFailed: Interpreter._on_activity_failed,
+    TimerFired: Interpreter._on_timer_fired,
+    SignalReceived: Interpreter._on_signal,
+    SignalDelivered: Interpreter._on_signal_delivered,
+    SignalDeliveryFailed: Interpreter._on_signal_failed,
+    ChildCompleted: Interpreter._on_child_completed,
+    ChildFailed: Interpreter._on_child_failed,
+    CancelRequested: Interpreter._on_cancel_requested,
+}
+
+__all__ = ["Decision", "Interpreter", "decode_args", "describe_decision"]

@@ -1,0 +1,189 @@
+"""The derived in-memory index both stores keep: heads, status and pending timers.
+
+Everything here is a projection of the events table and is rebuilt from it on
+open; it answers the questions asked often (optimistic-concurrency heads,
+`list`, due timers) without a query per question.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from aion._errors import HistoryError, SequenceConflict
+from aion._events import (
+    STATUS_AFTER,
+    TERMINAL_STATUSES,
+    ActivityCompleted,
+    ActivityFailed,
+    CommandCancelled,
+    Event,
+    TimeoutStarted,
+    TimerFired,
+    TimerStarted,
+    WorkflowStalled,
+    WorkflowStarted,
+    kind_of,
+)
+from aion.store._protocol import Append, TimerInfo, WorkflowInfo
+
+
+class _Entry:
+    __slots__ = (
+        "closed_at",
+        "last_seq",
+        "parent_id",
+        "run_id",
+        "runs",
+        "started_at",
+        "stalled_reason",
+        "status",
+        "workflow_type",
+    )
+
+    def __init__(self) -> None:
+        self.last_seq = 0
+        self.run_id = ""
+        self.workflow_type = ""
+        self.status = "running"
+        self.started_at: datetime | None = None
+        self.closed_at: datetime | None = None
+        self.parent_id: str | None = None
+        self.stalled_reason: str | None = None
+        self.runs = 0
+
+
+class WorkflowIndex:
+    """Heads, status projection and pending timers of every workflow in a store."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, _Entry] = {}
+        # workflow id -> (run id, ordinal) -> timer
+        self._timers: dict[str, dict[tuple[str, int], TimerInfo]] = {}
+
+    def check(self, batch: Sequence[Append]) -> None:
+        """Raise `SequenceConflict` or `HistoryError` if any append in ``batch`` is invalid."""
+        heads: dict[str, int] = {}
+        for item in batch:
+            entry = self._entries.get(item.workflow_id)
+            head = heads.get(item.workflow_id, entry.last_seq if entry else 0)
+            if head != item.expected_seq:
+                raise SequenceConflict(item.workflow_id, item.expected_seq, head)
+            for offset, event in enumerate(item.events, start=1):
+                if event.seq != head + offset:
+                    msg = (
+                        f"append to workflow {item.workflow_id!r} is not contiguous: "
+                        f"expected seq {head + offset}, got {event.seq}."
+                    )
+                    raise HistoryError(msg)
+            if head == 0 and item.events and not isinstance(item.events[0], WorkflowStarted):
+                msg = f"the history of {item.workflow_id!r} must begin with WorkflowStarted."
+                raise HistoryError(msg)
+            heads[item.workflow_id] = head + len(item.events)
+
+    def observe(self, workflow_id: str, events: Iterable[Event]) -> None:
+        """Fold appended (or loaded) events into the index."""
+        entry = self._entries.get(workflow_id)
+        if entry is None:
+            entry = self._entries[workflow_id] = _Entry()
+        timers = self._timers.setdefault(workflow_id, {})
+        for event in events:
+            entry.last_seq = event.seq
+            kind = kind_of(event)
+            status = STATUS_AFTER.get(kind)
+            if status is not None:
+                if isinstance(event, WorkflowStarted):
+                    entry.run_id = event.run_id
+                    entry.workflow_type = event.name
+                    entry.runs += 1
+                    if entry.started_at is None:
+                        entry.started_at = event.recorded_at
+                        entry.parent_id = event.parent_id
+                entry.status = status
+                entry.stalled_reason = event.reason if isinstance(event, WorkflowStalled) else None
+                if status in TERMINAL_STATUSES or status == "continued_as_new":
+                    entry.closed_at = event.recorded_at if status in TERMINAL_STATUSES else None
+                    timers.clear()
+                continue
+            if isinstance(event, TimerStarted | TimeoutStarted):
+                kind_name = "sleep" if isinstance(event, TimerStarted) else "timeout"
+                timers[(event.run_id, event.ordinal)] = TimerInfo(
+                    workflow_id=workflow_id,
+                    run_id=event.run_id,
+                    ordinal=event.ordinal,
+                    fire_at=event.fire_at,
+                    kind=kind_name,
+                )
+            elif isinstance(event, ActivityFailed) and event.retry_at is not None:
+                timers[(event.run_id, event.ordinal)] = TimerInfo(
+                    workflow_id=workflow_id,
+                    run_id=event.run_id,
+                    ordinal=event.ordinal,
+                    fire_at=event.retry_at,
+                    kind="retry",
+                )
+            elif isinstance(event, TimerFired | CommandCancelled | ActivityCompleted | ActivityFailed):
+                timers.pop((event.run_id, event.ordinal), None)
+
+    def set_head(self, workflow_id: str, last_seq: int) -> None:
+        """Record a workflow's head (bulk loads observe only lifecycle events)."""
+        entry = self._entries.get(workflow_id)
+        if entry is None:
+            entry = self._entries[workflow_id] = _Entry()
+        entry.last_seq = last_seq
+
+    def add_timer(self, timer: TimerInfo) -> None:
+        """Record a pending timer found by a bulk load."""
+        per_workflow = self._timers.setdefault(timer.workflow_id, {})
+        per_workflow[(timer.run_id, timer.ordinal)] = timer
+
+    def info(self, workflow_id: str) -> WorkflowInfo | None:
+        """The visibility record of one workflow."""
+        entry = self._entries.get(workflow_id)
+        if entry is None or entry.started_at is None:
+            return None
+        return WorkflowInfo(
+            workflow_id=workflow_id,
+            run_id=entry.run_id,
+            workflow_type=entry.workflow_type,
+            status=entry.status,
+            started_at=entry.started_at,
+            closed_at=entry.closed_at,
+            last_seq=entry.last_seq,
+            parent_id=entry.parent_id,
+            stalled_reason=entry.stalled_reason,
+            runs=entry.runs,
+        )
+
+    def last_seq(self, workflow_id: str) -> int:
+        """The head of a workflow's history (0 when unknown)."""
+        entry = self._entries.get(workflow_id)
+        return entry.last_seq if entry else 0
+
+    def workflows(
+        self, *, status: str | None = None, workflow_type: str | None = None
+    ) -> list[WorkflowInfo]:
+        """Visibility records, oldest first, then by id."""
+        out = []
+        for workflow_id in self._entries:
+            info = self.info(workflow_id)
+            if info is None:
+                continue
+            if status is not None and info.status != status:
+                continue
+            if workflow_type is not None and info.workflow_type != workflow_type:
+                continue
+            out.append(info)
+        out.sort(key=lambda i: (i.started_at, i.workflow_id))
+        return out
+
+    def due_timers(self, now: datetime | None = None) -> list[TimerInfo]:
+        """Pending timers, earliest first; only those due at ``now`` when given."""
+        timers = [
+            t
+            for per_workflow in self._timers.values()
+            for t in per_workflow.values()
+            if now is None or t.fire_at <= now
+        ]
+        timers.sort(key=lambda t: (t.fire_at, t.workflow_id, t.ordinal))
+        return timers

