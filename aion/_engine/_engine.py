@@ -93,6 +93,7 @@ class Engine(Runtime):
             self.clock.subscribe(self._wake)
         with self._lock:
             self._recover()
+            self._step()  # make what recovery decided (stalls, resumptions) durable now
 
     # --- lifecycle ------------------------------------------------------------------
 

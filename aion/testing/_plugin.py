@@ -1,0 +1,1 @@
+"""pytest plugin for aion.testing (fixtures are added by the testing kit)."""

@@ -1,0 +1,1 @@
+"""The aion test suite."""

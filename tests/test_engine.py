@@ -1,0 +1,331 @@
+"""The engine end to end on real stores: activities, durable timers, signals, retries."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+
+import aion
+from aion._events import (
+    ActivityCompleted,
+    ActivityFailed,
+    ActivityScheduled,
+    SignalAwaited,
+    SignalReceived,
+    TimerFired,
+    TimerStarted,
+    WorkflowCompleted,
+    WorkflowStarted,
+)
+
+CALLS: list[str] = []
+
+
+@aion.activity
+def reserve(item: str) -> str:
+    CALLS.append(f"reserve:{item}")
+    return f"res-{item}"
+
+
+@aion.activity
+def charge(order_id: str, cents: int) -> dict[str, Any]:
+    CALLS.append(f"charge:{order_id}")
+    return {"receipt": f"r-{order_id}", "cents": cents}
+
+
+@aion.activity
+async def notify(text: str) -> str:
+    await asyncio.sleep(0)
+    CALLS.append(f"notify:{text}")
+    return text.upper()
+
+
+@aion.workflow
+def order(order_id: str, cents: int):  # type: ignore[no-untyped-def]
+    reservation = yield aion.call(reserve, order_id)
+    receipt = yield aion.call(charge, order_id, cents)
+    yield aion.sleep(timedelta(days=30))
+    approved = yield aion.receive_signal("approve")
+    note = yield aion.call(notify, f"{order_id} approved={approved}")
+    return {"reservation": reservation, "receipt": receipt, "note": note}
+
+
+@pytest.fixture(autouse=True)
+def _clear_calls() -> None:
+    CALLS.clear()
+
+
+def line_of(fn: Any, text: str) -> int:
+    """The line number of the first source line of ``fn`` containing ``text``."""
+    import inspect
+
+    lines, start = inspect.getsourcelines(fn)
+    return start + next(i for i, line in enumerate(lines) if text in line)
+
+
+def kinds(history: list[Any]) -> list[str]:
+    return [type(e).__name__ for e in history]
+
+
+def test_three_activities_30_day_sleep_and_signal_under_manual_clock(
+    tmp_path: Path, epoch: datetime
+) -> None:
+    clock = aion.ManualClock(start=epoch)
+    started = time.perf_counter()
+    with aion.Engine(
+        str(tmp_path / "x.duckdb"), workflows=[order], activities=[reserve, charge, notify], clock=clock
+    ) as engine:
+        handle = engine.start(order, "o-1", 1299, workflow_id="order-o-1")
+        with pytest.raises(aion.WorkflowBlocked, match="signal 'approve'"):
+            engine.run_until_complete("order-o-1")
+        assert clock.now() == epoch + timedelta(days=30)
+        engine.signal("order-o-1", "approve", True)
+        result = handle.result()
+        history = engine.history("order-o-1")
+    wall = time.perf_counter() - started
+    assert result == {
+        "reservation": "res-o-1",
+        "receipt": {"receipt": "r-o-1", "cents": 1299},
+        "note": "O-1 APPROVED=TRUE",
+    }
+    assert wall < 5  # virtual time: 30 days pass without waiting
+    assert kinds(history) == [
+        "WorkflowStarted",
+        "ActivityScheduled",
+        "ActivityCompleted",
+        "ActivityScheduled",
+        "ActivityCompleted",
+        "TimerStarted",
+        "TimerFired",
+        "SignalAwaited",
+        "SignalReceived",
+        "ActivityScheduled",
+        "ActivityCompleted",
+        "WorkflowCompleted",
+    ]
+    assert [e.seq for e in history] == list(range(1, 13))
+    timer = history[5]
+    assert isinstance(timer, TimerStarted)
+    assert timer.fire_at == epoch + timedelta(days=30)
+    assert timer.source.endswith(f"test_engine.py:{line_of(order, 'aion.sleep(')}")
+    assert all(e.recorded_at.tzinfo is not None for e in history)
+    assert [e.ordinal for e in history if isinstance(e, ActivityScheduled)] == [1, 2, 5]
+    assert CALLS == ["reserve:o-1", "charge:o-1", "notify:o-1 approved=True"]
+
+
+def test_replay_of_a_completed_history_runs_no_activity(epoch: datetime) -> None:
+    with aion.Engine(
+        store=aion.MemoryStore(), workflows=[order], activities=[reserve, charge, notify],
+        clock=aion.ManualClock(start=epoch),
+    ) as engine:
+        engine.start(order, "o-2", 5, workflow_id="o-2")
+        engine.run_until_idle()
+        engine.signal("o-2", "approve", False)
+        expected = engine.run_until_complete("o-2")
+        history = engine.history("o-2")
+    CALLS.clear()
+    result = aion.replay(order, history)
+    assert result.ok and result.status == "completed"
+    assert result.result == expected
+    assert result.stopped_at == len(history)
+    assert CALLS == []
+
+
+def test_events_are_json_in_duckdb(tmp_path: Path, epoch: datetime) -> None:
+    path = str(tmp_path / "j.duckdb")
+    with aion.Engine(path, workflows=[order], activities=[reserve, charge, notify],
+                     clock=aion.ManualClock(start=epoch)) as engine:
+        engine.start(order, "o-3", 7, workflow_id="o-3")
+        engine.run_until_idle()
+    import duckdb
+
+    con = duckdb.connect(path, read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT seq, kind, payload->>'$.result.receipt' FROM events "
+            "WHERE workflow_id = 'o-3' AND kind = 'ActivityCompleted' ORDER BY seq"
+        ).fetchall()
+        started = con.execute(
+            "SELECT payload->>'$.format_version', payload->>'$.semantics_version' FROM events "
+            "WHERE kind = 'WorkflowStarted'"
+        ).fetchone()
+    finally:
+        con.close()
+    assert rows[1] == (5, "ActivityCompleted", "r-o-3")
+    assert started == ("1", "1")
+
+
+@aion.activity(retry=aion.RetryPolicy(max_attempts=3, initial_interval=timedelta(seconds=10), backoff=3.0))
+def flaky(n: int) -> int:
+    attempt = aion.activity_info().attempt
+    CALLS.append(f"flaky:{attempt}")
+    if attempt < 3:
+        raise ConnectionError(f"try {attempt}")
+    return n
+
+
+@aion.activity(retry=aion.RetryPolicy(max_attempts=5, non_retryable=["ValueError"]))
+def fatal(n: int) -> int:
+    CALLS.append("fatal")
+    raise ValueError(f"bad {n}")
+
+
+@aion.workflow
+def retrying():  # type: ignore[no-untyped-def]
+    value = yield aion.call(flaky, 7)
+    try:
+        yield aion.call(fatal, 1)
+    except aion.ActivityError as err:
+        return {"value": value, "cause": err.cause_type, "attempts": err.attempts, "msg": err.message}
+    return None
+
+
+def test_retries_wait_on_durable_backoff_timers(epoch: datetime) -> None:
+    clock = aion.ManualClock(start=epoch)
+    with aion.Engine(store=aion.MemoryStore(), workflows=[retrying], activities=[flaky, fatal], clock=clock) as engine:
+        engine.start(retrying, workflow_id="r")
+        result = engine.run_until_complete("r")
+        history = engine.history("r")
+    assert result == {"value": 7, "cause": "ValueError", "attempts": 1, "msg": "bad 1"}
+    failures = [e for e in history if isinstance(e, ActivityFailed)]
+    assert [(f.attempt, f.retry_at) for f in failures] == [
+        (1, epoch + timedelta(seconds=10)),
+        (2, epoch + timedelta(seconds=10 + 30)),
+        (1, None),
+    ]
+    assert CALLS == ["flaky:1", "flaky:2", "flaky:3", "fatal"]
+    assert clock.now() == epoch + timedelta(seconds=40)
+
+
+@aion.activity(timeout=timedelta(seconds=0.2), retry=aion.RetryPolicy(max_attempts=2, initial_interval=timedelta(0)))
+def hangs() -> str:
+    if aion.activity_info().attempt == 1:
+        time.sleep(1.0)
+    return "second"
+
+
+@aion.workflow
+def timing_out():  # type: ignore[no-untyped-def]
+    return (yield aion.call(hangs))
+
+
+def test_activity_timeout_is_a_retryable_failure() -> None:
+    with aion.Engine(store=aion.MemoryStore(), workflows=[timing_out], activities=[hangs]) as engine:
+        engine.start(timing_out, workflow_id="t")
+        assert engine.run_until_complete("t", timeout=10) == "second"
+        failed = [e for e in engine.history("t") if isinstance(e, ActivityFailed)]
+    assert failed[0].error.type == "aion.ActivityTimeout"
+    assert "ran past its timeout of 0.2s" in failed[0].error.message
+
+
+@attrs.frozen
+class Money:
+    amount: int
+    currency: str
+
+
+@aion.activity
+def price(item: str) -> Money:
+    return Money(amount=len(item) * 100, currency="EUR")
+
+
+@aion.workflow
+def typed(item: str):  # type: ignore[no-untyped-def]
+    money = yield aion.call(price, item)
+    assert isinstance(money, Money)
+    return money
+
+
+def test_results_decode_into_annotated_types_live_and_on_replay() -> None:
+    with aion.Engine(store=aion.MemoryStore(), workflows=[typed], activities=[price]) as engine:
+        engine.start(typed, "abc", workflow_id="m")
+        assert engine.run_until_complete("m") == Money(300, "EUR")
+        history = engine.history("m")
+    replayed = aion.replay(typed, history, registry=aion.Replayer([typed], [price]).registry)
+    assert replayed.result == Money(300, "EUR")
+
+
+@aion.workflow
+def deterministic_values():  # type: ignore[no-untyped-def]
+    first = yield aion.now()
+    r = yield aion.random()
+    u = yield aion.uuid4()
+    yield aion.sleep(60)
+    second = yield aion.now()
+    return [first.isoformat(), r, str(u), second.isoformat()]
+
+
+def test_now_random_uuid_are_identical_live_and_replayed(epoch: datetime) -> None:
+    with aion.Engine(store=aion.MemoryStore(), workflows=[deterministic_values],
+                     clock=aion.ManualClock(start=epoch)) as engine:
+        engine.start(deterministic_values, workflow_id="d")
+        live = engine.run_until_complete("d")
+        history = engine.history("d")
+    assert live[0] == epoch.isoformat()
+    assert live[3] == (epoch + timedelta(seconds=60)).isoformat()
+    assert 0 <= live[1] < 1
+    replayed = aion.replay(deterministic_values, history, workflow_id="d")
+    assert replayed.result == live
+    # seeded from (workflow id, run id, ordinal): another workflow draws other values
+    other = aion.replay(deterministic_values, history, workflow_id="other")
+    assert other.result[1] != live[1]
+
+
+@aion.workflow
+def early_signals():  # type: ignore[no-untyped-def]
+    yield aion.sleep(10)
+    a = yield aion.receive_signal("x")
+    b = yield aion.receive_signal("x")
+    return [a, b]
+
+
+def test_signals_sent_from_threads_are_buffered_in_order(epoch: datetime) -> None:
+    clock = aion.ManualClock(start=epoch)
+    with aion.Engine(store=aion.MemoryStore(), workflows=[early_signals], clock=clock) as engine:
+        engine.start(early_signals, workflow_id="s")
+        thread = threading.Thread(target=lambda: engine.signal("s", "x", 1))
+        thread.start()
+        thread.join()
+        engine.signal("s", "x", 2)
+        assert engine.run_until_complete("s") == [1, 2]
+        history = engine.history("s")
+    received = [e for e in history if isinstance(e, SignalReceived)]
+    awaited = [e for e in history if isinstance(e, SignalAwaited)]
+    assert received[0].seq < awaited[0].seq  # recorded on arrival, before any receive
+
+
+def test_describe_and_list(epoch: datetime) -> None:
+    with aion.Engine(store=aion.MemoryStore(), workflows=[early_signals],
+                     clock=aion.ManualClock(start=epoch)) as engine:
+        engine.start(early_signals, workflow_id="s1")
+        engine.run_until_idle()
+        d = engine.describe("s1")
+        assert d.status == "running"
+        assert d.workflow_type == "early_signals"
+        assert len(d.pending) == 1 and d.pending[0].startswith("timer #1 sleep 10s at ")
+        assert [t.kind for t in d.timers] == ["sleep"]
+        assert [i.workflow_id for i in engine.list(status="running")] == ["s1"]
+        assert engine.list(status="completed") == []
+
+
+def test_history_events_are_typed_and_contiguous(epoch: datetime) -> None:
+    with aion.Engine(store=aion.MemoryStore(), workflows=[early_signals],
+                     clock=aion.ManualClock(start=epoch)) as engine:
+        engine.start(early_signals, workflow_id="h")
+        engine.signal("h", "x", "a")
+        engine.signal("h", "x", "b")
+        engine.run_until_complete("h")
+        history = engine.history("h")
+    assert isinstance(history[0], WorkflowStarted)
+    assert isinstance(history[-1], WorkflowCompleted)
+    assert any(isinstance(e, TimerFired) for e in history)
+    assert [e.seq for e in history] == list(range(1, len(history) + 1))
+    assert all(isinstance(e, ActivityCompleted) is False for e in history)
+    assert history[0].recorded_at == epoch.astimezone(UTC)
