@@ -16,7 +16,7 @@ from typing import Any
 from aion import _codec
 from aion._clock import Clock, ManualClock, SystemClock
 from aion._definitions import Registry, workflow_definition
-from aion._engine._activities import ActivityRunner
+from aion._engine._activities import ActivityExecutor, ActivityRunner
 from aion._engine._handle import WorkflowDescription, WorkflowHandle
 from aion._engine._recovery import ActivitySpec, Instance
 from aion._engine._runtime import Runtime, _Attempt, _Ticket
@@ -58,6 +58,11 @@ class Engine(Runtime):
         activities: Activity functions the engine can call.
         clock: Where time comes from; `ManualClock` for virtual time.
         max_workers: Threads for sync activities.
+        executor: Where activity attempts run instead of the default thread
+            pool (see `ActivityExecutor`). An executor whose ``waits`` is False
+            completes attempts only when told to (``aion.testing`` uses one to
+            choose the order and timing of completions); `run_until_idle` then
+            returns with those attempts still in flight.
     """
 
     def __init__(
@@ -69,6 +74,7 @@ class Engine(Runtime):
         activities: Iterable[Callable[..., Any]] = (),
         clock: Clock | None = None,
         max_workers: int = 8,
+        executor: ActivityExecutor | None = None,
     ) -> None:
         if store is not None and path is not None:
             msg = "give Engine either a path or a store, not both."
@@ -86,7 +92,7 @@ class Engine(Runtime):
         self._specs: dict[TimerKey, ActivitySpec] = {}
         self._inflight: dict[TimerKey, _Attempt] = {}
         self._timers = TimerQueue()
-        self._runner = ActivityRunner(max_workers)
+        self._runner: ActivityExecutor = executor if executor is not None else ActivityRunner(max_workers)
         self._serving = 0
         self._closed = False
         if isinstance(self.clock, ManualClock):
@@ -256,15 +262,16 @@ class Engine(Runtime):
     def run_until_idle(self) -> None:
         """Run everything runnable now, then return; never moves virtual time.
 
-        Waits for activities already in flight, fires due timers, and returns
-        when no workflow can progress without time passing or a signal arriving.
+        Waits for activities already in flight (unless the executor does not
+        wait: see ``executor``), fires due timers, and returns when no workflow
+        can progress without time passing or a signal arriving.
         """
         with self._cond:
             while True:
                 self._check_open()
                 if self._step():
                     continue
-                if not self._inflight:
+                if not self._inflight or not self._runner.waits:
                     return
                 self._cond.wait(self._wait_seconds(activities_only=True))
 
@@ -382,12 +389,10 @@ class Engine(Runtime):
             return stalled
         if info.status not in TERMINAL_STATUSES:
             return None
-        inst = self._instances.get(workflow_id)
         last = self.store.history(workflow_id)[-1]
         if isinstance(last, WorkflowCompleted):
+            # Always the recorded JSON value: the same answer before and after a restart.
             value = last.result
-            if inst is not None and inst.interp is not None and inst.interp.run_id == last.run_id:
-                value = inst.interp.result
             return lambda: value
         if isinstance(last, WorkflowFailed):
             err = last.error

@@ -170,6 +170,17 @@ def decode_args(fn: Callable[..., Any], args: Sequence[Any], what: str) -> list[
     return out
 
 
+_POLICY_TEXT: dict[Any, str] = {}
+
+
+def _policy_json(policy: Any) -> Any:
+    """A retry policy as JSON: converted once per policy, then a fresh copy per call."""
+    text = _POLICY_TEXT.get(policy)
+    if text is None:
+        text = _POLICY_TEXT[policy] = _codec.dumps(_codec.to_jsonable(policy))
+    return _codec.loads(text)
+
+
 def _seed(*parts: Any) -> bytes:
     return hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=16).digest()
 
@@ -452,7 +463,7 @@ class Interpreter:
                 "name": cmd.activity,
                 "args": args,
                 "kwargs": kwargs,
-                "retry": _codec.to_jsonable(policy),
+                "retry": _policy_json(policy),
                 "timeout": timeout.total_seconds() if timeout is not None else None,
             },
         )
@@ -705,7 +716,7 @@ class Interpreter:
         """Settle ``group`` if its rule says so; during issue, scan in member order."""
         candidates = [last] if last is not None else [m for m in group.members if m and m.done]
         for node in candidates:
-            if group.mode == "race":
+            if group.kind == "race":
                 self._cancel_members(group, "lost the race")
                 if node.ok:
                     self._settle(group, True, (node.slot, node.value))
@@ -716,7 +727,7 @@ class Interpreter:
                 self._cancel_members(group, "a sibling failed")
                 self._settle(group, False, node.value)
                 return
-        if group.mode == "map" and not group.done:
+        if group.kind == "map" and not group.done:
             if last is not None:
                 group.running -= 1
             while group.next_index < len(group.queued) and group.running < group.limit:

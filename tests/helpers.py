@@ -1,0 +1,158 @@
+"""Test helpers: drive a workflow to its end, and crash it at every event boundary.
+
+A crash is modelled exactly as it happens on disk: the store holds a prefix
+of the history (what was committed before the process died) and a brand-new
+engine opens it. Real SIGKILL crashes are exercised in test_recovery.py and
+the crash campaign.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+import aion
+from aion._events import Event, SignalReceived
+from aion.store import Append, MemoryStore
+
+ExecutionLog = list[tuple[str, int]]  # (idempotency key, attempt)
+
+
+def drive(
+    engine: aion.Engine,
+    workflow_id: str,
+    signals: Sequence[tuple[str, str, Any]] = (),
+    already_sent: int = 0,
+) -> Any:
+    """Run ``workflow_id`` to its end, sending ``signals`` one by one whenever it blocks.
+
+    ``signals`` are ``(workflow_id, name, payload)``; the first ``already_sent``
+    were delivered before (they are in history) and are skipped.
+    """
+    pending = list(signals[already_sent:])
+    while True:
+        try:
+            return engine.run_until_complete(workflow_id, timeout=30)
+        except aion.WorkflowBlocked:
+            if not pending:
+                raise
+            target, name, payload = pending.pop(0)
+            engine.signal(target, name, payload)
+
+
+def store_with(histories: dict[str, Sequence[Event]]) -> MemoryStore:
+    """A fresh store holding exactly these histories (what a crash left on disk)."""
+    store = MemoryStore()
+    store.append(
+        [Append(workflow_id=w, expected_seq=0, events=list(h)) for w, h in histories.items() if h]
+    )
+    return store
+
+
+def all_histories(engine: aion.Engine) -> dict[str, list[Event]]:
+    """Every workflow's history in the engine's store."""
+    return {info.workflow_id: engine.history(info.workflow_id) for info in engine.list()}
+
+
+class RecordingStore(MemoryStore):
+    """A MemoryStore that remembers each committed batch, in commit order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[list[Append]] = []
+
+    def append(self, batch: Sequence[Append]) -> None:
+        super().append(batch)
+        self.batches.append(list(batch))
+
+    def prefix(self, n: int) -> dict[str, list[Event]]:
+        """What the store held after the first ``n`` commits."""
+        out: dict[str, list[Event]] = {}
+        for batch in self.batches[:n]:
+            for item in batch:
+                out.setdefault(item.workflow_id, []).extend(item.events)
+        return out
+
+
+def run_once(
+    workflow: Callable[..., Any],
+    args: Sequence[Any],
+    *,
+    workflows: Sequence[Callable[..., Any]],
+    activities: Sequence[Callable[..., Any]],
+    epoch: datetime,
+    signals: Sequence[tuple[str, str, Any]] = (),
+    workflow_id: str = "wf",
+) -> tuple[Any, RecordingStore]:
+    """Run uninterrupted; return ``(outcome, store)``; outcome is the result or error type."""
+    store = RecordingStore()
+    with aion.Engine(
+        store=store, workflows=workflows, activities=activities, clock=aion.ManualClock(start=epoch)
+    ) as engine:
+        engine.start(workflow, *args, workflow_id=workflow_id)
+        outcome = _outcome(lambda: drive(engine, workflow_id, signals))
+    return outcome, store
+
+
+def _outcome(fn: Callable[[], Any]) -> Any:
+    try:
+        return ("ok", fn())
+    except aion.AionError as exc:
+        return ("error", type(exc).__name__)
+
+
+def check_recovery_everywhere(
+    workflow: Callable[..., Any],
+    args: Sequence[Any],
+    *,
+    workflows: Sequence[Callable[..., Any]],
+    activities: Sequence[Callable[..., Any]],
+    epoch: datetime,
+    signals: Sequence[tuple[str, str, Any]] = (),
+    executions: ExecutionLog | None = None,
+    workflow_id: str = "wf",
+) -> int:
+    """Crash after every commit of an uninterrupted run, recover, and compare.
+
+    For each commit n, a new engine opens exactly what the first n commits
+    left in the store and finishes the run. The outcome must equal the
+    uninterrupted run's, every committed history must be kept verbatim as a
+    prefix, and (with ``executions``, a log the activities append
+    ``(idempotency_key, attempt)`` to) no activity whose completion was
+    recorded runs again. Returns how many crash points ran.
+    """
+    expected, full = run_once(
+        workflow, args, workflows=workflows, activities=activities, epoch=epoch,
+        signals=signals, workflow_id=workflow_id,
+    )
+    points = 0
+    for n in range(1, len(full.batches)):
+        prefix = full.prefix(n)
+        cut_time = max(e.recorded_at for h in prefix.values() for e in h)
+        sent = sum(
+            1 for h in prefix.values() for e in h if isinstance(e, SignalReceived) and e.sender is None
+        )
+        completed_keys = {
+            f"{w}:{e.run_id}:{e.ordinal}"
+            for w, h in prefix.items()
+            for e in h
+            if type(e).__name__ == "ActivityCompleted"
+        }
+        if executions is not None:
+            executions.clear()
+        with aion.Engine(
+            store=store_with(prefix), workflows=workflows, activities=activities,
+            clock=aion.ManualClock(start=cut_time),
+        ) as engine:
+            outcome = _outcome(lambda: drive(engine, workflow_id, signals, sent))
+            after = all_histories(engine)
+        assert outcome == expected, f"crash after commit {n}: {outcome} != {expected}"
+        for w, h in prefix.items():
+            assert after[w][: len(h)] == h, f"crash after commit {n}: {w}'s committed prefix changed"
+        if executions is not None:
+            rerun = [key for key, _ in executions if key in completed_keys]
+            assert not rerun, f"crash after commit {n}: completed activities ran again: {rerun}"
+        points += 1
+    assert points > 0
+    return points
