@@ -22,22 +22,26 @@ ExecutionLog = list[tuple[str, int]]  # (idempotency key, attempt)
 def drive(
     engine: aion.Engine,
     workflow_id: str,
-    signals: Sequence[tuple[str, str, Any]] = (),
+    signals: Sequence[tuple[Any, ...]] = (),
     already_sent: int = 0,
 ) -> Any:
     """Run ``workflow_id`` to its end, sending ``signals`` one by one whenever it blocks.
 
-    ``signals`` are ``(workflow_id, name, payload)``; the first ``already_sent``
-    were delivered before (they are in history) and are skipped.
+    ``signals`` are ``(workflow_id, name, payload)``, or ``(..., "now")`` to
+    send at once rather than when the workflow blocks; the first
+    ``already_sent`` were delivered before (they are in history) and are skipped.
     """
     pending = list(signals[already_sent:])
+    while pending and len(pending[0]) > 3 and pending[0][3] == "now":
+        target, name, payload, _ = pending.pop(0)
+        engine.signal(target, name, payload)
     while True:
         try:
             return engine.run_until_complete(workflow_id, timeout=30)
         except aion.WorkflowBlocked:
             if not pending:
                 raise
-            target, name, payload = pending.pop(0)
+            target, name, payload = pending.pop(0)[:3]
             engine.signal(target, name, payload)
 
 
@@ -66,13 +70,32 @@ class RecordingStore(MemoryStore):
         super().append(batch)
         self.batches.append(list(batch))
 
-    def prefix(self, n: int) -> dict[str, list[Event]]:
-        """What the store held after the first ``n`` commits."""
+    def prefix(self, n: int, extra: int = 0) -> dict[str, list[Event]]:
+        """What the store held after the first ``n`` commits (plus ``extra`` events of commit n+1).
+
+        ``extra`` models a different grouping of commits: the first events of
+        the next batch committed on their own. It is only used for batches
+        that touch a single workflow, where any event boundary is a state
+        some grouping could have left on disk.
+        """
         out: dict[str, list[Event]] = {}
         for batch in self.batches[:n]:
             for item in batch:
                 out.setdefault(item.workflow_id, []).extend(item.events)
+        if extra:
+            (item,) = self.batches[n]
+            out.setdefault(item.workflow_id, []).extend(item.events[:extra])
         return out
+
+    def cut_points(self) -> list[tuple[int, int]]:
+        """Every crash point: each commit boundary, and each event boundary inside single-workflow commits."""
+        points = []
+        for n in range(1, len(self.batches)):
+            points.append((n, 0))
+            nxt = self.batches[n]
+            if len(nxt) == 1:
+                points.extend((n, k) for k in range(1, len(nxt[0].events)))
+        return points
 
 
 def run_once(
@@ -82,7 +105,7 @@ def run_once(
     workflows: Sequence[Callable[..., Any]],
     activities: Sequence[Callable[..., Any]],
     epoch: datetime,
-    signals: Sequence[tuple[str, str, Any]] = (),
+    signals: Sequence[tuple[Any, ...]] = (),
     workflow_id: str = "wf",
 ) -> tuple[Any, RecordingStore]:
     """Run uninterrupted; return ``(outcome, store)``; outcome is the result or error type."""
@@ -109,14 +132,14 @@ def check_recovery_everywhere(
     workflows: Sequence[Callable[..., Any]],
     activities: Sequence[Callable[..., Any]],
     epoch: datetime,
-    signals: Sequence[tuple[str, str, Any]] = (),
+    signals: Sequence[tuple[Any, ...]] = (),
     executions: ExecutionLog | None = None,
     workflow_id: str = "wf",
 ) -> int:
-    """Crash after every commit of an uninterrupted run, recover, and compare.
+    """Crash after every commit (and between any two events) of a run, recover, and compare.
 
-    For each commit n, a new engine opens exactly what the first n commits
-    left in the store and finishes the run. The outcome must equal the
+    For each crash point, a new engine opens exactly what was committed by
+    then and finishes the run. The outcome must equal the
     uninterrupted run's, every committed history must be kept verbatim as a
     prefix, and (with ``executions``, a log the activities append
     ``(idempotency_key, attempt)`` to) no activity whose completion was
@@ -127,8 +150,8 @@ def check_recovery_everywhere(
         signals=signals, workflow_id=workflow_id,
     )
     points = 0
-    for n in range(1, len(full.batches)):
-        prefix = full.prefix(n)
+    for n, extra in full.cut_points():
+        prefix = full.prefix(n, extra)
         cut_time = max(e.recorded_at for h in prefix.values() for e in h)
         sent = sum(
             1 for h in prefix.values() for e in h if isinstance(e, SignalReceived) and e.sender is None
@@ -147,12 +170,12 @@ def check_recovery_everywhere(
         ) as engine:
             outcome = _outcome(lambda: drive(engine, workflow_id, signals, sent))
             after = all_histories(engine)
-        assert outcome == expected, f"crash after commit {n}: {outcome} != {expected}"
+        assert outcome == expected, f"crash at {(n, extra)}: {outcome} != {expected}"
         for w, h in prefix.items():
-            assert after[w][: len(h)] == h, f"crash after commit {n}: {w}'s committed prefix changed"
+            assert after[w][: len(h)] == h, f"crash at {(n, extra)}: {w}'s committed prefix changed"
         if executions is not None:
             rerun = [key for key, _ in executions if key in completed_keys]
-            assert not rerun, f"crash after commit {n}: completed activities ran again: {rerun}"
+            assert not rerun, f"crash at {(n, extra)}: completed activities ran again: {rerun}"
         points += 1
     assert points > 0
     return points
