@@ -256,5 +256,10 @@ def error_info(exc: BaseException, tb: str = "") -> ErrorInfo:
     """Describe an exception for history: qualified type name, message, traceback text."""
     cls = type(exc)
     module = cls.__module__
-    type_name = cls.__qualname__ if module in ("builtins", "__main__") else f"{module}.{cls.__qualname__}"
+    if module in ("builtins", "__main__"):
+        type_name = cls.__qualname__
+    elif module.startswith("aion._"):
+        type_name = f"aion.{cls.__qualname__}"  # the public name, not the private module
+    else:
+        type_name = f"{module}.{cls.__qualname__}"
     return ErrorInfo(type=type_name, message=str(exc), traceback=tb)

@@ -261,6 +261,7 @@ class SignalReceived(Event):
     name: str
     payload: Any = None
     sender: str | None = None
+    carried: bool = False  # re-recorded into a continue-as-new successor, unconsumed
 
 
 @attrs.frozen(kw_only=True)

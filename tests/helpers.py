@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import aion
-from aion._events import Event, SignalReceived
+from aion._events import Event, SignalReceived, WorkflowStarted
 from aion.store import Append, MemoryStore
 
 ExecutionLog = list[tuple[str, int]]  # (idempotency key, attempt)
@@ -28,21 +28,31 @@ def drive(
     """Run ``workflow_id`` to its end, sending ``signals`` one by one whenever it blocks.
 
     ``signals`` are ``(workflow_id, name, payload)``, or ``(..., "now")`` to
-    send at once rather than when the workflow blocks; the first
+    send at once, or ``(..., "idle")`` to send once nothing more can run
+    without time passing, rather than when the workflow blocks. The name
+    ``"!cancel"`` cancels the workflow (the payload is the reason). The first
     ``already_sent`` were delivered before (they are in history) and are skipped.
     """
     pending = list(signals[already_sent:])
-    while pending and len(pending[0]) > 3 and pending[0][3] == "now":
-        target, name, payload, _ = pending.pop(0)
-        engine.signal(target, name, payload)
+
+    def send(item: tuple[Any, ...]) -> None:
+        target, name, payload = item[:3]
+        if name == "!cancel":
+            engine.cancel(target, payload)
+        else:
+            engine.signal(target, name, payload)
+
+    while pending and len(pending[0]) > 3 and pending[0][3] in ("now", "idle"):
+        if pending[0][3] == "idle":
+            engine.run_until_idle()
+        send(pending.pop(0))
     while True:
         try:
             return engine.run_until_complete(workflow_id, timeout=30)
         except aion.WorkflowBlocked:
             if not pending:
                 raise
-            target, name, payload = pending.pop(0)[:3]
-            engine.signal(target, name, payload)
+            send(pending.pop(0))
 
 
 def store_with(histories: dict[str, Sequence[Event]]) -> MemoryStore:
@@ -94,7 +104,14 @@ class RecordingStore(MemoryStore):
             points.append((n, 0))
             nxt = self.batches[n]
             if len(nxt) == 1:
-                points.extend((n, k) for k in range(1, len(nxt[0].events)))
+                events = nxt[0].events
+                # a continue-as-new and its successor's start (with carried signals) are one unit
+                points.extend(
+                    (n, k)
+                    for k in range(1, len(events))
+                    if not isinstance(events[k], WorkflowStarted)
+                    and not (isinstance(events[k], SignalReceived) and events[k].carried)
+                )
         return points
 
 
@@ -154,7 +171,10 @@ def check_recovery_everywhere(
         prefix = full.prefix(n, extra)
         cut_time = max(e.recorded_at for h in prefix.values() for e in h)
         sent = sum(
-            1 for h in prefix.values() for e in h if isinstance(e, SignalReceived) and e.sender is None
+            1
+            for h in prefix.values()
+            for e in h
+            if (isinstance(e, SignalReceived) and e.sender is None and not e.carried) or type(e).__name__ == "CancelRequested"
         )
         completed_keys = {
             f"{w}:{e.run_id}:{e.ordinal}"
