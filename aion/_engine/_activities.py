@@ -16,7 +16,7 @@ import threading
 import traceback
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 
@@ -72,8 +72,41 @@ def _failure(exc: BaseException) -> ErrorInfo:
     return _codec.error_info(exc, tb)
 
 
+class ActivityExecutor(Protocol):
+    """Where the engine runs activity attempts (`Engine(executor=...)`).
+
+    Attributes:
+        waits: Whether `Engine.run_until_idle` waits for attempts in flight.
+            The default thread pool says True; an executor that completes
+            attempts only when told (``aion.testing``'s scheduled executor)
+            says False.
+    """
+
+    waits: bool
+
+    def submit(
+        self,
+        definition: ActivityDefinition,
+        args: list[Any],
+        kwargs: dict[str, Any],
+        info: ActivityInfo,
+        done: Callback,
+    ) -> Any:
+        """Start one attempt; call ``done`` exactly once with its outcome, from any thread.
+
+        Returns an object with a ``cancel()`` method (a `Future`), or None.
+        """
+        ...
+
+    def shutdown(self) -> None:
+        """Stop accepting work."""
+        ...
+
+
 class ActivityRunner:
     """Executes activity attempts off the engine thread and reports outcomes."""
+
+    waits = True
 
     def __init__(self, max_workers: int) -> None:
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="aion-activity")

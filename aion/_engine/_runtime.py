@@ -26,7 +26,7 @@ from typing import Any
 
 from aion._clock import Clock
 from aion._definitions import Registry, RetryPolicy
-from aion._engine._activities import ActivityInfo, ActivityRunner, Outcome
+from aion._engine._activities import ActivityExecutor, ActivityInfo, Outcome
 from aion._engine._recovery import ActivitySpec, Instance, revive
 from aion._engine._timers import TimerKey, TimerQueue
 from aion._errors import (
@@ -99,7 +99,7 @@ class Runtime:
     _specs: dict[TimerKey, ActivitySpec]
     _inflight: dict[TimerKey, _Attempt]
     _timers: TimerQueue
-    _runner: ActivityRunner
+    _runner: ActivityExecutor
 
     def _wake(self) -> None:
         with self._cond:
