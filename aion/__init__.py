@@ -57,8 +57,10 @@ from aion._errors import NotRegisteredError as NotRegisteredError
 from aion._errors import QueryError as QueryError
 from aion._errors import SequenceConflict as SequenceConflict
 from aion._errors import SignalDeliveryError as SignalDeliveryError
+from aion._errors import StoreConflictError as StoreConflictError
 from aion._errors import StoreCorruptedError as StoreCorruptedError
 from aion._errors import StoreError as StoreError
+from aion._errors import StoreInvalidatedError as StoreInvalidatedError
 from aion._errors import StoreLockedError as StoreLockedError
 from aion._errors import Timeout as Timeout
 from aion._errors import WorkflowAlreadyExists as WorkflowAlreadyExists
@@ -106,8 +108,10 @@ __all__ = [
     "RetryPolicy",
     "SequenceConflict",
     "SignalDeliveryError",
+    "StoreConflictError",
     "StoreCorruptedError",
     "StoreError",
+    "StoreInvalidatedError",
     "StoreLockedError",
     "SystemClock",
     "Timeout",

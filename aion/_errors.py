@@ -91,6 +91,24 @@ class StoreLockedError(StoreError):
     """Another process holds the database file open."""
 
 
+class StoreConflictError(StoreError):
+    """A write transaction was rolled back by a conflict; running it again may succeed.
+
+    DuckDB reports these as ``TransactionException``; nothing of the failed
+    transaction was written, so the engine retries the same batch.
+    """
+
+
+class StoreInvalidatedError(StoreError):
+    """The database hit a fatal error (e.g. disk full while checkpointing) and must be reopened.
+
+    DuckDB reports these as ``FatalException`` and refuses every later query on
+    that instance. Whether the write in progress was committed is unknown until
+    the file is reopened, so the engine reopens it and compares the store's
+    heads with the batch before deciding to retry.
+    """
+
+
 class SequenceConflict(StoreError):
     """An append expected a different last seq: two writers raced on one workflow.
 

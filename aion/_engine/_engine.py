@@ -24,6 +24,7 @@ from aion._engine._timers import TimerKey, TimerQueue
 from aion._errors import (
     ConfigurationError,
     QueryError,
+    StoreConflictError,
     StoreError,
     WorkflowAlreadyExists,
     WorkflowBlocked,
@@ -147,12 +148,16 @@ class Engine(Runtime):
                 status = info.status if info else "starting"
                 msg = f"workflow {workflow_id!r} already exists ({status})."
                 raise WorkflowAlreadyExists(msg)
-            self._enqueue(
+            queued = self._enqueue(
                 workflow_id,
                 WorkflowStarted,
                 {"run_id": str(uuid.uuid4()), "name": name, "args": json_args},
             )
-            self._step()
+            try:
+                self._step()
+            except StoreConflictError:
+                self._withdraw(workflow_id, queued)  # nothing was written: the caller may retry
+                raise
         return WorkflowHandle(self, workflow_id)
 
     def signal(self, workflow_id: str, name: str, payload: Any = None) -> None:
@@ -330,6 +335,8 @@ class Engine(Runtime):
                         if self._step():
                             continue
                     except StoreError:
+                        if self._closed:
+                            raise  # the store was lost for good: a restart recovers the file
                         self._cond.wait(0.5)  # transient store failure: retry the batch
                         continue
                     self._cond.wait(min(self._wait_seconds(), 0.5))
@@ -352,6 +359,7 @@ class Engine(Runtime):
 
     def _submit(self, item: tuple[Any, ...]) -> None:
         """Queue a request from any thread and return once it is committed (group commit)."""
+        self._check_open()
         ticket = _Ticket()
         self._inbox.append((*item, ticket))
         with self._cond:

@@ -27,9 +27,12 @@ from typing import Any
 from aion._clock import Clock
 from aion._definitions import Registry, RetryPolicy
 from aion._engine._activities import ActivityExecutor, ActivityInfo, Outcome
+from aion._engine._commit import commit
 from aion._engine._recovery import ActivitySpec, Instance, revive
 from aion._engine._timers import TimerKey, TimerQueue
 from aion._errors import (
+    StoreConflictError,
+    StoreInvalidatedError,
     WorkflowClosed,
     WorkflowNotFound,
 )
@@ -66,13 +69,18 @@ Queued = tuple[type[Event], dict[str, Any]]
 
 
 class _Ticket:
-    """A caller waiting for its request to be committed."""
+    """A caller waiting for its request to be committed.
 
-    __slots__ = ("done", "error")
+    ``queued`` is the event the request put in the queue, so a request whose
+    caller is told it failed can be taken back out (never recorded later).
+    """
+
+    __slots__ = ("done", "error", "queued")
 
     def __init__(self) -> None:
         self.done = False
         self.error: BaseException | None = None
+        self.queued: tuple[str, Queued] | None = None
 
 
 class _Attempt:
@@ -105,10 +113,26 @@ class Runtime:
         with self._cond:
             self._cond.notify_all()
 
+    def close(self) -> None:
+        """Stop the engine (defined by `Engine`)."""
+        raise NotImplementedError
+
     # --- the step --------------------------------------------------------------------
 
-    def _enqueue(self, workflow_id: str, cls: type[Event], fields: dict[str, Any]) -> None:
-        self._queue.setdefault(workflow_id, []).append((cls, fields))
+    def _enqueue(self, workflow_id: str, cls: type[Event], fields: dict[str, Any]) -> Queued:
+        item = (cls, fields)
+        self._queue.setdefault(workflow_id, []).append(item)
+        return item
+
+    def _withdraw(self, workflow_id: str, item: Queued) -> None:
+        """Take a request's event back out of the queue (its caller was told it failed)."""
+        items = self._queue.get(workflow_id, [])
+        for i, queued in enumerate(items):
+            if queued is item:
+                del items[i]
+                break
+        if not items:
+            self._queue.pop(workflow_id, None)
 
     def _step(self) -> bool:
         """Gather work, commit one batch, then apply and act. Returns whether it committed."""
@@ -121,10 +145,14 @@ class Runtime:
             return False
         batch, committed = self._build_batch()
         try:
-            self.store.append(batch)
+            commit(self.store, batch)
         except BaseException as exc:
             for ticket in tickets:
                 ticket.error, ticket.done = exc, True
+                if ticket.queued is not None and isinstance(exc, StoreConflictError):
+                    self._withdraw(*ticket.queued)  # nothing was written: the caller may retry
+            if isinstance(exc, StoreInvalidatedError):
+                self.close()  # the store is lost; a restart recovers from what the file holds
             raise
         self._queue.clear()
         for ticket in tickets:
@@ -163,9 +191,11 @@ class Runtime:
                 ticket.done = True
                 continue
             if kind == "signal":
-                self._enqueue(workflow_id, SignalReceived, {"name": item[2], "payload": item[3]})
+                fields = {"name": item[2], "payload": item[3]}
+                queued = self._enqueue(workflow_id, SignalReceived, fields)
             else:
-                self._enqueue(workflow_id, CancelRequested, {"reason": item[2]})
+                queued = self._enqueue(workflow_id, CancelRequested, {"reason": item[2]})
+            ticket.queued = (workflow_id, queued)
         # Simultaneous completions are recorded in ordinal order, so "lowest ordinal
         # among failures recorded together" is what fail-fast reports.
         completions.sort(key=lambda c: (c[1][0], c[1][2]))

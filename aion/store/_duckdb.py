@@ -13,6 +13,7 @@ foreign file is reported without the attempt writing to it.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import re
@@ -27,8 +28,10 @@ import duckdb
 from aion import _codec
 from aion._errors import (
     ForeignStoreError,
+    StoreConflictError,
     StoreCorruptedError,
     StoreError,
+    StoreInvalidatedError,
     StoreLockedError,
 )
 from aion._events import STATUS_AFTER, Event, kind_of
@@ -109,19 +112,17 @@ def _translate(exc: duckdb.Error, path: str, doing: str) -> StoreError:
     if any(s in text for s in ("checksum", "Corrupt", "Could not read enough bytes", "replaying WAL")):
         first = text.splitlines()[0]
         return StoreCorruptedError(f"cannot {doing} {path!r}: the database file is damaged ({first}).")
+    if isinstance(exc, duckdb.FatalException):
+        first = text.splitlines()[0] if text else "FatalException"
+        msg = f"cannot {doing} {path!r}: the database hit a fatal error and must be reopened ({first})."
+        return StoreInvalidatedError(msg)
+    if isinstance(exc, duckdb.TransactionException):
+        first = text.splitlines()[0] if text else "TransactionException"
+        msg = f"cannot {doing} {path!r}: the transaction was rolled back ({first})."
+        return StoreConflictError(msg)
     return StoreError(f"cannot {doing} {path!r}: {text.splitlines()[0] if text else type(exc).__name__}.")
 
 
-class DuckDBStore:
-    """A history store in an embedded DuckDB file (or ``":memory:"``).
-
-    Args:
-        path: The database file; created with its schema when missing.
-        read_only: Open for reading only (many read-only processes may share a file).
-    """
-
-    def __init__(self, path: str | os.PathLike[str] = "aion.duckdb", *, read_only: bool = False) -> None:
-        self.path = str(path)
 class _Times(dict[int, datetime]):
     """Epoch microseconds -> aware UTC datetime, memoised for one read.
 
@@ -155,6 +156,16 @@ def _decode_rows(rows: Iterable[tuple[Any, ...]]) -> Iterator[tuple[str, Event]]
             gc.enable()
 
 
+class DuckDBStore:
+    """A history store in an embedded DuckDB file (or ``":memory:"``).
+
+    Args:
+        path: The database file; created with its schema when missing.
+        read_only: Open for reading only (many read-only processes may share a file).
+    """
+
+    def __init__(self, path: str | os.PathLike[str] = "aion.duckdb", *, read_only: bool = False) -> None:
+        self.path = str(path)
         self.read_only = read_only
         self._lock = threading.RLock()
         self._index = WorkflowIndex()
@@ -166,8 +177,15 @@ def _decode_rows(rows: Iterable[tuple[Any, ...]]) -> Iterator[tuple[str, Event]]
             # Validate without write access first: a damaged or foreign file is
             # reported and left exactly as it was.
             DuckDBStore(self.path, read_only=True).close()
+        self._open()
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        """The DuckDB connection; the one seam fault-injection tests replace."""
+        return duckdb.connect(self.path, read_only=self.read_only)
+
+    def _open(self) -> None:
         try:
-            self._con = duckdb.connect(self.path, read_only=read_only)
+            self._con = self._connect()
         except duckdb.Error as exc:
             raise _translate(exc, self.path, "open") from None
         try:
@@ -180,6 +198,26 @@ def _decode_rows(rows: Iterable[tuple[Any, ...]]) -> Iterator[tuple[str, Event]]
         except duckdb.Error as exc:
             self._con.close()
             raise _translate(exc, self.path, "read") from None
+
+    def reopen(self) -> None:
+        """Drop the DuckDB instance and open the file again, reloading the index from disk.
+
+        Needed after `StoreInvalidatedError`: DuckDB refuses every query on an
+        instance that hit a fatal error. The index is rebuilt from what the file
+        holds, so a caller can tell whether its interrupted append was committed.
+        A ``":memory:"`` database cannot be reopened (its contents died with it).
+
+        Raises:
+            aion.StoreError: The file cannot be opened again (still locked, damaged, ...).
+        """
+        with self._lock:
+            if self.path == ":memory:":
+                msg = "cannot reopen an in-memory database: its contents are gone."
+                raise StoreInvalidatedError(msg)
+            with contextlib.suppress(duckdb.Error):  # an invalidated instance may refuse
+                self._con.close()
+            self._index = WorkflowIndex()
+            self._open()
 
     # --- schema ------------------------------------------------------------------------
 
@@ -299,7 +337,9 @@ def _decode_rows(rows: Iterable[tuple[Any, ...]]) -> Iterator[tuple[str, Event]]
                     appender.flush()
                     con.execute("COMMIT")
                 except BaseException:
-                    con.execute("ROLLBACK")
+                    # A failed COMMIT has rolled back already; an invalidated instance refuses.
+                    with contextlib.suppress(duckdb.Error):
+                        con.execute("ROLLBACK")
                     raise
             except duckdb.Error as exc:
                 raise _translate(exc, self.path, "append to") from None
