@@ -1,0 +1,194 @@
+"""`App`: what every command shares, and the one place errors become exit codes.
+
+Commands receive the `App` through ``@click.pass_obj``. It owns the two rich
+consoles (results on stdout, diagnostics on stderr), knows which database the
+user means, opens the right `Backend` for it (the running worker's loopback
+endpoint, or the file itself), and turns any exception a command lets escape
+into one clear line, a hint and an exit code:
+
+* 0 ok;
+* 1 a divergence, or a workflow that failed, was cancelled or is stalled;
+* 2 a usage error (bad arguments, unknown workflow id, code not found);
+* 3 a store or history error (locked, damaged or foreign file, bad fixture).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import traceback
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+from rich.console import Console, RenderableType
+from rich.markup import escape
+
+import aion
+
+if TYPE_CHECKING:
+    from .backend import Backend
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_STORE = 3
+
+
+class CliError(Exception):
+    """An error the CLI itself detected, with the exit code and hint to show.
+
+    Args:
+        message: One sentence saying what is wrong.
+        hint: What to do about it.
+        code: The exit code.
+    """
+
+    def __init__(self, message: str, hint: str = "", code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.hint = hint
+        self.code = code
+
+
+class RemoteError(aion.AionError):
+    """An error raised inside a running worker, carried back over its endpoint.
+
+    The worker classifies the error before sending it, so the exit code a user
+    sees is the same whether the command ran in the worker or locally.
+    """
+
+    def __init__(self, message: str, *, type_name: str, code: int, hint: str) -> None:
+        super().__init__(message)
+        self.type_name = type_name
+        self.code = code
+        self.hint = hint
+
+
+def classify(exc: BaseException) -> tuple[int, str]:
+    """The exit code and hint for an exception (shared by the CLI and the worker endpoint)."""
+    if isinstance(exc, CliError | RemoteError):
+        return exc.code, exc.hint
+    if isinstance(exc, aion.NondeterminismError):
+        return EXIT_FAILED, "guard the change with aion.patched(), or revert it."
+    if isinstance(exc, aion.WorkflowFailedError | aion.WorkflowCancelledError):
+        return EXIT_FAILED, "`aion inspect ID` shows the history that led there."
+    if isinstance(exc, aion.WorkflowStalledError):
+        return EXIT_FAILED, "`aion describe ID` says why; deploy fixed code and restart the worker."
+    if isinstance(exc, aion.WorkflowNotFound):
+        return EXIT_USAGE, "`aion list` shows the workflows in this database."
+    if isinstance(exc, aion.NotRegisteredError):
+        return EXIT_USAGE, "pass the module that defines it with -m MODULE."
+    if isinstance(exc, aion.WorkflowAlreadyExists):
+        return EXIT_USAGE, "choose another --id, or inspect the existing one."
+    if isinstance(exc, aion.WorkflowClosed):
+        return EXIT_USAGE, "only running workflows take signals and cancel requests."
+    if isinstance(exc, aion.QueryError):
+        return (
+            EXIT_USAGE,
+            "queries are registered in the workflow with aion.on_query(name, handler).",
+        )
+    if isinstance(exc, aion.WorkflowBlocked):
+        return EXIT_FAILED, "send it the signal it waits for with `aion signal`."
+    if isinstance(exc, aion.ConfigurationError | aion.CodecError):
+        return EXIT_USAGE, "check the arguments (they are JSON values)."
+    if isinstance(exc, aion.StoreLockedError):
+        return EXIT_STORE, "stop the process that holds the file, or start `aion worker` on it."
+    if isinstance(exc, aion.StoreError):
+        return EXIT_STORE, "check the --db path (or AION_DB)."
+    if isinstance(exc, aion.HistoryError):
+        return EXIT_STORE, "the history or fixture is malformed; re-export it with `aion export`."
+    if isinstance(exc, aion.InternalError):
+        return EXIT_STORE, "this is a bug in aion; please report it with --debug output."
+    if isinstance(exc, aion.AionError):
+        return EXIT_STORE, "run again with --debug for details."
+    return EXIT_STORE, "this looks like a bug; run again with --debug for the traceback."
+
+
+def _make_console(*, stderr: bool, color: bool | None) -> Console:
+    # Colour only on a terminal unless asked: rich decides when color is None.
+    return Console(
+        stderr=stderr,
+        force_terminal=color,
+        no_color=color is False,
+        highlight=False,
+        soft_wrap=False,
+    )
+
+
+class App:
+    """Shared state of one CLI invocation.
+
+    Args:
+        db: The database path (``--db``, ``AION_DB`` or ``./aion.duckdb``).
+        debug: Show tracebacks instead of one-line errors.
+        color: Force colour on (True) or off (False); None means "only on a TTY".
+    """
+
+    def __init__(self, db: str, *, debug: bool = False, color: bool | None = None) -> None:
+        self.db = db
+        self.debug = debug
+        self.out = _make_console(stderr=False, color=color)
+        self.err = _make_console(stderr=True, color=color)
+        self._backend: Backend | None = None
+
+    # --- output ---------------------------------------------------------------------
+
+    def show(self, *renderables: RenderableType) -> None:
+        """Print renderables to stdout."""
+        self.out.print(*renderables)
+
+    def echo_json(self, data: Any) -> None:
+        """Print JSON for scripts: plain text, never wrapped or coloured."""
+        click.echo(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=str))
+
+    def note(self, text: str) -> None:
+        """A diagnostic line on stderr (progress, where results went)."""
+        self.err.print(escape(text))
+
+    # --- the database ---------------------------------------------------------------
+
+    def backend(self, *, write: bool = False) -> Backend:
+        """The running worker's endpoint if one serves this file, else the file itself.
+
+        Args:
+            write: Open the file writable (start/signal/cancel/import without a worker).
+        """
+        from .backend import open_backend
+
+        if self._backend is not None and (not write or self._backend.writable):
+            return self._backend
+        if self._backend is not None:
+            self._backend.close()
+            self._backend = None
+        self._backend = open_backend(self.db, write=write)
+        return self._backend
+
+    def close(self) -> None:
+        """Release the backend (closes a directly opened file)."""
+        if self._backend is not None:
+            self._backend.close()
+            self._backend = None
+
+    # --- errors -----------------------------------------------------------------------
+
+    def fail(self, message: str, hint: str = "", code: int = EXIT_USAGE) -> NoReturn:
+        """Stop the command with one error line, a hint and an exit code."""
+        raise CliError(message, hint, code)
+
+    def handle_error(self, exc: BaseException) -> NoReturn:
+        """Report an exception a command let escape and exit with its code."""
+        code, hint = classify(exc)
+        if self.debug:
+            self.err.print(escape("".join(traceback.format_exception(exc))).rstrip())
+        text = str(exc) or type(exc).__name__
+        if not isinstance(exc, aion.AionError | CliError):
+            text = f"{type(exc).__name__}: {text}"
+        self.err.print(f"[bold red]error:[/] {escape(text)}")
+        if hint:
+            self.err.print(f"[dim]hint:[/] {escape(hint)}")
+        self.close()
+        raise click.exceptions.Exit(code)
+
+
+def default_db() -> str:
+    """``AION_DB`` or ``./aion.duckdb`` (what ``--db`` means when not given)."""
+    return os.environ.get("AION_DB") or "aion.duckdb"

@@ -1,0 +1,306 @@
+"""One interface over the two ways a command reaches a database.
+
+* `RemoteBackend`: a worker is serving the file, so ask it over its loopback
+  endpoint (the worker holds DuckDB's write lock; nobody else can open the file).
+* `LocalBackend`: nobody is; open the file directly, read-only for reads.
+  Control commands then record their event straight into history (a start,
+  a signal, a cancel request) and the next worker to open the file picks it
+  up, exactly as it picks up anything else recorded before a restart.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import aion
+from aion import _codec
+from aion._events import (
+    TERMINAL_STATUSES,
+    CancelRequested,
+    Event,
+    SignalReceived,
+    WorkflowCompleted,
+    WorkflowFailed,
+    WorkflowStarted,
+)
+from aion.store import Append, DuckDBStore, TimerInfo, WorkflowInfo
+
+from .app import EXIT_STORE, CliError
+from .endpoint import EndpointClient, read_endpoint
+from .loader import Code
+from .timeline import pending_from_history
+
+
+class Backend(Protocol):
+    """What commands need from "the database", wherever it is served from."""
+
+    writable: bool
+    remote: bool
+
+    def workflows(self, status: str | None, workflow_type: str | None) -> list[WorkflowInfo]:
+        """Visibility records, oldest first."""
+        ...
+
+    def describe(self, workflow_id: str) -> aion.WorkflowDescription:
+        """Status, timestamps, pending commands and timers of one workflow."""
+        ...
+
+    def history(self, workflow_id: str) -> list[Event]:
+        """One workflow's events (raises `WorkflowNotFound` when unknown)."""
+        ...
+
+    def histories(self) -> dict[str, list[Event]]:
+        """Every workflow's events, read in one scan."""
+        ...
+
+    def start(self, workflow: str, args: list[Any], workflow_id: str | None) -> str:
+        """Record a workflow start; returns its id."""
+        ...
+
+    def signal(self, workflow_id: str, name: str, payload: Any) -> None:
+        """Record a signal for a running workflow."""
+        ...
+
+    def cancel(self, workflow_id: str, reason: str | None) -> None:
+        """Record a cancel request for a running workflow."""
+        ...
+
+    def query(self, workflow_id: str, name: str, args: list[Any], code: Code) -> Any:
+        """Answer a query from the workflow's handlers."""
+        ...
+
+    def import_history(self, workflow_id: str, events: Sequence[Event]) -> None:
+        """Add a whole history under a new workflow id."""
+        ...
+
+    def close(self) -> None:
+        """Release resources."""
+        ...
+
+
+def open_backend(db: str, *, write: bool) -> Backend:
+    """The worker's endpoint when one serves ``db``, else the file (created only for writes)."""
+    endpoint = read_endpoint(db)
+    if endpoint is not None:
+        return RemoteBackend(EndpointClient(endpoint))
+    if not write and db != ":memory:" and not Path(db).exists():
+        msg = f"there is no aion database at {db!r}."
+        raise CliError(
+            msg, "pass --db PATH (or set AION_DB), or start a workflow first.", EXIT_STORE
+        )
+    return LocalBackend(DuckDBStore(db, read_only=not write))
+
+
+def _not_found(workflow_id: str) -> aion.WorkflowNotFound:
+    return aion.WorkflowNotFound(f"no workflow with id {workflow_id!r} in this store.")
+
+
+class LocalBackend:
+    """The database file opened directly (no worker is running)."""
+
+    remote = False
+
+    def __init__(self, store: DuckDBStore) -> None:
+        self.store = store
+        self.writable = not store.read_only
+
+    def workflows(self, status: str | None, workflow_type: str | None) -> list[WorkflowInfo]:
+        """Visibility records from the store's index."""
+        return self.store.workflows(status=status, workflow_type=workflow_type)
+
+    def _info(self, workflow_id: str) -> WorkflowInfo:
+        info = self.store.info(workflow_id)
+        if info is None:
+            raise _not_found(workflow_id)
+        return info
+
+    def describe(self, workflow_id: str) -> aion.WorkflowDescription:
+        """Derived from history: with no worker, nothing is live to ask."""
+        info = self._info(workflow_id)
+        history = self.store.history(workflow_id)
+        timers = tuple(t for t in self.store.due_timers() if t.workflow_id == workflow_id)
+        result: Any = None
+        error: str | None = None
+        last = history[-1]
+        if isinstance(last, WorkflowCompleted):
+            result = last.result
+        elif isinstance(last, WorkflowFailed):
+            error = f"{last.error.type}: {last.error.message}"
+        pending = (
+            tuple(pending_from_history(history)) if info.status in ("running", "stalled") else ()
+        )
+        return aion.WorkflowDescription(
+            workflow_id=workflow_id,
+            run_id=info.run_id,
+            workflow_type=info.workflow_type,
+            status=info.status,
+            stalled_reason=info.stalled_reason,
+            started_at=info.started_at,
+            closed_at=info.closed_at,
+            last_seq=info.last_seq,
+            runs=info.runs,
+            parent_id=info.parent_id,
+            pending=pending,
+            timers=timers,
+            result=result,
+            error=error,
+        )
+
+    def history(self, workflow_id: str) -> list[Event]:
+        """The events of one workflow."""
+        events = self.store.history(workflow_id)
+        if not events:
+            raise _not_found(workflow_id)
+        return events
+
+    def histories(self) -> dict[str, list[Event]]:
+        """All histories in one scan."""
+        return self.store.histories()
+
+    def _append_one(self, workflow_id: str, events: Sequence[Event], expected: int) -> None:
+        self.store.append([Append(workflow_id=workflow_id, expected_seq=expected, events=events)])
+
+    def start(self, workflow: str, args: list[Any], workflow_id: str | None) -> str:
+        """Record the start; a worker runs it when it next opens the file."""
+        workflow_id = workflow_id or str(uuid.uuid4())
+        existing = self.store.info(workflow_id)
+        if existing is not None:
+            msg = f"workflow {workflow_id!r} already exists ({existing.status})."
+            raise aion.WorkflowAlreadyExists(msg)
+        json_args = _codec.to_jsonable(list(args), f"the input of workflow {workflow!r}")
+        started = WorkflowStarted(
+            seq=1,
+            run_id=str(uuid.uuid4()),
+            recorded_at=datetime.now(UTC),
+            name=workflow,
+            args=json_args,
+        )
+        self._append_one(workflow_id, [started], 0)
+        return workflow_id
+
+    def _open_info(self, workflow_id: str, what: str) -> WorkflowInfo:
+        info = self._info(workflow_id)
+        if info.status in TERMINAL_STATUSES:
+            msg = f"workflow {workflow_id!r} is {info.status} and cannot take a {what}."
+            raise aion.WorkflowClosed(msg)
+        return info
+
+    def signal(self, workflow_id: str, name: str, payload: Any) -> None:
+        """Record the signal on arrival, as the engine does; it is applied on recovery."""
+        info = self._open_info(workflow_id, "signal")
+        event = SignalReceived(
+            seq=info.last_seq + 1,
+            run_id=info.run_id,
+            recorded_at=datetime.now(UTC),
+            name=name,
+            payload=_codec.to_jsonable(payload, f"the payload of signal {name!r}"),
+        )
+        self._append_one(workflow_id, [event], info.last_seq)
+
+    def cancel(self, workflow_id: str, reason: str | None) -> None:
+        """Record the cancel request; the workflow sees it when a worker next runs it."""
+        info = self._open_info(workflow_id, "cancel request")
+        event = CancelRequested(
+            seq=info.last_seq + 1, run_id=info.run_id, recorded_at=datetime.now(UTC), reason=reason
+        )
+        self._append_one(workflow_id, [event], info.last_seq)
+
+    def query(self, workflow_id: str, name: str, args: list[Any], code: Code) -> Any:
+        """Replay the history under the given code and ask the rebuilt generator."""
+        history = self.history(workflow_id)
+        if not code.workflows:
+            msg = (
+                f"no worker serves {self.store.path!r}, "
+                "so answering a query needs the workflow code."
+            )
+            raise CliError(
+                msg, "pass -m MODULE (the module that defines the workflow), or run `aion worker`."
+            )
+        replayer = aion.Replayer(code.workflows.values(), code.activities.values())
+        result = replayer.replay(history, workflow_id)
+        if result.interpreter is None or result.divergence is not None:
+            raise result.divergence or aion.QueryError(
+                f"workflow {workflow_id!r} could not be replayed."
+            )
+        return result.interpreter.query(name, *args)
+
+    def import_history(self, workflow_id: str, events: Sequence[Event]) -> None:
+        """Append a whole history under an unused id."""
+        existing = self.store.info(workflow_id)
+        if existing is not None:
+            msg = f"workflow {workflow_id!r} already exists ({existing.status})."
+            raise aion.WorkflowAlreadyExists(msg)
+        self._append_one(workflow_id, events, 0)
+
+    def close(self) -> None:
+        """Close the file."""
+        self.store.close()
+
+
+def _events(raw: list[dict[str, Any]]) -> list[Event]:
+    return [_codec.event_from_dict(e) for e in raw]
+
+
+class RemoteBackend:
+    """A running worker, reached over its loopback endpoint."""
+
+    remote = True
+    writable = True
+
+    def __init__(self, client: EndpointClient) -> None:
+        self.client = client
+
+    def workflows(self, status: str | None, workflow_type: str | None) -> list[WorkflowInfo]:
+        """Asked of the worker."""
+        raw = self.client.call("list", status=status, workflow_type=workflow_type)
+        return [_codec.CONVERTER.structure(item, WorkflowInfo) for item in raw]
+
+    def describe(self, workflow_id: str) -> aion.WorkflowDescription:
+        """The worker's live description (pending commands from the running generator)."""
+        raw = dict(self.client.call("describe", workflow_id=workflow_id))
+        raw["timers"] = tuple(
+            _codec.CONVERTER.structure(t, TimerInfo) for t in raw.get("timers", ())
+        )
+        raw["pending"] = tuple(raw.get("pending", ()))
+        for key in ("started_at", "closed_at"):
+            if raw.get(key) is not None:
+                raw[key] = _codec.CONVERTER.structure(raw[key], datetime)
+        return aion.WorkflowDescription(**raw)
+
+    def history(self, workflow_id: str) -> list[Event]:
+        """Events sent as fixture-format dicts."""
+        return _events(self.client.call("history", workflow_id=workflow_id))
+
+    def histories(self) -> dict[str, list[Event]]:
+        """Every history, in one request (the worker reads them in one scan)."""
+        raw = self.client.call("histories")
+        return {wid: _events(events) for wid, events in raw.items()}
+
+    def start(self, workflow: str, args: list[Any], workflow_id: str | None) -> str:
+        """Started by the worker, which runs it at once."""
+        return str(self.client.call("start", workflow=workflow, args=args, workflow_id=workflow_id))
+
+    def signal(self, workflow_id: str, name: str, payload: Any) -> None:
+        """Delivered by the worker."""
+        self.client.call("signal", workflow_id=workflow_id, name=name, payload=payload)
+
+    def cancel(self, workflow_id: str, reason: str | None) -> None:
+        """Delivered by the worker."""
+        self.client.call("cancel", workflow_id=workflow_id, reason=reason)
+
+    def query(self, workflow_id: str, name: str, args: list[Any], code: Code) -> Any:
+        """Answered by the worker's live generator."""
+        return self.client.call("query", workflow_id=workflow_id, name=name, args=args)
+
+    def import_history(self, workflow_id: str, events: Sequence[Event]) -> None:
+        """Appended by the worker (which holds the file)."""
+        self.client.call(
+            "import", workflow_id=workflow_id, events=[_codec.event_to_dict(e) for e in events]
+        )
+
+    def close(self) -> None:
+        """Nothing to release: each call is its own connection."""

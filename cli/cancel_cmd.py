@@ -1,0 +1,24 @@
+"""``aion cancel``: ask a running workflow to cancel."""
+
+from __future__ import annotations
+
+import click
+
+from .app import App
+
+
+@click.command(name="cancel")
+@click.argument("workflow_id", metavar="ID")
+@click.option("--reason", help="Recorded with the request and passed to aion.Cancelled.")
+@click.pass_obj
+def cancel(app: App, workflow_id: str, reason: str | None) -> None:
+    """Cancel workflow ID: aion.Cancelled is thrown in at its current yield.
+
+    The workflow may catch it to compensate; if it does not, it ends cancelled
+    and its children are cancelled too.
+    """
+    backend = app.backend(write=True)
+    backend.cancel(workflow_id, reason)
+    app.show(f"cancel requested for {workflow_id}")
+    if not backend.remote:
+        app.note(f"no worker serves {app.db}: the workflow sees it when `aion worker` runs.")

@@ -1,0 +1,24 @@
+"""``aion describe``: one workflow's status, why it is stalled, what it waits on."""
+
+from __future__ import annotations
+
+import click
+
+from aion import _codec
+
+from .app import App
+from .options import json_option
+from .output import description
+
+
+@click.command(name="describe")
+@click.argument("workflow_id", metavar="ID")
+@json_option
+@click.pass_obj
+def describe(app: App, workflow_id: str, as_json: bool) -> None:
+    """Describe workflow ID: status, times, result or error, pending commands and timers."""
+    desc = app.backend().describe(workflow_id)
+    if as_json:
+        app.echo_json(_codec.CONVERTER.unstructure(desc))
+    else:
+        app.show(description(desc))

@@ -1,0 +1,237 @@
+"""The loopback control endpoint a running ``aion worker`` serves.
+
+DuckDB lets one process write a file, and a writer locks out even readers
+in other processes. So while a worker runs, every other ``aion`` command talks
+to it instead: the worker listens on 127.0.0.1 only (an ephemeral port) and
+writes ``<db>.aion-worker.json`` beside the database with its port, its pid
+and a random secret, readable by its owner only (mode 0600). A request must
+carry that secret; anything else is refused with 403, so another local user
+who can reach the port still cannot drive the worker.
+
+The protocol is one JSON object per POST: ``{"op": NAME, "args": {...}}``
+answered by ``{"ok": true, "value": ...}`` or ``{"ok": false, "error": {...}}``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import http.client
+import json
+import os
+import secrets
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from .app import EXIT_STORE, RemoteError, classify
+
+HOST = "127.0.0.1"
+SECRET_HEADER = "X-Aion-Secret"
+#: Requests larger than this are refused (the endpoint only carries control calls and histories).
+MAX_BODY = 64 * 1024 * 1024
+
+Handler = Callable[[dict[str, Any]], Any]
+
+
+def endpoint_file(db: str) -> Path:
+    """Where a worker serving ``db`` advertises itself."""
+    return Path(os.path.abspath(db) + ".aion-worker.json")
+
+
+@attrs.frozen
+class Endpoint:
+    """A running worker's address and secret, as read from its endpoint file."""
+
+    port: int
+    pid: int
+    secret: str
+    db: str
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` so that only the owner can ever read it (no window with looser modes)."""
+    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
+    tmp.replace(path)
+
+
+def read_endpoint(db: str) -> Endpoint | None:
+    """The endpoint of a worker serving ``db``, or None when there is no live one."""
+    path = endpoint_file(db)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        endpoint = Endpoint(
+            int(data["port"]), int(data["pid"]), str(data["secret"]), str(data["db"])
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not _alive(endpoint.pid):
+        return None  # a worker that died without cleaning up: the file is stale
+    return endpoint
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Stay quiet: the worker's console is for the worker's own messages."""
+
+    def _reply(self, status: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body, default=str).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        """Only POST carries requests; say so rather than hang."""
+        self._reply(405, {"ok": False, "error": {"message": "use POST"}})
+
+    def do_POST(self) -> None:
+        """Check the secret, then run one operation and answer with its value or error."""
+        given = self.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(given.encode(), self.server.secret.encode()):
+            self._reply(403, {"ok": False, "error": {"message": "wrong or missing secret"}})
+            return
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            self._reply(413, {"ok": False, "error": {"message": "request too large"}})
+            return
+        try:
+            request = json.loads(self.rfile.read(length) or b"{}")
+            op = str(request["op"])
+            args = dict(request.get("args") or {})
+        except (ValueError, KeyError, TypeError):
+            self._reply(400, {"ok": False, "error": {"message": "malformed request"}})
+            return
+        handler = self.server.handlers.get(op)
+        if handler is None:
+            self._reply(404, {"ok": False, "error": {"message": f"unknown operation {op!r}"}})
+            return
+        try:
+            value = handler(args)
+        except Exception as exc:
+            code, hint = classify(exc)
+            error = {"type": type(exc).__name__, "message": str(exc), "code": code, "hint": hint}
+            self._reply(200, {"ok": False, "error": error})
+            return
+        self._reply(200, {"ok": True, "value": value})
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, secret: str, handlers: dict[str, Handler]) -> None:
+        super().__init__((HOST, 0), _RequestHandler)
+        self.secret = secret
+        self.handlers = handlers
+
+
+class EndpointServer:
+    """Serves ``handlers`` on 127.0.0.1 in a background thread and advertises them.
+
+    Args:
+        db: The database the worker serves (the endpoint file goes beside it).
+        handlers: Operation name to function of the request's ``args``.
+    """
+
+    def __init__(self, db: str, handlers: dict[str, Handler]) -> None:
+        self.db = db
+        self.secret = secrets.token_urlsafe(32)
+        self._server = _Server(self.secret, handlers)
+        self.port: int = self._server.server_address[1]
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="aion-endpoint", daemon=True
+        )
+
+    def start(self) -> None:
+        """Start answering, then publish the endpoint file (so no client sees a dead port)."""
+        self._thread.start()
+        data = {
+            "port": self.port,
+            "pid": os.getpid(),
+            "secret": self.secret,
+            "db": os.path.abspath(self.db),
+        }
+        _write_private(endpoint_file(self.db), json.dumps(data))
+
+    def stop(self) -> None:
+        """Withdraw the endpoint file, then stop answering."""
+        path = endpoint_file(self.db)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if data.get("pid") == os.getpid():
+                path.unlink()
+        except (OSError, ValueError):
+            pass
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class EndpointClient:
+    """Calls operations on a running worker."""
+
+    def __init__(self, endpoint: Endpoint, timeout: float = 60.0) -> None:
+        self.endpoint = endpoint
+        self.timeout = timeout
+
+    def call(self, op: str, **args: Any) -> Any:
+        """Run ``op`` in the worker and return its value, or raise its error here."""
+        body = json.dumps({"op": op, "args": args}).encode()
+        conn = http.client.HTTPConnection(HOST, self.endpoint.port, timeout=self.timeout)
+        try:
+            conn.request(
+                "POST",
+                "/",
+                body=body,
+                headers={SECRET_HEADER: self.endpoint.secret, "Content-Type": "application/json"},
+            )
+            response = conn.getresponse()
+            status = response.status
+            data = json.loads(response.read() or b"{}")
+        except (OSError, ValueError) as exc:
+            msg = (
+                f"the worker serving {self.endpoint.db!r} (pid {self.endpoint.pid}) did not answer "
+                f"on 127.0.0.1:{self.endpoint.port} ({exc})."
+            )
+            raise RemoteError(
+                msg, type_name="EndpointError", code=EXIT_STORE, hint="is the worker still running?"
+            ) from None
+        finally:
+            conn.close()
+        if status == 403:
+            msg = (
+                f"the worker serving {self.endpoint.db!r} refused the request: "
+                "wrong or missing secret."
+            )
+            hint = f"{endpoint_file(self.endpoint.db)} is stale or was replaced; retry."
+            raise RemoteError(msg, type_name="Forbidden", code=EXIT_STORE, hint=hint)
+        if not data.get("ok"):
+            error = data.get("error") or {}
+            raise RemoteError(
+                str(error.get("message", f"the worker answered HTTP {status}")),
+                type_name=str(error.get("type", "Error")),
+                code=int(error.get("code", EXIT_STORE)),
+                hint=str(error.get("hint", "")),
+            )
+        return data.get("value")

@@ -1,0 +1,48 @@
+"""``aion export``: a workflow's history as a replay fixture (DESIGN section 8)."""
+
+from __future__ import annotations
+
+import click
+
+import aion
+from aion import fixtures
+from aion._events import Event, WorkflowStarted
+
+from .app import App
+from .loader import load
+from .options import module_option
+
+
+@click.command(name="export")
+@click.argument("workflow_id", metavar="ID")
+@click.option(
+    "-o", "--output", required=True, metavar="FILE.json", help="Where to write ('-' for stdout)."
+)
+@module_option
+@click.pass_obj
+def export(app: App, workflow_id: str, output: str, modules: tuple[str, ...]) -> None:
+    """Write workflow ID's history as a versioned JSON fixture.
+
+    With -m MODULE the fixture also records the module and the outcome that
+    replaying it under today's code gives, so the test suite (or `aion replay
+    FILE.json`) can hold future code to it.
+    """
+    history: list[Event] = app.backend().history(workflow_id)
+    expect = None
+    module = None
+    if modules:
+        code = load(modules)
+        started = history[0]
+        assert isinstance(started, WorkflowStarted)
+        fn = code.workflow(started.name)
+        module = fn.__module__
+        result = aion.Replayer(code.workflows.values(), code.activities.values()).replay(
+            history, workflow_id
+        )
+        expect = fixtures.expectation(result)
+    data = fixtures.to_dict(workflow_id, history, expect=expect, module=module)
+    if output == "-":
+        click.echo(fixtures.dumps(data), nl=False)
+        return
+    fixtures.write(output, data)
+    app.note(f"wrote {output} ({len(history)} events)")

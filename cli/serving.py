@@ -1,0 +1,80 @@
+"""What a process holding the database (``aion worker``, ``aion run``) serves to other commands.
+
+Each handler takes the request's JSON arguments and returns a JSON value; the
+endpoint turns exceptions into classified errors for the client.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import aion
+from aion import _codec
+from aion._events import Event
+from aion.store import Append
+
+from .endpoint import Handler
+
+
+def _events(events: list[Event]) -> list[dict[str, Any]]:
+    return [_codec.event_to_dict(e) for e in events]
+
+
+def handlers(engine: aion.Engine) -> dict[str, Handler]:
+    """The operations a worker answers, bound to its engine."""
+
+    def start(a: dict[str, Any]) -> Any:
+        return engine.start(
+            str(a["workflow"]), *list(a.get("args") or []), workflow_id=a.get("workflow_id")
+        ).id
+
+    def signal(a: dict[str, Any]) -> Any:
+        engine.signal(str(a["workflow_id"]), str(a["name"]), a.get("payload"))
+
+    def cancel(a: dict[str, Any]) -> Any:
+        engine.cancel(str(a["workflow_id"]), a.get("reason"))
+
+    def query(a: dict[str, Any]) -> Any:
+        value = engine.query(str(a["workflow_id"]), str(a["name"]), *list(a.get("args") or []))
+        return _codec.to_jsonable(value, "the query result")
+
+    def list_(a: dict[str, Any]) -> Any:
+        infos = engine.list(status=a.get("status"), workflow_type=a.get("workflow_type"))
+        return [_codec.CONVERTER.unstructure(i) for i in infos]
+
+    def describe(a: dict[str, Any]) -> Any:
+        data = _codec.CONVERTER.unstructure(engine.describe(str(a["workflow_id"])))
+        data["result"] = _codec.to_jsonable(data.get("result"), "the workflow result")
+        return data
+
+    def history(a: dict[str, Any]) -> Any:
+        return _events(engine.history(str(a["workflow_id"])))
+
+    def histories(a: dict[str, Any]) -> Any:
+        return {wid: _events(events) for wid, events in engine.store.histories().items()}
+
+    def import_(a: dict[str, Any]) -> Any:
+        workflow_id = str(a["workflow_id"])
+        existing = engine.store.info(workflow_id)
+        if existing is not None:
+            msg = f"workflow {workflow_id!r} already exists ({existing.status})."
+            raise aion.WorkflowAlreadyExists(msg)
+        events = [_codec.event_from_dict(e) for e in a["events"]]
+        engine.store.append([Append(workflow_id=workflow_id, expected_seq=0, events=events)])
+
+    def ping(a: dict[str, Any]) -> Any:
+        return {"pid": os.getpid()}
+
+    return {
+        "start": start,
+        "signal": signal,
+        "cancel": cancel,
+        "query": query,
+        "list": list_,
+        "describe": describe,
+        "history": history,
+        "histories": histories,
+        "import": import_,
+        "ping": ping,
+    }

@@ -1,0 +1,35 @@
+"""``aion start``: record a workflow start and return at once."""
+
+from __future__ import annotations
+
+import click
+
+from .app import App
+from .loader import load_target
+from .options import json_option, parse_values
+
+
+@click.command(name="start")
+@click.argument("target", metavar="MODULE:WORKFLOW")
+@click.argument("args", nargs=-1)
+@click.option("--id", "workflow_id", metavar="ID", help="The workflow id (default: a new UUID).")
+@json_option
+@click.pass_obj
+def start(
+    app: App, target: str, args: tuple[str, ...], workflow_id: str | None, as_json: bool
+) -> None:
+    """Start a workflow without waiting for it (ARGS are JSON values).
+
+    With a worker running it starts at once; otherwise the start is recorded
+    and the next `aion worker` on this database runs it.
+    """
+    _, fn = load_target(target)
+    name = fn.__aion_workflow__.name  # type: ignore[attr-defined]
+    backend = app.backend(write=True)
+    started = backend.start(name, parse_values(args), workflow_id)
+    if as_json:
+        app.echo_json({"workflow_id": started, "workflow": name, "queued": not backend.remote})
+        return
+    app.show(f"started {started} ({name})")
+    if not backend.remote:
+        app.note(f"no worker serves {app.db}: it runs when `aion worker` opens this database.")

@@ -1,0 +1,1 @@
+"""Tests of the `aion` command line (mirrors cli/)."""
