@@ -284,10 +284,12 @@ class Engine(Runtime):
         """Drive the engine until a workflow finishes; return its result or raise its error.
 
         Under `ManualClock` the clock jumps to the next due timer whenever
-        nothing else can run.
+        nothing else can run. On wall-clock time with a ``timeout``, a workflow
+        waiting for a signal is waited for (another thread may send it).
 
         Raises:
-            aion.WorkflowBlocked: Nothing can move the workflow on (it waits for a signal).
+            aion.WorkflowBlocked: Nothing can move the workflow on (it waits for a
+                signal, no timer is pending, and there is no timeout to wait out).
             aion.WorkflowFailedError / WorkflowCancelledError / WorkflowStalledError:
                 It ended that way.
             TimeoutError: ``timeout`` seconds of wall time passed first.
@@ -301,7 +303,10 @@ class Engine(Runtime):
                 if outcome is not None:
                     return outcome()
                 next_due = self._timers.next_due()
-                if next_due is None:
+                # On wall-clock time with a timeout, another thread may still send the
+                # signal the workflow waits for: wait for it instead of giving up.
+                can_wait = deadline is not None and not isinstance(self.clock, ManualClock)
+                if next_due is None and not can_wait:
                     info = self._info(workflow_id)
                     inst = self._instances.get(workflow_id)
                     waits = inst.interp.waiting_for() if inst and inst.interp else []
@@ -311,7 +316,7 @@ class Engine(Runtime):
                         "and no timer is pending. Send the signal it expects."
                     )
                     raise WorkflowBlocked(msg)
-                if isinstance(self.clock, ManualClock):
+                if isinstance(self.clock, ManualClock) and next_due is not None:
                     self.clock.advance_to(next_due)
                     continue
                 remaining = None if deadline is None else deadline - time.monotonic()

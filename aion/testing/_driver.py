@@ -1,0 +1,410 @@
+"""The schedule driver: runs a workflow on a real `Engine`, one chosen action at a time.
+
+Between actions the engine runs until idle. The actions on offer at each
+point are: complete (or fail) one pending activity attempt, deliver the next
+scripted signal, or move virtual time to the next due timer. A `Schedule`
+picks among them, so the same schedule always produces the same history.
+
+Every batch the engine commits is recorded, which is what lets a test
+rebuild the store as it stood after any commit (a crash point), start a
+fresh engine on it (recovery), and redo the actions whose effects were lost.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from aion import _codec
+from aion._clock import ManualClock
+from aion._definitions import activity, activity_definition, workflow_definition
+from aion._engine import Engine
+from aion._errors import AionError, WorkflowClosed, WorkflowNotFound
+from aion._events import TERMINAL_STATUSES, Event, WorkflowCompleted, WorkflowFailed
+from aion.store import Append, DuckDBStore, MemoryStore, Store
+from aion.testing._executor import AttemptKey, Mock, ScheduledExecutor
+
+#: Statuses at which driving a workflow stops.
+FINISHED = frozenset(TERMINAL_STATUSES) | {"stalled"}
+
+
+class ScheduleError(AionError, RuntimeError):
+    """A schedule could not be driven (it ran past its action budget)."""
+
+
+@attrs.frozen
+class SignalSpec:
+    """A scripted signal.
+
+    Attributes:
+        name: The signal name.
+        payload: Its payload.
+        workflow_id: The target (None: the workflow under test).
+        at: Earliest virtual time after the start when it may arrive (None: any time).
+    """
+
+    name: str
+    payload: Any = None
+    workflow_id: str | None = None
+    at: timedelta | None = None
+
+
+@attrs.frozen
+class Step:
+    """One choice of a schedule: which available action, and whether to fail it.
+
+    Attributes:
+        index: Picks ``actions[index % len(actions)]``; actions are listed as
+            completions (by workflow, ordinal, attempt), then the next signal,
+            then moving time to the next timer.
+        fail: Fail the attempt (when the chosen action completes an activity
+            and the check allows failures).
+    """
+
+    index: int = 0
+    fail: bool = False
+
+
+@attrs.frozen
+class Schedule:
+    """A sequence of choices; past its end every choice is ``Step(0)``.
+
+    The empty schedule completes activities as soon as they start, in order,
+    then delivers signals, then lets time pass.
+    """
+
+    steps: tuple[Step, ...] = ()
+
+    def at(self, i: int) -> Step:
+        """The i-th choice."""
+        return self.steps[i] if i < len(self.steps) else Step()
+
+
+@attrs.frozen
+class Action:
+    """One thing the driver did.
+
+    Attributes:
+        kind: ``complete``, ``fail``, ``signal`` or ``advance``.
+        key: The attempt, for ``complete`` and ``fail``.
+        signal: The index of the scripted signal, for ``signal``.
+        to: The new virtual time, for ``advance``.
+        label: A readable description.
+        committed_before: Batches committed when the action was taken.
+    """
+
+    kind: str
+    label: str
+    key: AttemptKey | None = None
+    signal: int | None = None
+    to: datetime | None = None
+    committed_before: int = 0
+
+
+class RecordingStore:
+    """A store wrapper that remembers every committed batch (crash points)."""
+
+    def __init__(self, inner: Store) -> None:
+        self.inner = inner
+        self.batches: list[list[Append]] = []
+
+    def append(self, batch: Sequence[Append]) -> None:
+        """Append, and remember the batch once it is committed."""
+        self.inner.append(batch)
+        self.batches.append(list(batch))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+@attrs.define
+class Setup:
+    """Everything fixed across the schedules of one check."""
+
+    workflow: Callable[..., Any]
+    args: tuple[Any, ...]
+    workflow_id: str = "wf"
+    workflows: list[Callable[..., Any]] = attrs.Factory(list)
+    activities: list[Callable[..., Any]] = attrs.Factory(list)
+    mocks: dict[str, Mock] = attrs.Factory(dict)
+    signals: tuple[SignalSpec, ...] = ()
+    failures: bool = True
+    start: datetime = datetime(2026, 1, 1, tzinfo=UTC)
+    store: str = "memory"
+    max_actions: int = 2000
+
+    def __attrs_post_init__(self) -> None:
+        names = {workflow_definition(w).name for w in self.workflows}
+        if workflow_definition(self.workflow).name not in names:
+            self.workflows = [self.workflow, *self.workflows]
+        known = {activity_definition(a).name for a in self.activities}
+        for name in sorted(set(self.mocks) - known):
+            self.activities.append(stub_activity(name))
+
+
+def stub_activity(name: str) -> Callable[..., Any]:
+    """A registered stand-in for an activity known only by name (it must be mocked)."""
+
+    def stub(*args: Any, **kwargs: Any) -> Any:
+        msg = f"activity {name!r} has no implementation here; give it a mock."
+        raise AionError(msg)
+
+    stub.__qualname__ = stub.__name__ = f"stub[{name}]"
+    return activity(name=name)(stub)
+
+
+@attrs.define
+class Run:
+    """One driven run: the engine, its recorded batches and what was done."""
+
+    setup: Setup
+    engine: Engine
+    executor: ScheduledExecutor
+    clock: ManualClock
+    store: RecordingStore
+    trace: list[Action]
+    workdir: Path | None = None
+    delivered: set[int] = attrs.Factory(set)
+    owns_store: bool = False
+    baseline: frozenset[threading.Thread] = attrs.Factory(lambda: frozenset(threading.enumerate()))
+
+    def outcome(self) -> tuple[str, Any]:
+        """The workflow under test's status and result (or error type and message)."""
+        return outcome_of(self.store, self.setup.workflow_id)
+
+    def histories(self) -> dict[str, list[Event]]:
+        """Every workflow's history in the store."""
+        histories: dict[str, list[Event]] = self.store.histories()
+        return histories
+
+    def close(self) -> None:
+        """Close the engine and its store; remove temporary files."""
+        self.engine.close()
+        if not self.owns_store:
+            self.store.inner.close()
+        if self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def outcome_of(store: Store, workflow_id: str) -> tuple[str, Any]:
+    """``(status, result)`` / ``(status, "Type: message")`` / ``(status, None)``."""
+    info = store.info(workflow_id)
+    if info is None:
+        return ("missing", None)
+    last = store.history(workflow_id)[-1]
+    if info.status == "completed" and isinstance(last, WorkflowCompleted):
+        return ("completed", _codec.dumps(last.result))
+    if info.status == "failed" and isinstance(last, WorkflowFailed):
+        return ("failed", f"{last.error.type}: {last.error.message}")
+    return (info.status, None)
+
+
+def _new_store(setup: Setup) -> tuple[Store, Path | None]:
+    if setup.store == "memory":
+        return MemoryStore(), None
+    workdir = Path(tempfile.mkdtemp(prefix="aion-testing-"))
+    return DuckDBStore(str(workdir / "run.duckdb")), workdir
+
+
+def _engine(
+    setup: Setup, store: Store | None, path: str | None, clock: ManualClock, ex: ScheduledExecutor
+) -> Engine:
+    return Engine(
+        path,
+        store=store,
+        workflows=setup.workflows,
+        activities=setup.activities,
+        clock=clock,
+        executor=ex,
+    )
+
+
+def start(setup: Setup) -> Run:
+    """Start the workflow under test on a fresh engine and store."""
+    inner, workdir = _new_store(setup)
+    store = RecordingStore(inner)
+    clock = ManualClock(setup.start)
+    executor = ScheduledExecutor(setup.mocks)
+    engine = _engine(setup, store, None, clock, executor)
+    run = Run(setup, engine, executor, clock, store, [], workdir)
+    engine.start(setup.workflow, *setup.args, workflow_id=setup.workflow_id)
+    return run
+
+
+def available(run: Run) -> list[Action]:
+    """The actions on offer now, in their canonical order."""
+    actions: list[Action] = []
+    for key in run.executor.pending():
+        actions.append(Action("complete", f"complete {key[0]} #{key[1]} attempt {key[2]}", key=key))
+    now = run.clock.now()
+    for i, spec in enumerate(run.setup.signals):
+        if i in run.delivered:
+            continue
+        if spec.at is not None and run.setup.start + spec.at > now:
+            break
+        target = spec.workflow_id or run.setup.workflow_id
+        info = run.store.info(target)
+        if info is None:
+            break
+        if info.status in TERMINAL_STATUSES:
+            run.delivered.add(i)  # its target is gone: the signal is dropped
+            continue
+        actions.append(Action("signal", f"signal {spec.name!r} -> {target}", signal=i))
+        break
+    times = [t.fire_at for t in run.store.due_timers() if t.fire_at > now]
+    times += [
+        run.setup.start + s.at
+        for i, s in enumerate(run.setup.signals)
+        if i not in run.delivered and s.at is not None and run.setup.start + s.at > now
+    ]
+    if times:
+        to = min(times)
+        actions.append(
+            Action("advance", f"advance to +{(to - run.setup.start).total_seconds():g}s", to=to)
+        )
+    return actions
+
+
+def perform(run: Run, action: Action) -> None:
+    """Do one action (the engine then runs until idle)."""
+    if action.kind in ("complete", "fail"):
+        assert action.key is not None
+        if action.key in run.executor.pending():
+            run.executor.complete(action.key, fail=action.kind == "fail")
+    elif action.kind == "signal":
+        assert action.signal is not None
+        spec = run.setup.signals[action.signal]
+        run.delivered.add(action.signal)
+        with contextlib.suppress(WorkflowClosed, WorkflowNotFound):
+            run.engine.signal(spec.workflow_id or run.setup.workflow_id, spec.name, spec.payload)
+    else:
+        assert action.to is not None
+        run.clock.advance_to(action.to)
+    run.trace.append(attrs.evolve(action, committed_before=len(run.store.batches)))
+
+
+Chooser = Callable[[int, list[Action]], Action]
+
+
+def schedule_chooser(schedule: Schedule, failures: bool) -> Chooser:
+    """Pick actions as ``schedule`` says."""
+
+    def choose(i: int, actions: list[Action]) -> Action:
+        step = schedule.at(i)
+        action = actions[step.index % len(actions)]
+        if step.fail and failures and action.kind == "complete":
+            action = attrs.evolve(
+                action, kind="fail", label="fail" + action.label[len("complete") :]
+            )
+        return action
+
+    return choose
+
+
+def finished(run: Run) -> bool:
+    """Whether the workflow under test reached a status where driving stops."""
+    info = run.store.info(run.setup.workflow_id)
+    return info is not None and info.status in FINISHED
+
+
+def settle_threads(run: Run, timeout: float = 1.0) -> None:
+    """Let threads the workflow code started finish before the next action.
+
+    In production time passes between steps (activities take time), so a
+    thread a workflow starts has usually finished by its next step; on replay
+    no time passes. Joining such threads here makes that difference certain,
+    so code that reads what its own threads wrote is caught on replay.
+    """
+    current = threading.current_thread()
+    for thread in threading.enumerate():
+        if thread not in run.baseline and thread is not current and not thread.daemon:
+            thread.join(timeout)
+
+
+def drive(run: Run, choose: Chooser) -> Run:
+    """Run until the workflow finishes or nothing can move it on."""
+    for i in range(run.setup.max_actions):
+        run.engine.run_until_idle()
+        settle_threads(run)
+        run.engine.run_until_idle()
+        if finished(run):
+            return run
+        actions = available(run)
+        if not actions:
+            return run
+        perform(run, choose(i, actions))
+    msg = f"the schedule took more than {run.setup.max_actions} actions; is the workflow looping?"
+    raise ScheduleError(msg)
+
+
+def run_schedule(setup: Setup, schedule: Schedule) -> Run:
+    """Start and drive one run under ``schedule``."""
+    run = start(setup)
+    try:
+        return drive(run, schedule_chooser(schedule, setup.failures))
+    except BaseException:
+        run.close()
+        raise
+
+
+def _events_at(batch: Iterable[Append]) -> datetime:
+    return max(e.recorded_at for item in batch for e in item.events)
+
+
+def recover(original: Run, k: int) -> Run:
+    """Crash ``original`` after its k-th commit, restart on what was durable, and finish.
+
+    A fresh store gets the first ``k`` batches; a new engine opens it (for
+    DuckDB: a new file, closed and reopened, as after a real crash) and
+    recovers; then the actions whose effects were lost are redone in order,
+    and the run is driven to its end with the default choices.
+    """
+    setup = original.setup
+    batches = original.store.batches[:k]
+    clock = ManualClock(_events_at(batches[-1]))
+    executor = ScheduledExecutor(setup.mocks)
+    workdir: Path | None = None
+    if setup.store == "memory":
+        fresh = MemoryStore()
+        for batch in batches:
+            fresh.append(batch)
+        store = RecordingStore(fresh)
+        engine = _engine(setup, store, None, clock, executor)
+    else:
+        workdir = Path(tempfile.mkdtemp(prefix="aion-crash-"))
+        path = str(workdir / "crashed.duckdb")
+        writer = DuckDBStore(path)
+        for batch in batches:
+            writer.append(batch)
+        writer.close()
+        engine = _engine(setup, None, path, clock, executor)
+        store = RecordingStore(engine.store)
+        engine.store = store
+    run = Run(setup, engine, executor, clock, store, [], workdir, owns_store=workdir is not None)
+    try:
+        redo = [a for a in original.trace if a.committed_before >= k]
+        run.delivered = {
+            a.signal
+            for a in original.trace
+            if a.signal is not None and a.kind == "signal" and a.committed_before < k
+        }
+        for action in redo:
+            run.engine.run_until_idle()
+            settle_threads(run)
+            if finished(run):
+                break
+            if action.kind == "advance" and action.to is not None and action.to <= run.clock.now():
+                continue
+            perform(run, action)
+        return drive(run, schedule_chooser(Schedule(), failures=False))
+    except BaseException:
+        run.close()
+        raise
