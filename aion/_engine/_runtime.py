@@ -419,6 +419,10 @@ class Runtime:
         if family == "outcome":
             if isinstance(event, ActivityFailed) and event.retry_at is not None:
                 self._timers.arm((workflow_id, event.run_id, event.ordinal), event.retry_at, "retry")
+            elif isinstance(event, ActivityCompleted | ActivityFailed):
+                # The call is settled for good: keep only specs that may run again, so
+                # _specs stays the size of what is in flight (ending a run scans it).
+                self._specs.pop((workflow_id, event.run_id, event.ordinal), None)
             if inst.interp is not None and inst.interp.run_id == event.run_id:
                 inst.interp.apply(event)
                 self._collect(inst)

@@ -1,0 +1,1 @@
+"""aion's benchmark harness (``nox -s bench``); not part of the test suite."""

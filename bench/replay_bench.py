@@ -1,0 +1,196 @@
+"""Replay figures: one long history from DuckDB and from memory, bulk replay, the peers."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Any
+
+import aion
+from aion.store import DuckDBStore
+from bench import peers
+from bench.stats import median_time
+from bench.workloads import REGISTRY, clone, mixed, scaled, sequential, synthesize, write_store
+
+Row = dict[str, Any]
+
+
+def replay_long(workdir: str) -> list[Row]:
+    """1k / 10k / 100k mixed commands, replayed from a DuckDB file and from memory."""
+    rows: list[Row] = []
+    sizes = [scaled(1_000), scaled(10_000), scaled(100_000)]
+    path = os.path.join(workdir, "replay.duckdb")
+    histories = {f"mixed-{n}": synthesize(mixed, n, workflow_id=f"mixed-{n}") for n in sizes}
+    write_store(path, histories)
+    store = DuckDBStore(path, read_only=True)
+    times: dict[tuple[str, int], float] = {}
+    try:
+        for n in sizes:
+            wid = f"mixed-{n}"
+            events = len(histories[wid])
+            reps = 3 if n >= 50_000 else 5
+
+            def from_db(wid: str = wid) -> None:
+                result = aion.replay(mixed, store.history(wid), registry=REGISTRY)
+                assert result.ok and result.status == "completed"
+
+            def from_memory(wid: str = wid) -> None:
+                result = aion.replay(mixed, histories[wid], registry=REGISTRY)
+                assert result.ok and result.status == "completed"
+
+            for where, fn in (("DuckDB file", from_db), ("memory", from_memory)):
+                seconds = median_time(fn, reps)
+                times[(where, n)] = seconds
+                target = ">= 100,000 ev/s" if (where == "DuckDB file" and n == sizes[1]) else ""
+                rows.append(
+                    {
+                        "section": "replay",
+                        "what": f"{n:,} commands ({events:,} events) from {where}",
+                        "value": events / seconds,
+                        "unit": "events/s",
+                        "detail": f"{seconds * 1e3:,.1f} ms",
+                        "target": target,
+                        "ok": (events / seconds >= 100_000) if target else None,
+                    }
+                )
+    finally:
+        store.close()
+    for where in ("DuckDB file", "memory"):
+        ratio = times[(where, sizes[2])] / times[(where, sizes[1])]
+        expected = sizes[2] / sizes[1]
+        rows.append(
+            {
+                "section": "replay",
+                "what": f"time ratio {sizes[2]:,} / {sizes[1]:,} commands, {where}",
+                "value": ratio,
+                "unit": "x",
+                "detail": f"linear = {expected:g}",
+                "target": f"near {expected:g}",
+                "ok": ratio <= expected * 1.3,
+            }
+        )
+    return rows
+
+
+def bulk(workdir: str) -> list[Row]:
+    """10,000 completed workflows of ~20 commands in one file, `Replayer.replay_store`."""
+    count = scaled(10_000, floor=100)
+    template = synthesize(mixed, 20, workflow_id="template")
+    path = os.path.join(workdir, "bulk.duckdb")
+    write_store(path, {f"bulk-{i}": clone(template, f"bulk-{i}") for i in range(count)})
+    replayer = aion.Replayer([mixed], [])
+    replayer.registry = REGISTRY
+
+    def run() -> None:
+        store = DuckDBStore(path, read_only=True)
+        try:
+            summary = replayer.replay_store(store)
+        finally:
+            store.close()
+        assert summary.replayed == count and summary.ok == count, summary
+
+    seconds = median_time(run, 3)
+    return [
+        {
+            "section": "bulk replay",
+            "what": f"{count:,} workflows x 20 commands ({len(template)} events) from one file",
+            "value": count / seconds,
+            "unit": "workflows/s",
+            "detail": (
+                f"{seconds:.2f} s incl. open; {count * len(template) / seconds:,.0f} events/s"
+            ),
+            "target": ">= 2,000 wf/s",
+            "ok": count / seconds >= 2_000,
+        }
+    ]
+
+
+def versus_peers(workdir: str) -> list[Row]:
+    """Aion vs durabletask's executor vs temporalio's Replayer on N sequential activities."""
+    rows: list[Row] = []
+    steps_list = [scaled(100), scaled(1_000), scaled(10_000)]
+    path = os.path.join(workdir, "sequential.duckdb")
+    histories = {f"seq-{n}": synthesize(sequential, n, workflow_id=f"seq-{n}") for n in steps_list}
+    write_store(path, histories)
+    store = DuckDBStore(path, read_only=True)
+    aion_mem: dict[int, float] = {}
+    try:
+        for n in steps_list:
+            wid = f"seq-{n}"
+            reps = 5
+            mem = median_time(
+                lambda wid=wid: aion.replay(sequential, histories[wid], registry=REGISTRY), reps
+            )
+            db = median_time(
+                lambda wid=wid: aion.replay(sequential, store.history(wid), registry=REGISTRY), reps
+            )
+            aion_mem[n] = mem
+            rows.append(_peer_row("aion (memory)", n, mem, len(histories[wid])))
+            rows.append(_peer_row("aion (DuckDB file)", n, db, len(histories[wid])))
+    finally:
+        store.close()
+    why = peers.durabletask_available()
+    if why is None:
+        for n in steps_list:
+            res = peers.durabletask_replay(n, 5)
+            ratio = res["seconds"] / aion_mem[n]
+            row = _peer_row("durabletask executor", n, res["seconds"], res["events"])
+            row.update(target=">= 4x (aion faster)", ok=ratio >= 4, ratio=ratio)
+            rows.append(row)
+    else:
+        rows.append(_missing("durabletask", why))
+    why = peers.temporal_available()
+    if why is None:
+        t_steps = [scaled(100), scaled(1_000)]
+        try:
+            recorded = peers.temporal_record(t_steps)
+        except Exception as exc:  # a peer that cannot run is reported, never fatal
+            rows.append(_missing("temporalio", f"recording failed: {exc!r}"))
+            recorded = {}
+        for n, history in recorded.items():
+            events = peers.temporal_events(history)
+            for sandboxed in (False, True):
+                seconds = peers.temporal_replay(history, 3, sandboxed)
+                label = "temporalio Replayer" + (" (sandboxed)" if sandboxed else " (unsandboxed)")
+                row = _peer_row(label, n, seconds, events)
+                base = aion_mem.get(n)
+                if base is None:
+                    mem_hist = synthesize(sequential, n, workflow_id="t")
+                    base = median_time(
+                        lambda h=mem_hist: aion.replay(sequential, h, registry=REGISTRY), 5
+                    )
+                row["ratio"] = seconds / base
+                rows.append(row)
+    else:
+        rows.append(_missing("temporalio", why))
+    return rows
+
+
+def _peer_row(who: str, steps: int, seconds: float, events: int) -> Row:
+    return {
+        "section": "peers",
+        "what": f"{who}: {steps:,} sequential activities ({events:,} events)",
+        "value": steps / seconds,
+        "unit": "steps/s",
+        "detail": f"{seconds / steps * 1e6:,.1f} us/step",
+        "target": "",
+        "ok": None,
+    }
+
+
+def _missing(who: str, why: str) -> Row:
+    return {
+        "section": "peers",
+        "what": f"{who}: not run",
+        "value": float("nan"),
+        "unit": "",
+        "detail": why,
+        "target": "",
+        "ok": None,
+    }
+
+
+def run_all() -> list[Row]:
+    """Every replay figure (used by ``python -m bench``)."""
+    with tempfile.TemporaryDirectory(prefix="aion-bench-") as workdir:
+        return replay_long(workdir) + bulk(workdir) + versus_peers(workdir)
