@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 from rich.console import Console, RenderableType
 from rich.markup import escape
+from rich.text import Text
 
 import aion
 
@@ -110,7 +111,7 @@ def _make_console(*, stderr: bool, color: bool | None) -> Console:
         force_terminal=color,
         no_color=color is False,
         highlight=False,
-        soft_wrap=False,
+        soft_wrap=stderr,  # an error stays one line, whatever the width
     )
 
 
@@ -133,8 +134,10 @@ class App:
     # --- output ---------------------------------------------------------------------
 
     def show(self, *renderables: RenderableType) -> None:
-        """Print renderables to stdout."""
-        self.out.print(*renderables)
+        """Print renderables to stdout; plain lines are never hard-wrapped (scripts grep them)."""
+        items = [Text(r) if isinstance(r, str) else r for r in renderables]  # ids are not markup
+        plain = all(isinstance(r, Text) for r in items)
+        self.out.print(*items, soft_wrap=plain)
 
     def echo_json(self, data: Any) -> None:
         """Print JSON for scripts: plain text, never wrapped or coloured."""
