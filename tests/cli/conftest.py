@@ -17,10 +17,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from aion_cli.main import cli
 from click.testing import CliRunner, Result
 
 import aion
-from aion_cli.main import cli
 from tests.cli import sample_workflows as s
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)

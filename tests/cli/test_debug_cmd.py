@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - expected outputs are whole 100-column terminal lines
 """`aion debug --until SEQ --show ...`: the non-interactive stepper."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - expected outputs are whole 100-column terminal lines
 """`aion list`, `describe` and `inspect` on fixed histories: exact output."""
 
 from __future__ import annotations

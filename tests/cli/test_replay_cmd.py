@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - expected outputs are whole 100-column terminal lines
 """`aion replay`: deterministic histories exit 0; a code change exits 1 with a panel."""
 
 from __future__ import annotations

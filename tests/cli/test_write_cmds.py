@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - expected outputs are whole 100-column terminal lines
 """Export/import round trips, and start/signal/cancel/query with no worker running."""
 
 from __future__ import annotations
