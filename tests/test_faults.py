@@ -104,7 +104,9 @@ def test_conflict_is_retried(tmp_path: Path, reference: Any, point: str, kind: s
 
 @pytest.mark.parametrize("point", ["append", "commit"])
 @pytest.mark.parametrize("kind", ["ActivityScheduled", "ActivityCompleted", "SignalReceived"])
-def test_fatal_error_reopens_and_retries(tmp_path: Path, reference: Any, point: str, kind: str) -> None:
+def test_fatal_error_reopens_and_retries(
+    tmp_path: Path, reference: Any, point: str, kind: str
+) -> None:
     events, batches = reference
     at = append_with(batches, kind)
     store = FaultyStore(tmp_path / "db.duckdb", [Fault(at=at, point=point, error="fatal")])
@@ -205,7 +207,7 @@ def test_unrecoverable_fatal_error_stops_the_engine_and_a_restart_recovers(
     assert str(info.value) == (
         f"cannot append to {str(path)!r}: the database hit a fatal error and must be reopened "
         "(FATAL Error: injected fatal error at COMMIT (simulated: No space left)). Reopening "
-        f"failed too (cannot open {str(path)!r}: IO Error: injected: could not open \"{path}\": "
+        f'failed too (cannot open {str(path)!r}: IO Error: injected: could not open "{path}": '
         "No space left on device.); whether the last batch was recorded is unknown until the "
         "engine is restarted on this file."
     )

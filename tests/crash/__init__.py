@@ -1,0 +1,1 @@
+"""The SIGKILL crash campaign: a real worker process killed at random moments, then checked."""

@@ -1,0 +1,126 @@
+"""The campaign's mixed workload: activities with retries, sleeps, signals, composites, children.
+
+Every workflow's result depends only on its input and on the signals sent to
+it (never on timing), so a crash-free run of the same schedule must end with
+exactly the same results. Activities append ``incarnation key attempt`` to an
+execution log before they act, which is how the campaign proves that an
+activity whose completion was recorded never ran again.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import timedelta
+from typing import Any
+
+import aion
+
+RETRY = aion.RetryPolicy(max_attempts=4, initial_interval=timedelta(seconds=0.05), backoff=2.0)
+_LOG = {"fd": -1, "incarnation": 0}
+
+
+def configure(log_path: str, incarnation: int) -> None:
+    """Point the activities' execution log at ``log_path`` for this process."""
+    _LOG["fd"] = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    _LOG["incarnation"] = incarnation
+
+
+def _executed() -> int:
+    info = aion.activity_info()
+    if _LOG["fd"] >= 0:  # one write(2) per line: atomic, and survives SIGKILL (page cache)
+        line = f"{_LOG['incarnation']} {info.idempotency_key} {info.attempt}\n"
+        os.write(_LOG["fd"], line.encode())
+    return info.attempt
+
+
+@aion.activity(name="crash.flaky", retry=RETRY)
+def flaky(x: int, fails: int) -> int:
+    """Fails its first ``fails`` attempts, then doubles ``x``."""
+    if _executed() <= fails:
+        msg = f"flaky failure of {x}"
+        raise RuntimeError(msg)
+    time.sleep(0.01)
+    return x * 2
+
+
+@aion.activity(name="crash.slow", retry=RETRY)
+def slow(x: int, ms: int) -> int:
+    """Takes ``ms`` milliseconds to add one."""
+    _executed()
+    time.sleep(ms / 1000)
+    return x + 1
+
+
+@aion.workflow(name="crash.pipeline")
+def pipeline(seed: int) -> Any:
+    """Retries, a sleep, collect_all, collect_map, with_timeout both ways and a race."""
+    a = yield aion.call(flaky, seed, seed % 3)
+    yield aion.sleep(timedelta(seconds=0.2 * (1 + seed % 4)))
+    parts = yield aion.collect_all(
+        [aion.call(slow, a, 30), aion.call(flaky, a + 1, 1), aion.call(slow, a + 2, 5)]
+    )
+    mapped = yield aion.collect_map(slow, [(seed + i, 5) for i in range(4)], concurrency=2)
+    fast = yield aion.with_timeout(timedelta(seconds=30), aion.call(slow, seed, 20))
+    try:
+        yield aion.with_timeout(timedelta(seconds=0.3), aion.receive_signal("never"))
+        late = "signal"
+    except aion.Timeout:
+        late = "timeout"
+    index, _ = yield aion.collect_race(
+        [aion.sleep(timedelta(seconds=0.2)), aion.receive_signal("never")]
+    )
+    return {"a": a, "parts": parts, "mapped": mapped, "fast": fast, "late": late, "race": index}
+
+
+@aion.workflow(name="crash.collector")
+def collector(expected: int, got: list[int]) -> Any:
+    """Consumes ``expected`` signals, continuing as new after every third."""
+    while len(got) < expected:
+        payload = yield aion.receive_signal("item")
+        got = [*got, payload["sid"]]
+        if len(got) % 3 == 0 and len(got) < expected:
+            yield aion.continue_as_new(expected, got)
+    return sorted(got)
+
+
+@aion.workflow(name="crash.child")
+def child(i: int) -> int:
+    """A short child: an activity and a sleep."""
+    value = yield aion.call(slow, i, 10)
+    yield aion.sleep(timedelta(seconds=0.3))
+    return int(value) * 10
+
+
+@aion.workflow(name="crash.parent")
+def parent(n: int) -> Any:
+    """Starts ``n`` children, awaits them, and totals their results with a flaky call."""
+    handles = []
+    for i in range(n):
+        handles.append((yield aion.start_child(child, i)))
+    results = []
+    for handle in handles:
+        results.append((yield aion.await_child(handle)))
+    total = yield aion.call(flaky, sum(results), 1)
+    return {"children": results, "total": total}
+
+
+WORKFLOWS = [pipeline, collector, child, parent]
+ACTIVITIES = [flaky, slow]
+
+
+def wave(index: int, seed: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Wave ``index`` of the schedule: (starts, signals), derived from the seed alone."""
+    base = (seed * 7919 + index * 104729) % 1000
+    starts: list[dict[str, Any]] = [
+        {"id": f"w{index}-pipe0", "workflow": "crash.pipeline", "args": [base]},
+        {"id": f"w{index}-pipe1", "workflow": "crash.pipeline", "args": [base + 1]},
+        {"id": f"w{index}-parent", "workflow": "crash.parent", "args": [1 + base % 3]},
+    ]
+    count = 4 + base % 4
+    starts.append({"id": f"w{index}-coll", "workflow": "crash.collector", "args": [count, []]})
+    signals = [
+        {"id": f"w{index}-coll", "name": "item", "payload": {"sid": index * 100 + j}}
+        for j in range(count)
+    ]
+    return starts, signals
