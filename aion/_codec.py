@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
+import math
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
@@ -70,7 +71,13 @@ _JSON_SCALARS = (str, int, float, bool, type(None))
 
 
 def _plain(value: Any) -> bool:
-    """Whether ``value`` is already a JSON value (the fast path, no converter needed)."""
+    """Whether ``value`` is already a JSON value (the fast path, no converter needed).
+
+    NaN and the infinities are floats but not JSON: they take the slow path,
+    which rejects them before anything is queued for recording.
+    """
+    if isinstance(value, float):
+        return math.isfinite(value)
     if isinstance(value, _JSON_SCALARS):
         return True
     if type(value) is list:
