@@ -165,7 +165,7 @@ class Patched(Command[bool]):
     change_id: str
 
 
-def _as_timedelta(value: timedelta | float, what: str) -> timedelta:
+def _as_timedelta(value: object, what: str) -> timedelta:
     if isinstance(value, timedelta):
         result = value
     elif isinstance(value, int | float) and not isinstance(value, bool):
@@ -326,8 +326,9 @@ def collect_map(
 
 def with_timeout(duration: timedelta | float, command: Command[T]) -> WithTimeout:
     """Run ``command`` under a durable deadline; `aion.Timeout` is raised if it fires first."""
-    if not isinstance(command, Command):
-        msg = f"with_timeout needs an aion command, got {type(command).__name__}."
+    checked: object = command  # untyped callers pass anything
+    if not isinstance(checked, Command):
+        msg = f"with_timeout needs an aion command, got {type(checked).__name__}."
         raise ConfigurationError(msg)
     return WithTimeout(duration=_as_timedelta(duration, "with_timeout()"), command=command)
 

@@ -26,7 +26,7 @@ from aion._interpreter import Interpreter
 from aion.store import WorkflowInfo
 
 if TYPE_CHECKING:
-    from aion._engine._engine import Engine
+    from aion._engine._runtime import Runtime
 
 
 class ActivitySpec:
@@ -83,7 +83,7 @@ class Instance:
 
 
 def revive(
-    engine: Engine,
+    engine: Runtime,
     workflow_id: str,
     history: Sequence[Event],
     previous: WorkflowInfo | None = None,
@@ -119,6 +119,12 @@ def revive(
     interp.start()
     for event in segment[1:]:
         interp.feed(event)
+    if not interp.replaying:
+        # Every recorded decision is matched: the events are only needed again to
+        # report a divergence during replay, so a resident workflow does not keep
+        # its whole history (about 2 KB for even a 4-event one).
+        interp.recorded = ()
+        interp.history = ()
     inst.interp = interp
     inst.children = [e.child_id for e in segment if isinstance(e, ChildStarted)]
     if interp.status == "stalled":
