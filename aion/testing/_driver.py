@@ -275,6 +275,7 @@ def available(run: Run) -> list[Action]:
 
 def perform(run: Run, action: Action) -> None:
     """Do one action (the engine then runs until idle)."""
+    before = len(run.store.batches)
     if action.kind in ("complete", "fail"):
         assert action.key is not None
         if action.key in run.executor.pending():
@@ -288,7 +289,7 @@ def perform(run: Run, action: Action) -> None:
     else:
         assert action.to is not None
         run.clock.advance_to(action.to)
-    run.trace.append(attrs.evolve(action, committed_before=len(run.store.batches)))
+    run.trace.append(attrs.evolve(action, committed_before=before))
 
 
 Chooser = Callable[[int, list[Action]], Action]
