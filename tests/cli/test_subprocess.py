@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import time
@@ -69,8 +70,9 @@ def test_commands_talk_to_a_running_worker(tmp_path: Path) -> None:
             time.sleep(0.1)
         inspected = run_aion("--db", db, "inspect", "a-7")
         assert inspected.returncode == 0
-        assert "SignalReceived" in inspected.stdout
-        assert "WorkflowCompleted" in inspected.stdout and 'result {"approved":true' in inspected.stdout
+        assert "SignalReceived" in inspected.stdout and "WorkflowCompleted" in inspected.stdout
+        events = json.loads(run_aion("--db", db, "inspect", "a-7", "--json").stdout)["events"]
+        assert events[-1]["result"] == {"approved": True, "receipt": "rcpt-o-7-100"}
     finally:
         worker.send_signal(signal.SIGINT)
         _out, err = worker.communicate(timeout=30)
