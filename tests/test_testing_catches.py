@@ -1,0 +1,136 @@
+"""Must-show: assert_deterministic catches the classic nondeterminism bugs, and passes their fixes.
+
+The workflows live at module level so the kit can replay their histories in
+fresh interpreters under other hash seeds (how set-order bugs are caught).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Generator
+from typing import Any
+
+import pytest
+
+import aion
+from aion.testing import NotDeterministicError, assert_deterministic
+
+NAMES = {"ada", "bob", "cy", "dee", "eve", "fay", "gus", "hal"}
+
+
+@aion.activity
+def greet(name: str) -> str:
+    return f"hello {name}"
+
+
+@aion.activity
+def prefetch() -> dict[str, bool]:
+    return {"fast": True}
+
+
+# --- broken -------------------------------------------------------------------------
+
+
+@aion.workflow
+def reads_wall_clock() -> Generator[Any, Any, str]:
+    deadline = time.time() + 3600
+    return (yield aion.call(greet, f"until {deadline}"))
+
+
+@aion.workflow
+def uses_random_module() -> Generator[Any, Any, str]:
+    if random.random() < 0.5:
+        return (yield aion.call(greet, "heads"))
+    return (yield aion.call(greet, "tails"))
+
+
+@aion.workflow
+def iterates_a_set() -> Generator[Any, Any, list[str]]:
+    out = []
+    for name in NAMES:
+        out.append((yield aion.call(greet, name)))
+    return out
+
+
+def _fill(box: dict[str, bool]) -> None:
+    time.sleep(0.01)  # stands for I/O done off the workflow's thread
+    box["fast"] = True
+
+
+@aion.workflow
+def branches_on_thread_dict() -> Generator[Any, Any, str]:
+    box: dict[str, bool] = {}
+    threading.Thread(target=_fill, args=(box,)).start()
+    yield aion.call(greet, "first")
+    if box.get("fast"):
+        return (yield aion.call(greet, "fast path"))
+    return (yield aion.call(greet, "slow path"))
+
+
+# --- fixed --------------------------------------------------------------------------
+
+
+@aion.workflow
+def reads_workflow_clock() -> Generator[Any, Any, str]:
+    now = yield aion.now()
+    return (yield aion.call(greet, f"until {now.timestamp() + 3600}"))
+
+
+@aion.workflow
+def uses_aion_random() -> Generator[Any, Any, str]:
+    if (yield aion.random()) < 0.5:
+        return (yield aion.call(greet, "heads"))
+    return (yield aion.call(greet, "tails"))
+
+
+@aion.workflow
+def iterates_a_sorted_set() -> Generator[Any, Any, list[str]]:
+    out = []
+    for name in sorted(NAMES):
+        out.append((yield aion.call(greet, name)))
+    return out
+
+
+@aion.workflow
+def branches_on_activity_result() -> Generator[Any, Any, str]:
+    box = yield aion.call(prefetch)
+    yield aion.call(greet, "first")
+    if box.get("fast"):
+        return (yield aion.call(greet, "fast path"))
+    return (yield aion.call(greet, "slow path"))
+
+
+ACTIVITIES = [greet, prefetch]
+BROKEN_AND_FIXED = [
+    pytest.param(reads_wall_clock, reads_workflow_clock, "diverged", id="time.time"),
+    pytest.param(uses_random_module, uses_aion_random, "not deterministic", id="random.random"),
+    pytest.param(iterates_a_set, iterates_a_sorted_set, "PYTHONHASHSEED", id="set-order"),
+    pytest.param(branches_on_thread_dict, branches_on_activity_result, "diverged", id="thread-dict"),
+]
+
+
+@pytest.mark.parametrize(("broken", "fixed", "says"), BROKEN_AND_FIXED)
+def test_catches_the_broken_workflow(broken: Any, fixed: Any, says: str) -> None:
+    with pytest.raises(NotDeterministicError) as caught:
+        assert_deterministic(broken, activities=ACTIVITIES, max_examples=10)
+    report = str(caught.value)
+    assert says in report
+    assert "Seed:" in report or "PYTHONHASHSEED" in report
+
+
+@pytest.mark.parametrize(("broken", "fixed", "says"), BROKEN_AND_FIXED)
+def test_passes_the_fixed_workflow(broken: Any, fixed: Any, says: str) -> None:
+    assert_deterministic(fixed, activities=ACTIVITIES, max_examples=10)
+
+
+def test_report_shows_schedule_seed_and_divergence() -> None:
+    with pytest.raises(NotDeterministicError) as caught:
+        assert_deterministic(reads_wall_clock, activities=ACTIVITIES, max_examples=5, hash_seeds=())
+    report = caught.value.report
+    assert "Schedule (the actions taken, in order):" in report
+    assert "diverged from its history at seq 2" in report
+    assert "history recorded ActivityScheduled #1 'greet'" in report
+    assert caught.value.divergence is not None
+    assert caught.value.schedule is not None
