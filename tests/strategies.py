@@ -130,13 +130,15 @@ def statements(child: bool = True) -> st.SearchStrategy[list[Any]]:
         leaves(),
         st.tuples(st.just("all"), members).map(list),
         st.tuples(st.just("race"), members).map(list),
-        st.tuples(st.just("map"), st.lists(small, min_size=1, max_size=3), st.integers(1, 2)).map(list),
+        st.tuples(st.just("map"), st.lists(small, min_size=1, max_size=3), st.integers(1, 2)).map(
+            list
+        ),
     ]
     if child:
         options.append(
-            st.tuples(st.just("child"), st.lists(statements(child=False), min_size=1, max_size=2)).map(
-                list
-            )
+            st.tuples(
+                st.just("child"), st.lists(statements(child=False), min_size=1, max_size=2)
+            ).map(list)
         )
     plain = st.one_of(*options)
     return st.one_of(plain, st.tuples(st.just("try"), plain).map(list))

@@ -47,7 +47,9 @@ def replay_variant(stmts: list[Any], history: list[Event]) -> aion.ReplayResult:
 
 
 def recorded(stmts: list[Any]) -> st.SearchStrategy[list[Event]]:
-    return histories(program, stmts, workflows=[program_child], activities=[echo, boom], signals=SIGNALS)
+    return histories(
+        program, stmts, workflows=[program_child], activities=[echo, boom], signals=SIGNALS
+    )
 
 
 def first_decision_of(stmts: list[Any], j: int, history: list[Event]) -> int | None:
@@ -62,7 +64,9 @@ def first_decision_of(stmts: list[Any], j: int, history: list[Event]) -> int | N
 
 
 def seq_of_ordinal(history: list[Event], ordinal: int) -> int | None:
-    return next((e.seq for e in history if isinstance(e, CommandEvent) and e.ordinal == ordinal), None)
+    return next(
+        (e.seq for e in history if isinstance(e, CommandEvent) and e.ordinal == ordinal), None
+    )
 
 
 def mutate_leaf(leaf: list[Any], how: str) -> list[Any]:
@@ -101,7 +105,9 @@ def test_unchanged_program_is_never_reported(stmts: list[Any], data: st.DataObje
 
 
 @given(stmts=programs(), data=st.data())
-def test_structural_change_reported_at_first_changed_seq(stmts: list[Any], data: st.DataObject) -> None:
+def test_structural_change_reported_at_first_changed_seq(
+    stmts: list[Any], data: st.DataObject
+) -> None:
     history = data.draw(recorded(stmts))
     how = data.draw(st.sampled_from(["swap", "insert", "delete"]), label="mutation")
     if how == "insert":
@@ -127,7 +133,9 @@ def test_structural_change_reported_at_first_changed_seq(stmts: list[Any], data:
 
 
 @given(stmts=programs(), data=st.data())
-def test_renamed_or_changed_argument_reported_at_its_seq(stmts: list[Any], data: st.DataObject) -> None:
+def test_renamed_or_changed_argument_reported_at_its_seq(
+    stmts: list[Any], data: st.DataObject
+) -> None:
     leaves = leaf_paths(stmts)
     assume(leaves)
     history = data.draw(recorded(stmts))
@@ -144,9 +152,11 @@ def test_renamed_or_changed_argument_reported_at_its_seq(stmts: list[Any], data:
 
 def test_a_swap_is_reported_where_the_first_swapped_call_was_recorded() -> None:
     stmts: list[Any] = [["call", 1], ["sleep", 5], ["call", 2]]
-    history = aion.testing.WorkflowEnvironment(
-        workflows=[program_child], activities=[echo, boom]
-    ).run(program, stmts).history
+    history = (
+        aion.testing.WorkflowEnvironment(workflows=[program_child], activities=[echo, boom])
+        .run(program, stmts)
+        .history
+    )
     scheduled = [e.seq for e in history if isinstance(e, CommandEvent)]
     result = replay_variant([["call", 1], ["call", 2], ["sleep", 5]], list(history))
     assert result.divergence is not None

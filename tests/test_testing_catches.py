@@ -107,7 +107,9 @@ BROKEN_AND_FIXED = [
     pytest.param(reads_wall_clock, reads_workflow_clock, "diverged", id="time.time"),
     pytest.param(uses_random_module, uses_aion_random, "not deterministic", id="random.random"),
     pytest.param(iterates_a_set, iterates_a_sorted_set, "PYTHONHASHSEED", id="set-order"),
-    pytest.param(branches_on_thread_dict, branches_on_activity_result, "diverged", id="thread-dict"),
+    pytest.param(
+        branches_on_thread_dict, branches_on_activity_result, "diverged", id="thread-dict"
+    ),
 ]
 
 
