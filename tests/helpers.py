@@ -55,6 +55,25 @@ def drive(
             send(pending.pop(0))
 
 
+def assert_well_formed(workflow_id: str, history: Sequence[Event]) -> None:
+    """Seqs contiguous; every outcome follows its command; one final outcome per command."""
+    assert [e.seq for e in history] == list(range(1, len(history) + 1)), workflow_id
+    issued: set[tuple[str, int]] = set()
+    final: set[tuple[str, int]] = set()
+    for e in history:
+        ordinal = getattr(e, "ordinal", None)
+        if ordinal is None:
+            continue
+        key = (e.run_id, ordinal)
+        if e.FAMILY == "decision" and type(e).__name__ != "CommandCancelled":
+            issued.add(key)
+        elif e.FAMILY == "outcome":
+            assert key in issued, f"{workflow_id} seq {e.seq}: outcome before its command"
+            if getattr(e, "retry_at", None) is None:
+                assert key not in final, f"{workflow_id} seq {e.seq}: second final outcome for {key}"
+                final.add(key)
+
+
 def store_with(histories: dict[str, Sequence[Event]]) -> MemoryStore:
     """A fresh store holding exactly these histories (what a crash left on disk)."""
     store = MemoryStore()
@@ -191,6 +210,8 @@ def check_recovery_everywhere(
             outcome = _outcome(lambda: drive(engine, workflow_id, signals, sent))
             after = all_histories(engine)
         assert outcome == expected, f"crash at {(n, extra)}: {outcome} != {expected}"
+        for w, h in after.items():
+            assert_well_formed(w, h)
         for w, h in prefix.items():
             assert after[w][: len(h)] == h, f"crash at {(n, extra)}: {w}'s committed prefix changed"
         if executions is not None:
