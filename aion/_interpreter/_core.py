@@ -93,6 +93,7 @@ from aion._events import (
 )
 from aion._interpreter._divergence import Diverged, describe_decision, divergence_error
 from aion._interpreter._nodes import ActivityNode, Deadline, Group, Node
+from aion._interpreter._watchdog import DEFAULT_BUDGET, WATCHDOG, Runaway
 
 Decision = tuple[type[Event], dict[str, Any]]
 
@@ -199,7 +200,12 @@ class Interpreter:
         stall_reason: Why the run stalled, if it did.
         result: The run's result once completed.
         error: The exception a failed run raised (or its recorded description).
+        step_budget: Seconds the workflow may run between two yields before
+            the watchdog stops it and the run stalls naming the line (class-wide
+            default from ``AION_STEP_BUDGET``, 10; 0 or None disables it).
     """
+
+    step_budget: float | None = DEFAULT_BUDGET
 
     def __init__(
         self,
@@ -328,8 +334,23 @@ class Interpreter:
         assert gen is not None
         while True:
             self._root = None
+            budget = self.step_budget
+            guard = WATCHDOG.watch(budget, getattr(gen, "gi_code", None)) if budget else None
             try:
-                command = gen.send(value) if ok else gen.throw(value)
+                try:
+                    command = gen.send(value) if ok else gen.throw(value)
+                finally:
+                    if guard is not None:
+                        WATCHDOG.release(guard)
+            except Runaway:
+                assert guard is not None
+                WATCHDOG.release(guard)  # again, in case the exception cut the first release short
+                msg = (
+                    f"workflow {self.definition.name!r} ran for more than {budget:g}s without "
+                    f"yielding, at {guard.where or 'an unknown line'}: workflow code must not loop "
+                    "or block between yields."
+                )
+                raise _Stall(msg) from None
             except StopIteration as stop:
                 self._finish_completed(stop.value)
                 return

@@ -1,0 +1,130 @@
+"""Catching a workflow that runs too long without yielding, and naming its line.
+
+Workflow code runs on the thread that drives its interpreter (the engine's
+loop, or a replay) from one ``yield`` to the next. A loop that never yields
+would hold that thread, and with it the whole engine, forever. So every
+stretch of workflow code runs under a *guard*: a watchdog thread checks the
+guards a few times a second, and when one has run longer than its budget it
+reads the thread's current frame (``sys._current_frames``) to name the file
+and line, and raises `Runaway` in that thread
+(``PyThreadState_SetAsyncExc``). The interpreter turns it into a stall whose
+reason names the line, so the engine carries on and the workflow resumes once
+fixed code is deployed.
+
+`Runaway` derives from `BaseException` so that a workflow's
+``except Exception`` cannot swallow it. It is delivered at the next bytecode
+boundary: code blocked inside one long C call (``time.sleep`` in a workflow)
+is stopped only when that call returns. A guard fires once; releasing it
+clears an exception not yet delivered, so the exception never lands outside
+the guarded stretch.
+
+The budget is `Interpreter.step_budget` (10 seconds unless the
+``AION_STEP_BUDGET`` environment variable says otherwise; 0 disables it).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+import threading
+import time
+from types import CodeType, FrameType
+from typing import Final
+
+#: Seconds of workflow code between two yields before the watchdog stops it.
+DEFAULT_BUDGET: Final = float(os.environ.get("AION_STEP_BUDGET", "10"))
+_TICK: Final = 0.05
+
+# Two views of one C function: raise an exception type in a thread, or clear (NULL) it.
+_raise_in = ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.c_ulong, ctypes.py_object)(
+    ("PyThreadState_SetAsyncExc", ctypes.pythonapi)
+)
+_clear_in = ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p)(
+    ("PyThreadState_SetAsyncExc", ctypes.pythonapi)
+)
+
+
+class Runaway(BaseException):
+    """Raised inside workflow code that ran past its budget without yielding."""
+
+
+class Guard:
+    """One guarded stretch of workflow code on one thread."""
+
+    __slots__ = ("budget", "code", "deadline", "fired", "thread_id", "where")
+
+    def __init__(self, budget: float, code: CodeType | None) -> None:
+        self.budget = budget
+        self.code = code
+        self.deadline = time.monotonic() + budget
+        self.thread_id = threading.get_ident()
+        self.fired = False
+        self.where = ""
+
+
+class Watchdog:
+    """The process's watchdog thread and the guards it watches."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._guards: set[Guard] = set()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, budget: float, code: CodeType | None) -> Guard:
+        """Start guarding the calling thread for ``budget`` seconds."""
+        guard = Guard(budget, code)
+        with self._lock:
+            self._guards.add(guard)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="aion-watchdog", daemon=True)
+                self._thread.start()
+        return guard
+
+    def release(self, guard: Guard) -> None:
+        """Stop guarding; clear the guard's exception if it has not been delivered yet."""
+        with self._lock:
+            self._guards.discard(guard)
+            if guard.fired:
+                _clear_in(guard.thread_id, None)
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(_TICK)
+            now = time.monotonic()
+            with self._lock:
+                for guard in self._guards:
+                    if not guard.fired and now >= guard.deadline:
+                        guard.where = _locate(guard)
+                        guard.fired = True
+                        _raise_in(guard.thread_id, Runaway)
+
+
+def _locate(guard: Guard) -> str:
+    """``file:line in function`` of what the guarded thread is running now."""
+    frame: FrameType | None = sys._current_frames().get(guard.thread_id)
+    innermost = frame
+    while frame is not None and frame.f_code is not guard.code:
+        frame = frame.f_back
+    if innermost is None:
+        return "an unknown line"
+    where = _line(innermost)
+    if frame is not None and frame is not innermost:
+        where += f", called from {_line(frame)}"
+    return where
+
+
+def _line(frame: FrameType) -> str:
+    code = frame.f_code
+    return f"{_short(code.co_filename)}:{frame.f_lineno} in {code.co_name}"
+
+
+def _short(filename: str) -> str:
+    try:
+        relative = os.path.relpath(filename)
+    except ValueError:
+        return filename
+    return filename if relative.startswith("..") else relative
+
+
+WATCHDOG: Final = Watchdog()
