@@ -70,7 +70,9 @@ def assert_well_formed(workflow_id: str, history: Sequence[Event]) -> None:
         elif e.FAMILY == "outcome":
             assert key in issued, f"{workflow_id} seq {e.seq}: outcome before its command"
             if getattr(e, "retry_at", None) is None:
-                assert key not in final, f"{workflow_id} seq {e.seq}: second final outcome for {key}"
+                assert key not in final, (
+                    f"{workflow_id} seq {e.seq}: second final outcome for {key}"
+                )
                 final.add(key)
 
 
@@ -117,7 +119,7 @@ class RecordingStore(MemoryStore):
         return out
 
     def cut_points(self) -> list[tuple[int, int]]:
-        """Every crash point: each commit boundary, and each event boundary inside single-workflow commits."""
+        """Every crash point: commit boundaries, and event boundaries in single-workflow commits."""
         points = []
         for n in range(1, len(self.batches)):
             points.append((n, 0))
@@ -182,8 +184,13 @@ def check_recovery_everywhere(
     recorded runs again. Returns how many crash points ran.
     """
     expected, full = run_once(
-        workflow, args, workflows=workflows, activities=activities, epoch=epoch,
-        signals=signals, workflow_id=workflow_id,
+        workflow,
+        args,
+        workflows=workflows,
+        activities=activities,
+        epoch=epoch,
+        signals=signals,
+        workflow_id=workflow_id,
     )
     points = 0
     for n, extra in full.cut_points():
@@ -193,7 +200,8 @@ def check_recovery_everywhere(
             1
             for h in prefix.values()
             for e in h
-            if (isinstance(e, SignalReceived) and e.sender is None and not e.carried) or type(e).__name__ == "CancelRequested"
+            if (isinstance(e, SignalReceived) and e.sender is None and not e.carried)
+            or type(e).__name__ == "CancelRequested"
         )
         completed_keys = {
             f"{w}:{e.run_id}:{e.ordinal}"
@@ -204,10 +212,12 @@ def check_recovery_everywhere(
         if executions is not None:
             executions.clear()
         with aion.Engine(
-            store=store_with(prefix), workflows=workflows, activities=activities,
+            store=store_with(prefix),
+            workflows=workflows,
+            activities=activities,
             clock=aion.ManualClock(start=cut_time),
         ) as engine:
-            outcome = _outcome(lambda: drive(engine, workflow_id, signals, sent))
+            outcome = _outcome(lambda: drive(engine, workflow_id, signals, sent))  # noqa: B023 - called at once
             after = all_histories(engine)
         assert outcome == expected, f"crash at {(n, extra)}: {outcome} != {expected}"
         for w, h in after.items():

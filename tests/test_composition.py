@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -77,7 +77,9 @@ def everything_at_once():  # type: ignore[no-untyped-def]
 @aion.workflow
 def fail_fast():  # type: ignore[no-untyped-def]
     try:
-        yield aion.collect_all([aion.sleep(60), aion.call(explode, "boom"), aion.receive_signal("never")])
+        yield aion.collect_all(
+            [aion.sleep(60), aion.call(explode, "boom"), aion.receive_signal("never")]
+        )
     except aion.ActivityError as err:
         return f"caught {err.cause_type}: {err.message}"
     return "no error"
@@ -111,7 +113,15 @@ def parent_of_children():  # type: ignore[no-untyped-def]
     return [handle.workflow_id, direct, later, failure]
 
 
-ALL_WORKFLOWS = [everything_at_once, fail_fast, racing, mapped, parent_of_children, child, failing_child]
+ALL_WORKFLOWS = [
+    everything_at_once,
+    fail_fast,
+    racing,
+    mapped,
+    parent_of_children,
+    child,
+    failing_child,
+]
 ALL_ACTIVITIES = [double, explode, slow]
 
 
@@ -122,7 +132,9 @@ def _clear() -> None:
 
 def engine_for(epoch: datetime) -> aion.Engine:
     return aion.Engine(
-        store=aion.MemoryStore(), workflows=ALL_WORKFLOWS, activities=ALL_ACTIVITIES,
+        store=aion.MemoryStore(),
+        workflows=ALL_WORKFLOWS,
+        activities=ALL_ACTIVITIES,
         clock=aion.ManualClock(start=epoch),
     )
 
@@ -140,7 +152,9 @@ CASES: list[tuple[Any, list[tuple[str, str, Any]], Any]] = [
 ]
 
 
-@pytest.mark.parametrize(("workflow", "signals", "expected"), CASES, ids=lambda c: getattr(c, "__name__", None))
+@pytest.mark.parametrize(
+    ("workflow", "signals", "expected"), CASES, ids=lambda c: getattr(c, "__name__", None)
+)
 def test_live_replay_and_recovery_at_every_commit(
     epoch: datetime, workflow: Any, signals: list[tuple[str, str, Any]], expected: Any
 ) -> None:
@@ -156,8 +170,13 @@ def test_live_replay_and_recovery_at_every_commit(
     assert replayer.replay(histories["wf"], "wf").result == expected
     assert EXECUTIONS == []  # replay never runs an activity
     points = check_recovery_everywhere(
-        workflow, [], workflows=ALL_WORKFLOWS, activities=ALL_ACTIVITIES, epoch=epoch,
-        signals=signals, executions=EXECUTIONS,
+        workflow,
+        [],
+        workflows=ALL_WORKFLOWS,
+        activities=ALL_ACTIVITIES,
+        epoch=epoch,
+        signals=signals,
+        executions=EXECUTIONS,
     )
     assert points >= 3
 
@@ -235,7 +254,9 @@ def test_collect_map_respects_concurrency() -> None:
     with aion.Engine(store=aion.MemoryStore(), workflows=[mapped], activities=[counted]) as engine:
         engine.start(mapped, workflow_id="m")
         assert engine.run_until_complete("m", timeout=10) == [2, 4, 6, 8, 10]
-        scheduled = [e.ordinal for e in engine.history("m") if type(e).__name__ == "ActivityScheduled"]
+        scheduled = [
+            e.ordinal for e in engine.history("m") if type(e).__name__ == "ActivityScheduled"
+        ]
     assert peak == 2
     assert scheduled == [2, 3, 4, 5, 6]  # the block reserved at the group's ordinal 1
 
@@ -275,10 +296,14 @@ def signals_a_child():  # type: ignore[no-untyped-def]
 
 def test_send_signal_reaches_children_and_unknown_targets_raise(epoch: datetime) -> None:
     flows = [signals_a_child, waits_for_signal]
-    with aion.Engine(store=aion.MemoryStore(), workflows=flows, clock=aion.ManualClock(start=epoch)) as engine:
+    with aion.Engine(
+        store=aion.MemoryStore(), workflows=flows, clock=aion.ManualClock(start=epoch)
+    ) as engine:
         engine.start(signals_a_child, workflow_id="s")
         assert engine.run_until_complete("s") == ["from parent", "workflow 'nobody' does not exist"]
-    check_recovery_everywhere(signals_a_child, [], workflows=flows, activities=[], epoch=epoch, workflow_id="s")
+    check_recovery_everywhere(
+        signals_a_child, [], workflows=flows, activities=[], epoch=epoch, workflow_id="s"
+    )
 
 
 @aion.workflow(name="everything_at_once")
@@ -320,12 +345,24 @@ def parent_other_child():  # type: ignore[no-untyped-def]
         (mapped, mapped_more, [], 2),
         (parent_of_children, parent_other_child, [], 2),
     ],
-    ids=["collect_all-members-swapped", "race-timer-changed", "map-items-changed", "child-args-changed"],
+    ids=[
+        "collect_all-members-swapped",
+        "race-timer-changed",
+        "map-items-changed",
+        "child-args-changed",
+    ],
 )
 def test_changed_composition_is_reported_at_the_right_seq(
     epoch: datetime, original: Any, changed: Any, signals: list[tuple[str, str, Any]], seq: int
 ) -> None:
-    _, store = run_once(original, [], workflows=ALL_WORKFLOWS, activities=ALL_ACTIVITIES, epoch=epoch, signals=signals)
+    _, store = run_once(
+        original,
+        [],
+        workflows=ALL_WORKFLOWS,
+        activities=ALL_ACTIVITIES,
+        epoch=epoch,
+        signals=signals,
+    )
     history = store.history("wf")
     report = aion.replay(changed, history)
     assert report.divergence is not None

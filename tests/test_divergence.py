@@ -83,29 +83,53 @@ def line_of(fn: Callable[..., Any], text: str) -> str:
 
 CASES = [
     # (changed code, seq reported, recorded side, current side)
-    (reordered, 2, ("ActivityScheduled", "step_a", line_of(v1, "step_a")),
-     ("ActivityScheduled", "step_b", line_of(reordered, "step_b"))),
-    (renamed, 4, ("ActivityScheduled", "step_b", line_of(v1, "step_b")),
-     ("ActivityScheduled", "step_b_renamed", line_of(renamed, "step_b2"))),
-    (changed_argument, 4, ("ActivityScheduled", "step_b", line_of(v1, "step_b")),
-     ("ActivityScheduled", "step_b", line_of(changed_argument, "step_b"))),
-    (removed_sleep, 6, ("TimerStarted", "", line_of(v1, "aion.sleep")),
-     ("SignalAwaited", "go", line_of(removed_sleep, "receive_signal"))),
+    (
+        reordered,
+        2,
+        ("ActivityScheduled", "step_a", line_of(v1, "step_a")),
+        ("ActivityScheduled", "step_b", line_of(reordered, "step_b")),
+    ),
+    (
+        renamed,
+        4,
+        ("ActivityScheduled", "step_b", line_of(v1, "step_b")),
+        ("ActivityScheduled", "step_b_renamed", line_of(renamed, "step_b2")),
+    ),
+    (
+        changed_argument,
+        4,
+        ("ActivityScheduled", "step_b", line_of(v1, "step_b")),
+        ("ActivityScheduled", "step_b", line_of(changed_argument, "step_b")),
+    ),
+    (
+        removed_sleep,
+        6,
+        ("TimerStarted", "", line_of(v1, "aion.sleep")),
+        ("SignalAwaited", "go", line_of(removed_sleep, "receive_signal")),
+    ),
 ]
 
 
 def record_v1(path: str, epoch: datetime) -> list[Any]:
-    with aion.Engine(path, workflows=[v1], activities=ACTIVITIES, clock=aion.ManualClock(start=epoch)) as engine:
+    with aion.Engine(
+        path, workflows=[v1], activities=ACTIVITIES, clock=aion.ManualClock(start=epoch)
+    ) as engine:
         engine.start(v1, workflow_id="w")
         with pytest.raises(aion.WorkflowBlocked):
             engine.run_until_complete("w")
         return engine.history("w")
 
 
-@pytest.mark.parametrize(("changed", "seq", "recorded", "current"), CASES, ids=lambda c: getattr(c, "__name__", None))
+@pytest.mark.parametrize(
+    ("changed", "seq", "recorded", "current"), CASES, ids=lambda c: getattr(c, "__name__", None)
+)
 def test_divergence_is_reported_and_stalls_then_fixed_code_resumes(
-    tmp_path: Path, epoch: datetime, changed: Callable[..., Any], seq: int,
-    recorded: tuple[str, str, str], current: tuple[str, str, str],
+    tmp_path: Path,
+    epoch: datetime,
+    changed: Callable[..., Any],
+    seq: int,
+    recorded: tuple[str, str, str],
+    current: tuple[str, str, str],
 ) -> None:
     path = str(tmp_path / "d.duckdb")
     history = record_v1(path, epoch)
@@ -124,7 +148,9 @@ def test_divergence_is_reported_and_stalls_then_fixed_code_resumes(
     assert any(line.startswith(f"seq {seq} ") for line in err.context)
 
     # live: the engine stalls the workflow (not failed), with the report as the reason
-    with aion.Engine(path, workflows=[changed], activities=ACTIVITIES, clock=aion.ManualClock(start=epoch)) as engine:
+    with aion.Engine(
+        path, workflows=[changed], activities=ACTIVITIES, clock=aion.ManualClock(start=epoch)
+    ) as engine:
         engine.run_until_idle()
         described = engine.describe("w")
         assert described.status == "stalled"
@@ -136,12 +162,16 @@ def test_divergence_is_reported_and_stalls_then_fixed_code_resumes(
     assert stalled_history[: len(history)] == history
 
     # a second engine on the same broken code does not record the stall twice
-    with aion.Engine(path, workflows=[changed], activities=ACTIVITIES, clock=aion.ManualClock(start=epoch)) as engine:
+    with aion.Engine(
+        path, workflows=[changed], activities=ACTIVITIES, clock=aion.ManualClock(start=epoch)
+    ) as engine:
         engine.run_until_idle()
         assert engine.history("w") == stalled_history
 
     # restoring the code resumes the workflow and lets it finish
-    with aion.Engine(path, workflows=[v1], activities=ACTIVITIES, clock=aion.ManualClock(start=epoch)) as engine:
+    with aion.Engine(
+        path, workflows=[v1], activities=ACTIVITIES, clock=aion.ManualClock(start=epoch)
+    ) as engine:
         engine.signal("w", "go", "yes")
         assert engine.run_until_complete("w") == [2, 4, "yes"]
         final = engine.history("w")
@@ -157,14 +187,18 @@ def test_unchanged_code_replays_clean(tmp_path: Path, epoch: datetime) -> None:
 def test_unregistered_workflow_type_stalls_and_resumes(tmp_path: Path, epoch: datetime) -> None:
     path = str(tmp_path / "n.duckdb")
     record_v1(path, epoch)
-    with aion.Engine(path, workflows=[], activities=ACTIVITIES, clock=aion.ManualClock(start=epoch)) as engine:
+    with aion.Engine(
+        path, workflows=[], activities=ACTIVITIES, clock=aion.ManualClock(start=epoch)
+    ) as engine:
         described = engine.describe("w")
         assert described.status == "stalled"
         assert described.stalled_reason == (
             "workflow type 'flow' is not registered with this engine (registered: none)."
         )
         engine.signal("w", "go", 1)  # signals are still accepted and kept
-    with aion.Engine(path, workflows=[v1], activities=ACTIVITIES, clock=aion.ManualClock(start=epoch)) as engine:
+    with aion.Engine(
+        path, workflows=[v1], activities=ACTIVITIES, clock=aion.ManualClock(start=epoch)
+    ) as engine:
         assert engine.run_until_complete("w") == [2, 4, 1]
 
 
@@ -175,5 +209,8 @@ def test_history_of_another_workflow_type_is_rejected(tmp_path: Path, epoch: dat
     def other():  # type: ignore[no-untyped-def]
         yield aion.sleep(1)
 
-    with pytest.raises(aion.HistoryError, match="is of workflow type 'flow', not 'other': it was recorded by other code"):
+    with pytest.raises(
+        aion.HistoryError,
+        match="is of workflow type 'flow', not 'other': it was recorded by other code",
+    ):
         aion.replay(other, history)

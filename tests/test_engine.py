@@ -80,7 +80,10 @@ def test_three_activities_30_day_sleep_and_signal_under_manual_clock(
     clock = aion.ManualClock(start=epoch)
     started = time.perf_counter()
     with aion.Engine(
-        str(tmp_path / "x.duckdb"), workflows=[order], activities=[reserve, charge, notify], clock=clock
+        str(tmp_path / "x.duckdb"),
+        workflows=[order],
+        activities=[reserve, charge, notify],
+        clock=clock,
     ) as engine:
         handle = engine.start(order, "o-1", 1299, workflow_id="order-o-1")
         with pytest.raises(aion.WorkflowBlocked, match="signal 'approve'"):
@@ -122,7 +125,9 @@ def test_three_activities_30_day_sleep_and_signal_under_manual_clock(
 
 def test_replay_of_a_completed_history_runs_no_activity(epoch: datetime) -> None:
     with aion.Engine(
-        store=aion.MemoryStore(), workflows=[order], activities=[reserve, charge, notify],
+        store=aion.MemoryStore(),
+        workflows=[order],
+        activities=[reserve, charge, notify],
         clock=aion.ManualClock(start=epoch),
     ) as engine:
         engine.start(order, "o-2", 5, workflow_id="o-2")
@@ -140,8 +145,12 @@ def test_replay_of_a_completed_history_runs_no_activity(epoch: datetime) -> None
 
 def test_events_are_json_in_duckdb(tmp_path: Path, epoch: datetime) -> None:
     path = str(tmp_path / "j.duckdb")
-    with aion.Engine(path, workflows=[order], activities=[reserve, charge, notify],
-                     clock=aion.ManualClock(start=epoch)) as engine:
+    with aion.Engine(
+        path,
+        workflows=[order],
+        activities=[reserve, charge, notify],
+        clock=aion.ManualClock(start=epoch),
+    ) as engine:
         engine.start(order, "o-3", 7, workflow_id="o-3")
         engine.run_until_idle()
     import duckdb
@@ -162,7 +171,9 @@ def test_events_are_json_in_duckdb(tmp_path: Path, epoch: datetime) -> None:
     assert started == ("1", "1")
 
 
-@aion.activity(retry=aion.RetryPolicy(max_attempts=3, initial_interval=timedelta(seconds=10), backoff=3.0))
+@aion.activity(
+    retry=aion.RetryPolicy(max_attempts=3, initial_interval=timedelta(seconds=10), backoff=3.0)
+)
 def flaky(n: int) -> int:
     attempt = aion.activity_info().attempt
     CALLS.append(f"flaky:{attempt}")
@@ -183,13 +194,20 @@ def retrying():  # type: ignore[no-untyped-def]
     try:
         yield aion.call(fatal, 1)
     except aion.ActivityError as err:
-        return {"value": value, "cause": err.cause_type, "attempts": err.attempts, "msg": err.message}
+        return {
+            "value": value,
+            "cause": err.cause_type,
+            "attempts": err.attempts,
+            "msg": err.message,
+        }
     return None
 
 
 def test_retries_wait_on_durable_backoff_timers(epoch: datetime) -> None:
     clock = aion.ManualClock(start=epoch)
-    with aion.Engine(store=aion.MemoryStore(), workflows=[retrying], activities=[flaky, fatal], clock=clock) as engine:
+    with aion.Engine(
+        store=aion.MemoryStore(), workflows=[retrying], activities=[flaky, fatal], clock=clock
+    ) as engine:
         engine.start(retrying, workflow_id="r")
         result = engine.run_until_complete("r")
         history = engine.history("r")
@@ -204,7 +222,10 @@ def test_retries_wait_on_durable_backoff_timers(epoch: datetime) -> None:
     assert clock.now() == epoch + timedelta(seconds=40)
 
 
-@aion.activity(timeout=timedelta(seconds=0.2), retry=aion.RetryPolicy(max_attempts=2, initial_interval=timedelta(0)))
+@aion.activity(
+    timeout=timedelta(seconds=0.2),
+    retry=aion.RetryPolicy(max_attempts=2, initial_interval=timedelta(0)),
+)
 def hangs() -> str:
     if aion.activity_info().attempt == 1:
         time.sleep(1.0)
@@ -217,7 +238,9 @@ def timing_out():  # type: ignore[no-untyped-def]
 
 
 def test_activity_timeout_is_a_retryable_failure() -> None:
-    with aion.Engine(store=aion.MemoryStore(), workflows=[timing_out], activities=[hangs]) as engine:
+    with aion.Engine(
+        store=aion.MemoryStore(), workflows=[timing_out], activities=[hangs]
+    ) as engine:
         engine.start(timing_out, workflow_id="t")
         assert engine.run_until_complete("t", timeout=10) == "second"
         failed = [e for e in engine.history("t") if isinstance(e, ActivityFailed)]
@@ -264,8 +287,11 @@ def deterministic_values():  # type: ignore[no-untyped-def]
 
 
 def test_now_random_uuid_are_identical_live_and_replayed(epoch: datetime) -> None:
-    with aion.Engine(store=aion.MemoryStore(), workflows=[deterministic_values],
-                     clock=aion.ManualClock(start=epoch)) as engine:
+    with aion.Engine(
+        store=aion.MemoryStore(),
+        workflows=[deterministic_values],
+        clock=aion.ManualClock(start=epoch),
+    ) as engine:
         engine.start(deterministic_values, workflow_id="d")
         live = engine.run_until_complete("d")
         history = engine.history("d")
@@ -303,8 +329,9 @@ def test_signals_sent_from_threads_are_buffered_in_order(epoch: datetime) -> Non
 
 
 def test_describe_and_list(epoch: datetime) -> None:
-    with aion.Engine(store=aion.MemoryStore(), workflows=[early_signals],
-                     clock=aion.ManualClock(start=epoch)) as engine:
+    with aion.Engine(
+        store=aion.MemoryStore(), workflows=[early_signals], clock=aion.ManualClock(start=epoch)
+    ) as engine:
         engine.start(early_signals, workflow_id="s1")
         engine.run_until_idle()
         d = engine.describe("s1")
@@ -317,8 +344,9 @@ def test_describe_and_list(epoch: datetime) -> None:
 
 
 def test_history_events_are_typed_and_contiguous(epoch: datetime) -> None:
-    with aion.Engine(store=aion.MemoryStore(), workflows=[early_signals],
-                     clock=aion.ManualClock(start=epoch)) as engine:
+    with aion.Engine(
+        store=aion.MemoryStore(), workflows=[early_signals], clock=aion.ManualClock(start=epoch)
+    ) as engine:
         engine.start(early_signals, workflow_id="h")
         engine.signal("h", "x", "a")
         engine.signal("h", "x", "b")

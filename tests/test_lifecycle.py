@@ -36,15 +36,21 @@ def effects(ledger: Path) -> list[tuple[str, str]]:
 
 
 def saga_engine(epoch: datetime) -> aion.Engine:
-    return aion.Engine(store=aion.MemoryStore(), workflows=saga.WORKFLOWS, activities=saga.ACTIVITIES,
-                       clock=aion.ManualClock(start=epoch))
+    return aion.Engine(
+        store=aion.MemoryStore(),
+        workflows=saga.WORKFLOWS,
+        activities=saga.ACTIVITIES,
+        clock=aion.ManualClock(start=epoch),
+    )
 
 
 def test_saga_ships_when_nothing_goes_wrong(epoch: datetime, ledger: Path) -> None:
     with saga_engine(epoch) as engine:
         engine.start(saga.trip, "t1", 100, workflow_id="t1")
         assert engine.run_until_complete("t1") == {
-            "booking": "book:t1", "charge": "charge:t1/100", "tickets": "ship:t1",
+            "booking": "book:t1",
+            "charge": "charge:t1/100",
+            "tickets": "ship:t1",
         }
     assert effects(ledger) == [("book", "t1"), ("charge", "t1/100"), ("ship", "t1")]
 
@@ -56,7 +62,10 @@ def test_saga_compensates_in_reverse_when_a_step_fails(epoch: datetime, ledger: 
             engine.run_until_complete("f")
     assert info.value.error_type == "aion.ActivityError"
     assert effects(ledger) == [
-        ("book", "fail-x"), ("charge", "fail-x/100"), ("refund", "charge:fail-x/100"), ("unbook", "book:fail-x"),
+        ("book", "fail-x"),
+        ("charge", "fail-x/100"),
+        ("refund", "charge:fail-x/100"),
+        ("unbook", "book:fail-x"),
     ]
 
 
@@ -72,9 +81,18 @@ def test_cancel_in_the_middle_compensates_and_ends_cancelled(epoch: datetime, le
         assert engine.describe("wf").status == "cancelled"
         with pytest.raises(aion.WorkflowClosed, match="is cancelled and cannot take a signal"):
             engine.signal("wf", "anything")
-    assert effects(ledger) == [("book", "t2"), ("charge", "t2/300"), ("refund", "charge:t2/300"), ("unbook", "book:t2")]
+    assert effects(ledger) == [
+        ("book", "t2"),
+        ("charge", "t2/300"),
+        ("refund", "charge:t2/300"),
+        ("unbook", "book:t2"),
+    ]
     kinds = [type(e).__name__ for e in history]
-    assert kinds.index("CancelRequested") < kinds.index("CommandCancelled") < kinds.index("WorkflowCancelled")
+    assert (
+        kinds.index("CancelRequested")
+        < kinds.index("CommandCancelled")
+        < kinds.index("WorkflowCancelled")
+    )
     cancelled = next(e for e in history if isinstance(e, CommandCancelled))
     assert cancelled.reason == "workflow cancelled"  # the pending one-hour timer
     assert isinstance(history[-1], WorkflowCancelled)
@@ -85,7 +103,11 @@ def test_saga_compensates_exactly_once_across_crashes_during_compensation(
     epoch: datetime, ledger: Path
 ) -> None:
     points = check_recovery_everywhere(
-        saga.trip, ["t3", 700], workflows=saga.WORKFLOWS, activities=saga.ACTIVITIES, epoch=epoch,
+        saga.trip,
+        ["t3", 700],
+        workflows=saga.WORKFLOWS,
+        activities=saga.ACTIVITIES,
+        epoch=epoch,
         signals=CANCEL_MIDWAY,
     )
     assert points >= 5
@@ -93,7 +115,10 @@ def test_saga_compensates_exactly_once_across_crashes_during_compensation(
     # same ledger; an undo re-run after a crash carries the same idempotency key, so
     # each effect is there exactly once.
     assert effects(ledger) == [
-        ("book", "t3"), ("charge", "t3/700"), ("refund", "charge:t3/700"), ("unbook", "book:t3"),
+        ("book", "t3"),
+        ("charge", "t3/700"),
+        ("refund", "charge:t3/700"),
+        ("unbook", "book:t3"),
     ]
 
 
@@ -109,8 +134,11 @@ def patient_child():  # type: ignore[no-untyped-def]
 
 
 def test_cancelling_a_parent_cancels_its_children(epoch: datetime) -> None:
-    with aion.Engine(store=aion.MemoryStore(), workflows=[patient_parent, patient_child],
-                     clock=aion.ManualClock(start=epoch)) as engine:
+    with aion.Engine(
+        store=aion.MemoryStore(),
+        workflows=[patient_parent, patient_child],
+        clock=aion.ManualClock(start=epoch),
+    ) as engine:
         engine.start(patient_parent, workflow_id="p")
         engine.run_until_idle()
         engine.cancel("p", "shutting down")
@@ -131,7 +159,9 @@ def counter(total: int, remaining: int):  # type: ignore[no-untyped-def]
 
 
 def test_continue_as_new_keeps_history_by_run_and_carries_signals(epoch: datetime) -> None:
-    with aion.Engine(store=aion.MemoryStore(), workflows=[counter], clock=aion.ManualClock(start=epoch)) as engine:
+    with aion.Engine(
+        store=aion.MemoryStore(), workflows=[counter], clock=aion.ManualClock(start=epoch)
+    ) as engine:
         engine.start(counter, 0, 3, workflow_id="c")
         for n in (1, 2, 3):  # all three arrive before the first run switches
             engine.signal("c", "add", n)
@@ -148,11 +178,22 @@ def test_continue_as_new_keeps_history_by_run_and_carries_signals(epoch: datetim
     received = [(e.payload, e.run_id) for e in history if isinstance(e, SignalReceived)]
     run = [s.run_id for s in starts]
     # run 1 consumed 1 and carried 2 and 3 over; run 2 consumed 2 and carried 3
-    assert received == [(1, run[0]), (2, run[0]), (3, run[0]), (2, run[1]), (3, run[1]), (3, run[2])]
+    assert received == [
+        (1, run[0]),
+        (2, run[0]),
+        (3, run[0]),
+        (2, run[1]),
+        (3, run[1]),
+        (3, run[2]),
+    ]
     assert sum(isinstance(e, WorkflowContinuedAsNew) for e in history) == 3
     assert aion.replay(counter, history).result == 6
     check_recovery_everywhere(
-        counter, [0, 3], workflows=[counter], activities=[], epoch=epoch,
+        counter,
+        [0, 3],
+        workflows=[counter],
+        activities=[],
+        epoch=epoch,
         signals=[("wf", "add", 1, "now"), ("wf", "add", 2, "now"), ("wf", "add", 3, "now")],
     )
 
@@ -184,13 +225,19 @@ def after_change():  # type: ignore[no-untyped-def]
 STEPS = [old_step, new_step]
 
 
-def test_patched_is_false_replaying_old_histories_and_true_for_new_runs(tmp_path: Path, epoch: datetime) -> None:
-    _, old_store = run_once(before_change, [], workflows=[before_change], activities=STEPS, epoch=epoch)
+def test_patched_is_false_replaying_old_histories_and_true_for_new_runs(
+    tmp_path: Path, epoch: datetime
+) -> None:
+    _, old_store = run_once(
+        before_change, [], workflows=[before_change], activities=STEPS, epoch=epoch
+    )
     old_history = old_store.history("wf")
     replayed = aion.replay(after_change, old_history)
     assert replayed.ok and replayed.result == "old"
 
-    _, new_store = run_once(after_change, [], workflows=[after_change], activities=STEPS, epoch=epoch)
+    _, new_store = run_once(
+        after_change, [], workflows=[after_change], activities=STEPS, epoch=epoch
+    )
     new_history = new_store.history("wf")
     markers = [e for e in new_history if isinstance(e, PatchRecorded)]
     assert [m.name for m in markers] == ["use-new-step"]
@@ -200,12 +247,18 @@ def test_patched_is_false_replaying_old_histories_and_true_for_new_runs(tmp_path
 
     # a run recorded before the change, mid-sleep, reaches the marker under new code: True
     path = str(tmp_path / "p.duckdb")
-    with aion.Engine(path, workflows=[before_change], activities=STEPS, clock=aion.ManualClock(start=epoch)) as engine:
+    with aion.Engine(
+        path, workflows=[before_change], activities=STEPS, clock=aion.ManualClock(start=epoch)
+    ) as engine:
         engine.start(before_change, workflow_id="mid")
         engine.run_until_idle()
-    with aion.Engine(path, workflows=[after_change], activities=STEPS, clock=aion.ManualClock(start=epoch)) as engine:
+    with aion.Engine(
+        path, workflows=[after_change], activities=STEPS, clock=aion.ManualClock(start=epoch)
+    ) as engine:
         assert engine.run_until_complete("mid") == "new"
-    check_recovery_everywhere(after_change, [], workflows=[after_change], activities=STEPS, epoch=epoch)
+    check_recovery_everywhere(
+        after_change, [], workflows=[after_change], activities=STEPS, epoch=epoch
+    )
 
 
 @aion.workflow
@@ -223,7 +276,9 @@ def queryable():  # type: ignore[no-untyped-def]
 
 
 def test_queries_answer_live_and_after_close_and_record_nothing(epoch: datetime) -> None:
-    with aion.Engine(store=aion.MemoryStore(), workflows=[queryable], clock=aion.ManualClock(start=epoch)) as engine:
+    with aion.Engine(
+        store=aion.MemoryStore(), workflows=[queryable], clock=aion.ManualClock(start=epoch)
+    ) as engine:
         engine.start(queryable, workflow_id="q")
         engine.run_until_idle()
         assert engine.query("q", "stage") == "waiting for a"
@@ -233,9 +288,13 @@ def test_queries_answer_live_and_after_close_and_record_nothing(epoch: datetime)
         assert engine.query("q", "stage") == "waiting for b"
         assert engine.query("q", "items", "#") == ["#x"]
         assert engine.history("q") == before  # a query never records anything
-        with pytest.raises(aion.QueryError, match=r"has no query 'nope' \(registered: broken, items, stage\)"):
+        with pytest.raises(
+            aion.QueryError, match=r"has no query 'nope' \(registered: broken, items, stage\)"
+        ):
             engine.query("q", "nope")
-        with pytest.raises(aion.QueryError, match="query 'broken' on workflow 'q' raised ZeroDivisionError"):
+        with pytest.raises(
+            aion.QueryError, match="query 'broken' on workflow 'q' raised ZeroDivisionError"
+        ):
             engine.query("q", "broken")
         engine.signal("q", "b", "y")
         engine.run_until_complete("q")
@@ -251,8 +310,14 @@ def queryable_changed():  # type: ignore[no-untyped-def]
 
 
 def test_changed_signal_order_is_a_divergence(epoch: datetime) -> None:
-    _, store = run_once(queryable, [], workflows=[queryable], activities=[], epoch=epoch,
-                        signals=[("wf", "a", 1), ("wf", "b", 2)])
+    _, store = run_once(
+        queryable,
+        [],
+        workflows=[queryable],
+        activities=[],
+        epoch=epoch,
+        signals=[("wf", "a", 1), ("wf", "b", 2)],
+    )
     report = aion.replay(queryable_changed, store.history("wf"))
     assert report.divergence is not None and report.divergence.seq == 2
     assert report.divergence.recorded["name"] == "a" and report.divergence.current["name"] == "b"
@@ -276,15 +341,28 @@ def trip_undo_reordered(trip_id: str, cents: int):  # type: ignore[no-untyped-de
     return {"booking": booking, "charge": charge, "tickets": tickets}
 
 
-def test_changed_compensation_under_a_cancelled_history_is_a_divergence(epoch: datetime, ledger: Path) -> None:
-    _, store = run_once(saga.trip, ["t4", 1], workflows=saga.WORKFLOWS, activities=saga.ACTIVITIES,
-                        epoch=epoch, signals=CANCEL_MIDWAY)
+def test_changed_compensation_under_a_cancelled_history_is_a_divergence(
+    epoch: datetime, ledger: Path
+) -> None:
+    _, store = run_once(
+        saga.trip,
+        ["t4", 1],
+        workflows=saga.WORKFLOWS,
+        activities=saga.ACTIVITIES,
+        epoch=epoch,
+        signals=CANCEL_MIDWAY,
+    )
     history = store.history("wf")
     report = aion.replay(trip_undo_reordered, history)
     assert report.divergence is not None
-    first_undo = next(e for e in history if isinstance(e, ActivityScheduled) and e.name == "refund_card")
+    first_undo = next(
+        e for e in history if isinstance(e, ActivityScheduled) and e.name == "refund_card"
+    )
     assert report.divergence.seq == first_undo.seq
-    assert (report.divergence.recorded["name"], report.divergence.current["name"]) == ("refund_card", "cancel_hotel")
+    assert (report.divergence.recorded["name"], report.divergence.current["name"]) == (
+        "refund_card",
+        "cancel_hotel",
+    )
 
 
 @aion.workflow(name="counter")
@@ -297,8 +375,14 @@ def counter_doubling(total: int, remaining: int):  # type: ignore[no-untyped-def
 
 
 def test_changed_continue_as_new_arguments_are_a_divergence(epoch: datetime) -> None:
-    _, store = run_once(counter, [0, 2], workflows=[counter], activities=[], epoch=epoch,
-                        signals=[("wf", "add", 5, "now"), ("wf", "add", 6, "now")])
+    _, store = run_once(
+        counter,
+        [0, 2],
+        workflows=[counter],
+        activities=[],
+        epoch=epoch,
+        signals=[("wf", "add", 5, "now"), ("wf", "add", 6, "now")],
+    )
     history = store.history("wf")
     report = aion.replay(counter_doubling, history)
     assert report.divergence is not None
@@ -307,7 +391,9 @@ def test_changed_continue_as_new_arguments_are_a_divergence(epoch: datetime) -> 
     assert report.divergence.recorded["kind"] == "WorkflowContinuedAsNew"
 
 
-def test_queries_answer_after_a_crash_from_the_replayed_generator(tmp_path: Path, epoch: datetime) -> None:
+def test_queries_answer_after_a_crash_from_the_replayed_generator(
+    tmp_path: Path, epoch: datetime
+) -> None:
     path = str(tmp_path / "q.duckdb")
     with aion.Engine(path, workflows=[queryable], clock=aion.ManualClock(start=epoch)) as engine:
         engine.start(queryable, workflow_id="q")

@@ -31,7 +31,10 @@ def test_the_quick_start_is_two_commands_and_ci_runs_the_second() -> None:
 def test_the_first_command_installs_and_runs_a_workflow_in_a_fresh_venv(tmp_path: Path) -> None:
     listed = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT, capture_output=True, text=True, check=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()
     clone = tmp_path / "clone"
     for name in listed:
@@ -46,6 +49,12 @@ def test_the_first_command_installs_and_runs_a_workflow_in_a_fresh_venv(tmp_path
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "order-1 completed: {'receipt': {'cents': 1299, 'receipt': 'r-order-1'}," in done.stdout
-    for kind in ("WorkflowStarted", "ActivityFailed", "TimerFired", "SignalReceived", "WorkflowCompleted"):
+    for kind in (
+        "WorkflowStarted",
+        "ActivityFailed",
+        "TimerFired",
+        "SignalReceived",
+        "WorkflowCompleted",
+    ):
         assert kind in done.stdout
     assert (clone / "quickstart.duckdb").exists()

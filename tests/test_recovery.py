@@ -22,7 +22,10 @@ ROOT = Path(__file__).resolve().parent.parent
 def run_worker(db: Path, log: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "tests.recovery_worker", str(db), str(log)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -32,7 +35,9 @@ def executions(log: Path) -> list[str]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kill_after", [1, 5, 11])
-def test_sigkill_mid_run_then_a_new_engine_finishes_everything(tmp_path: Path, kill_after: int) -> None:
+def test_sigkill_mid_run_then_a_new_engine_finishes_everything(
+    tmp_path: Path, kill_after: int
+) -> None:
     db, log = tmp_path / "r.duckdb", tmp_path / "executions.log"
     worker = run_worker(db, log)
     deadline = time.monotonic() + 60
@@ -51,7 +56,10 @@ def test_sigkill_mid_run_then_a_new_engine_finishes_everything(tmp_path: Path, k
         before.close()
     assert recorded, "nothing was committed before the kill"
     completed = {
-        f"{w}:{e.run_id}:{e.ordinal}" for w, h in recorded.items() for e in h if isinstance(e, ActivityCompleted)
+        f"{w}:{e.run_id}:{e.ordinal}"
+        for w, h in recorded.items()
+        for e in h
+        if isinstance(e, ActivityCompleted)
     }
     ran_before = len(executions(log))
 
@@ -65,7 +73,9 @@ def test_sigkill_mid_run_then_a_new_engine_finishes_everything(tmp_path: Path, k
             assert engine.run_until_complete(name, timeout=30) == expected(name)
             history = engine.history(name)
             if name in recorded:
-                assert history[: len(recorded[name])] == recorded[name], "history before the kill changed"
+                assert history[: len(recorded[name])] == recorded[name], (
+                    "history before the kill changed"
+                )
             assert [e.seq for e in history] == list(range(1, len(history) + 1))
     rerun = [line for line in executions(log)[ran_before:] if line.split()[0] in completed]
     assert rerun == [], f"activities whose completion was recorded ran again: {rerun}"

@@ -41,7 +41,9 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     s.close()
 
 
-def started(seq: int = 1, run: str = "r1", name: str = "flow", at: datetime = T0, **kw: object) -> WorkflowStarted:
+def started(
+    seq: int = 1, run: str = "r1", name: str = "flow", at: datetime = T0, **kw: object
+) -> WorkflowStarted:
     return WorkflowStarted(seq=seq, run_id=run, recorded_at=at, name=name, args=[1, "x"], **kw)  # type: ignore[arg-type]
 
 
@@ -49,12 +51,37 @@ def timeline(workflow_id: str = "w") -> list[Event]:
     at = T0 + timedelta(seconds=1)
     return [
         started(),
-        ActivityScheduled(seq=2, run_id="r1", recorded_at=at, ordinal=1, name="a", args=[{"k": [1, 2]}],
-                          source="f.py:3", digest="abc", retry={"max_attempts": 2}),
-        ActivityFailed(seq=3, run_id="r1", recorded_at=at, ordinal=1, attempt=1,
-                       error=ErrorInfo(type="ValueError", message="é ✓", traceback="tb"), retry_at=at + timedelta(seconds=5)),
-        ActivityCompleted(seq=4, run_id="r1", recorded_at=at, ordinal=1, attempt=2, result={"ok": True}),
-        TimerStarted(seq=5, run_id="r1", recorded_at=at, ordinal=2, fire_at=T0 + timedelta(hours=1), seconds=3600.0),
+        ActivityScheduled(
+            seq=2,
+            run_id="r1",
+            recorded_at=at,
+            ordinal=1,
+            name="a",
+            args=[{"k": [1, 2]}],
+            source="f.py:3",
+            digest="abc",
+            retry={"max_attempts": 2},
+        ),
+        ActivityFailed(
+            seq=3,
+            run_id="r1",
+            recorded_at=at,
+            ordinal=1,
+            attempt=1,
+            error=ErrorInfo(type="ValueError", message="é ✓", traceback="tb"),
+            retry_at=at + timedelta(seconds=5),
+        ),
+        ActivityCompleted(
+            seq=4, run_id="r1", recorded_at=at, ordinal=1, attempt=2, result={"ok": True}
+        ),
+        TimerStarted(
+            seq=5,
+            run_id="r1",
+            recorded_at=at,
+            ordinal=2,
+            fire_at=T0 + timedelta(hours=1),
+            seconds=3600.0,
+        ),
         SignalReceived(seq=6, run_id="r1", recorded_at=at, name="go", payload=None),
     ]
 
@@ -74,60 +101,130 @@ def test_info_is_the_status_projection(store: Store) -> None:
     store.append([Append(workflow_id="w", expected_seq=0, events=timeline())])
     info = store.info("w")
     assert info is not None
-    assert (info.workflow_type, info.status, info.last_seq, info.run_id, info.runs) == ("flow", "running", 6, "r1", 1)
+    assert (info.workflow_type, info.status, info.last_seq, info.run_id, info.runs) == (
+        "flow",
+        "running",
+        6,
+        "r1",
+        1,
+    )
     assert info.started_at == T0 and info.closed_at is None
     later = T0 + timedelta(minutes=5)
-    store.append([Append(workflow_id="w", expected_seq=6, events=[
-        WorkflowStalled(seq=7, run_id="r1", recorded_at=later, reason="diverged"),
-    ])])
+    store.append(
+        [
+            Append(
+                workflow_id="w",
+                expected_seq=6,
+                events=[
+                    WorkflowStalled(seq=7, run_id="r1", recorded_at=later, reason="diverged"),
+                ],
+            )
+        ]
+    )
     stalled = store.info("w")
-    assert stalled is not None and (stalled.status, stalled.stalled_reason) == ("stalled", "diverged")
-    store.append([Append(workflow_id="w", expected_seq=7, events=[
-        WorkflowCompleted(seq=8, run_id="r1", recorded_at=later, result=3),
-    ])])
+    assert stalled is not None and (stalled.status, stalled.stalled_reason) == (
+        "stalled",
+        "diverged",
+    )
+    store.append(
+        [
+            Append(
+                workflow_id="w",
+                expected_seq=7,
+                events=[
+                    WorkflowCompleted(seq=8, run_id="r1", recorded_at=later, result=3),
+                ],
+            )
+        ]
+    )
     done = store.info("w")
-    assert done is not None and (done.status, done.closed_at, done.stalled_reason) == ("completed", later, None)
+    assert done is not None and (done.status, done.closed_at, done.stalled_reason) == (
+        "completed",
+        later,
+        None,
+    )
     assert store.info("nope") is None
 
 
 def test_optimistic_concurrency(store: Store) -> None:
     store.append([Append(workflow_id="w", expected_seq=0, events=[started()])])
-    with pytest.raises(aion.SequenceConflict, match="expected last seq 0, but the store holds 1") as err:
+    with pytest.raises(
+        aion.SequenceConflict, match="expected last seq 0, but the store holds 1"
+    ) as err:
         store.append([Append(workflow_id="w", expected_seq=0, events=[started()])])
     assert (err.value.expected, err.value.found) == (0, 1)
     with pytest.raises(aion.HistoryError, match="not contiguous: expected seq 2, got 3"):
-        store.append([Append(workflow_id="w", expected_seq=1, events=[
-            TimerFired(seq=3, run_id="r1", recorded_at=T0, ordinal=1)])])
+        store.append(
+            [
+                Append(
+                    workflow_id="w",
+                    expected_seq=1,
+                    events=[TimerFired(seq=3, run_id="r1", recorded_at=T0, ordinal=1)],
+                )
+            ]
+        )
     with pytest.raises(aion.HistoryError, match="must begin with WorkflowStarted"):
-        store.append([Append(workflow_id="v", expected_seq=0, events=[
-            TimerFired(seq=1, run_id="r1", recorded_at=T0, ordinal=1)])])
+        store.append(
+            [
+                Append(
+                    workflow_id="v",
+                    expected_seq=0,
+                    events=[TimerFired(seq=1, run_id="r1", recorded_at=T0, ordinal=1)],
+                )
+            ]
+        )
     assert store.history("w") == [started()]
 
 
 def test_a_batch_is_all_or_nothing(store: Store) -> None:
     store.append([Append(workflow_id="a", expected_seq=0, events=[started()])])
     with pytest.raises(aion.SequenceConflict):
-        store.append([
-            Append(workflow_id="b", expected_seq=0, events=[started()]),
-            Append(workflow_id="a", expected_seq=5, events=[TimerFired(seq=6, run_id="r1", recorded_at=T0, ordinal=1)]),
-        ])
+        store.append(
+            [
+                Append(workflow_id="b", expected_seq=0, events=[started()]),
+                Append(
+                    workflow_id="a",
+                    expected_seq=5,
+                    events=[TimerFired(seq=6, run_id="r1", recorded_at=T0, ordinal=1)],
+                ),
+            ]
+        )
     assert store.history("b") == []
     assert store.info("b") is None
-    store.append([
-        Append(workflow_id="b", expected_seq=0, events=[started()]),
-        Append(workflow_id="a", expected_seq=1, events=[TimerFired(seq=2, run_id="r1", recorded_at=T0, ordinal=1)]),
-    ])
+    store.append(
+        [
+            Append(workflow_id="b", expected_seq=0, events=[started()]),
+            Append(
+                workflow_id="a",
+                expected_seq=1,
+                events=[TimerFired(seq=2, run_id="r1", recorded_at=T0, ordinal=1)],
+            ),
+        ]
+    )
     assert [len(store.history(w)) for w in "ab"] == [2, 1]
 
 
 def test_list_filters_and_orders(store: Store) -> None:
-    store.append([
-        Append(workflow_id="z", expected_seq=0, events=[started(at=T0)]),
-        Append(workflow_id="y", expected_seq=0, events=[started(name="other", at=T0 + timedelta(seconds=1))]),
-        Append(workflow_id="x", expected_seq=0, events=[started(at=T0 + timedelta(seconds=2))]),
-    ])
-    store.append([Append(workflow_id="x", expected_seq=1, events=[
-        WorkflowCompleted(seq=2, run_id="r1", recorded_at=T0, result=None)])])
+    store.append(
+        [
+            Append(workflow_id="z", expected_seq=0, events=[started(at=T0)]),
+            Append(
+                workflow_id="y",
+                expected_seq=0,
+                events=[started(name="other", at=T0 + timedelta(seconds=1))],
+            ),
+            Append(workflow_id="x", expected_seq=0, events=[started(at=T0 + timedelta(seconds=2))]),
+        ]
+    )
+    store.append(
+        [
+            Append(
+                workflow_id="x",
+                expected_seq=1,
+                events=[WorkflowCompleted(seq=2, run_id="r1", recorded_at=T0, result=None)],
+            )
+        ]
+    )
     assert [i.workflow_id for i in store.workflows()] == ["z", "y", "x"]
     assert [i.workflow_id for i in store.workflows(status="running")] == ["z", "y"]
     assert [i.workflow_id for i in store.workflows(workflow_type="flow")] == ["z", "x"]
@@ -137,15 +234,34 @@ def test_list_filters_and_orders(store: Store) -> None:
 def test_due_timers(store: Store) -> None:
     store.append([Append(workflow_id="w", expected_seq=0, events=timeline())])
     timers = store.due_timers()
-    assert [(t.ordinal, t.kind, t.fire_at) for t in timers] == [(2, "sleep", T0 + timedelta(hours=1))]
+    assert [(t.ordinal, t.kind, t.fire_at) for t in timers] == [
+        (2, "sleep", T0 + timedelta(hours=1))
+    ]
     assert store.due_timers(T0) == []
     assert len(store.due_timers(T0 + timedelta(hours=2))) == 1
-    store.append([Append(workflow_id="w", expected_seq=6, events=[
-        CommandCancelled(seq=7, run_id="r1", recorded_at=T0, ordinal=2, reason="x"),
-        ActivityScheduled(seq=8, run_id="r1", recorded_at=T0, ordinal=3, name="b", args=[]),
-        ActivityFailed(seq=9, run_id="r1", recorded_at=T0, ordinal=3, attempt=1,
-                       error=ErrorInfo(type="E", message="m"), retry_at=T0 + timedelta(seconds=9)),
-    ])])
+    store.append(
+        [
+            Append(
+                workflow_id="w",
+                expected_seq=6,
+                events=[
+                    CommandCancelled(seq=7, run_id="r1", recorded_at=T0, ordinal=2, reason="x"),
+                    ActivityScheduled(
+                        seq=8, run_id="r1", recorded_at=T0, ordinal=3, name="b", args=[]
+                    ),
+                    ActivityFailed(
+                        seq=9,
+                        run_id="r1",
+                        recorded_at=T0,
+                        ordinal=3,
+                        attempt=1,
+                        error=ErrorInfo(type="E", message="m"),
+                        retry_at=T0 + timedelta(seconds=9),
+                    ),
+                ],
+            )
+        ]
+    )
     assert [(t.ordinal, t.kind) for t in store.due_timers()] == [(3, "retry")]
 
 
@@ -174,7 +290,10 @@ def test_duckdb_refuses_files_that_are_not_aion_stores(tmp_path: Path) -> None:
     con.execute("CREATE TABLE customers (id INTEGER)")
     con.close()
     before = foreign.read_bytes()
-    with pytest.raises(aion.ForeignStoreError, match=r"is a DuckDB database but not an aion store \(it holds tables: customers\)"):
+    with pytest.raises(
+        aion.ForeignStoreError,
+        match=r"is a DuckDB database but not an aion store \(it holds tables: customers\)",
+    ):
         DuckDBStore(foreign)
     assert foreign.read_bytes() == before
 
@@ -209,7 +328,9 @@ def test_duckdb_refuses_a_newer_schema(tmp_path: Path) -> None:
     con = duckdb.connect(str(path))
     con.execute("UPDATE aion_meta SET value = '99' WHERE key = 'schema_version'")
     con.close()
-    with pytest.raises(aion.ForeignStoreError, match=r"was written by a newer aion \(schema version 99"):
+    with pytest.raises(
+        aion.ForeignStoreError, match=r"was written by a newer aion \(schema version 99"
+    ):
         DuckDBStore(path)
 
 

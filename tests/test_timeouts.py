@@ -47,10 +47,16 @@ def timeout_basics():  # type: ignore[no-untyped-def]
 
 def test_deadline_first_raises_and_inner_first_cancels_the_deadline(epoch: datetime) -> None:
     signals = [("wf", "answer", "late reply")]
-    result, store = run_once(timeout_basics, [], workflows=[timeout_basics], activities=[echo], epoch=epoch)
+    result, _ = run_once(
+        timeout_basics, [], workflows=[timeout_basics], activities=[echo], epoch=epoch
+    )
     assert result == ("error", "WorkflowBlocked")  # without the signal it waits at the end
-    with aion.Engine(store=aion.MemoryStore(), workflows=[timeout_basics], activities=[echo],
-                     clock=aion.ManualClock(start=epoch)) as engine:
+    with aion.Engine(
+        store=aion.MemoryStore(),
+        workflows=[timeout_basics],
+        activities=[echo],
+        clock=aion.ManualClock(start=epoch),
+    ) as engine:
         engine.start(timeout_basics, workflow_id="wf")
         assert drive(engine, "wf", signals) == ["fast", "timeout 300s", "no answer", "late reply"]
         history = engine.history("wf")
@@ -59,12 +65,21 @@ def test_deadline_first_raises_and_inner_first_cancels_the_deadline(epoch: datet
     cancels = [(e.ordinal, e.reason) for e in history if isinstance(e, CommandCancelled)]
     assert deadlines == [1, 3, 5]
     assert fired == [3, 5]
-    assert cancels == [(1, "inner command settled"), (4, "deadline expired"), (6, "deadline expired")]
+    assert cancels == [
+        (1, "inner command settled"),
+        (4, "deadline expired"),
+        (6, "deadline expired"),
+    ]
     signal = next(e for e in history if isinstance(e, SignalReceived))
     assert signal.seq > next(e.seq for e in history if isinstance(e, TimerFired) and e.ordinal == 5)
     check_recovery_everywhere(
-        timeout_basics, [], workflows=[timeout_basics], activities=[echo], epoch=epoch,
-        signals=signals, executions=EXECUTIONS,
+        timeout_basics,
+        [],
+        workflows=[timeout_basics],
+        activities=[echo],
+        epoch=epoch,
+        signals=signals,
+        executions=EXECUTIONS,
     )
 
 
@@ -80,7 +95,9 @@ def nested(outer_minutes: int, inner_minutes: int, child_minutes: int):  # type:
                     aion.call(echo, "a"),
                     aion.with_timeout(
                         timedelta(minutes=inner_minutes),
-                        aion.collect_all([aion.receive_signal("go"), aion.await_child(slow_child, child_minutes)]),
+                        aion.collect_all(
+                            [aion.receive_signal("go"), aion.await_child(slow_child, child_minutes)]
+                        ),
                     ),
                 ]
             ),
@@ -101,11 +118,19 @@ NESTED = [
 ]
 
 
-@pytest.mark.parametrize(("args", "signals", "expected"), NESTED, ids=["inner-fires", "outer-fires", "none-fires"])
-def test_nested_scopes(epoch: datetime, args: tuple[int, int, int], signals: Any, expected: Any) -> None:
+@pytest.mark.parametrize(
+    ("args", "signals", "expected"), NESTED, ids=["inner-fires", "outer-fires", "none-fires"]
+)
+def test_nested_scopes(
+    epoch: datetime, args: tuple[int, int, int], signals: Any, expected: Any
+) -> None:
     flows = [nested, slow_child]
-    with aion.Engine(store=aion.MemoryStore(), workflows=flows, activities=[echo],
-                     clock=aion.ManualClock(start=epoch)) as engine:
+    with aion.Engine(
+        store=aion.MemoryStore(),
+        workflows=flows,
+        activities=[echo],
+        clock=aion.ManualClock(start=epoch),
+    ) as engine:
         engine.start(nested, *args, workflow_id="wf")
         assert drive(engine, "wf", signals) == expected
         history = engine.history("wf")
@@ -119,7 +144,12 @@ def test_nested_scopes(epoch: datetime, args: tuple[int, int, int], signals: Any
     else:
         assert fired == []
     check_recovery_everywhere(
-        nested, list(args), workflows=flows, activities=[echo], epoch=epoch, signals=signals,
+        nested,
+        list(args),
+        workflows=flows,
+        activities=[echo],
+        epoch=epoch,
+        signals=signals,
         executions=EXECUTIONS,
     )
 
@@ -133,8 +163,11 @@ def tells_scopes_apart():  # type: ignore[no-untyped-def]
 
 
 def test_inner_timeout_is_distinguishable_from_outer(epoch: datetime) -> None:
-    with aion.Engine(store=aion.MemoryStore(), workflows=[tells_scopes_apart],
-                     clock=aion.ManualClock(start=epoch)) as engine:
+    with aion.Engine(
+        store=aion.MemoryStore(),
+        workflows=[tells_scopes_apart],
+        clock=aion.ManualClock(start=epoch),
+    ) as engine:
         engine.start(tells_scopes_apart, workflow_id="t")
         assert engine.run_until_complete("t") == 2  # the inner scope's ordinal
 
@@ -146,7 +179,9 @@ def timeout_changed():  # type: ignore[no-untyped-def]
 
 
 def test_changed_deadline_is_a_divergence(epoch: datetime) -> None:
-    _, store = run_once(timeout_basics, [], workflows=[timeout_basics], activities=[echo], epoch=epoch)
+    _, store = run_once(
+        timeout_basics, [], workflows=[timeout_basics], activities=[echo], epoch=epoch
+    )
     report = aion.replay(timeout_changed, store.history("wf"))
     assert report.divergence is not None and report.divergence.seq == 2
     assert report.divergence.recorded["args"] == "(300s)"
