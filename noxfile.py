@@ -11,6 +11,8 @@
 Extra arguments after ``--`` go to the underlying tool.
 """
 
+from pathlib import Path
+
 import nox
 
 nox.needs_version = ">=2024.4.15"
@@ -28,10 +30,25 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def thorough(session: nox.Session) -> None:
-    """Run the property tests with many examples."""
+    """Run the property tests with many examples (hypothesis profile "thorough")."""
     session.install("-e", ".[test]")
     session.env["AION_HYPOTHESIS_PROFILE"] = "thorough"
-    session.run("pytest", "-m", "property", *session.posargs)
+    session.run("pytest", "-m", "property", "-p", "no:cacheprovider", *session.posargs)
+
+
+@nox.session
+def fixtures(session: nox.Session) -> None:
+    """Replay every fixture in replay_fixtures/ through the CLI (exit 1 on a surprise)."""
+    session.install("-e", ".")
+    files = sorted(str(p) for p in Path("replay_fixtures").glob("**/*.json"))
+    session.run("aion", "replay", *files, *session.posargs, env={"PYTHONPATH": "."})
+
+
+@nox.session(name="fixtures-regen", default=False)
+def fixtures_regen(session: nox.Session) -> None:
+    """Regenerate replay_fixtures/ from tests/fixture_workflows.py (review the diff)."""
+    session.install("-e", ".[test]")
+    session.run("python", "-m", "tests.fixture_gen", *session.posargs)
 
 
 @nox.session
