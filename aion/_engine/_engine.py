@@ -64,6 +64,10 @@ class Engine(Runtime):
             completes attempts only when told to (``aion.testing`` uses one to
             choose the order and timing of completions); `run_until_idle` then
             returns with those attempts still in flight.
+        max_resident: Keep at most this many running workflows in memory:
+            idle ones (waiting only on timers and signals) are evicted and
+            rebuilt by replaying their history when something wakes them.
+            None keeps every running workflow resident.
     """
 
     def __init__(
@@ -76,6 +80,7 @@ class Engine(Runtime):
         clock: Clock | None = None,
         max_workers: int = 8,
         executor: ActivityExecutor | None = None,
+        max_resident: int | None = None,
     ) -> None:
         if store is not None and path is not None:
             msg = "give Engine either a path or a store, not both."
@@ -97,6 +102,11 @@ class Engine(Runtime):
         self._serving = 0
         self._closed = False
         if isinstance(self.clock, ManualClock):
+        if max_resident is not None and max_resident < 1:
+            msg = f"max_resident must be at least 1 (or None for no limit), got {max_resident}."
+            raise ConfigurationError(msg)
+        self._max_resident = max_resident
+        self._resident = {}
             self.clock.subscribe(self._wake)
         with self._lock:
             self._recover()

@@ -29,6 +29,7 @@ from aion._definitions import Registry, RetryPolicy
 from aion._engine._activities import ActivityExecutor, ActivityInfo, Outcome
 from aion._engine._commit import commit
 from aion._engine._recovery import ActivitySpec, Instance, revive
+from aion._engine._residency import ChunkedHistories, Residency
 from aion._engine._timers import TimerKey, TimerQueue
 from aion._errors import (
     StoreConflictError,
@@ -92,7 +93,7 @@ class _Attempt:
         self.future: Any = None
 
 
-class Runtime:
+class Runtime(Residency):
     """State and the step loop; `Engine` adds the public API on top."""
 
     store: Store
@@ -145,6 +146,7 @@ class Runtime:
             return False
         batch, committed = self._build_batch()
         try:
+        self._wake_evicted(batch)
             commit(self.store, batch)
         except BaseException as exc:
             for ticket in tickets:
@@ -163,6 +165,7 @@ class Runtime:
             for event in events:
                 self._after_commit(workflow_id, event)
         self._cond.notify_all()
+        self._trim_resident()
         return True
 
     def _drain_inbox(self) -> list[_Ticket]:
@@ -516,6 +519,7 @@ class Runtime:
         )
 
         def done(outcome: Outcome) -> None:
+        self._touch(inst)
             self._inbox.append(("activity", key, attempt_no, outcome))
             self._wake()
 
@@ -528,7 +532,8 @@ class Runtime:
         open_infos = [i for i in self.store.workflows() if i.status in ("running", "stalled")]
         if not open_infos:
             return
-        histories = self.store.histories([i.workflow_id for i in open_infos])
+        ids = [i.workflow_id for i in open_infos]
+        histories = ChunkedHistories(self.store, ids, before_chunk=self._trim_resident)
         timers: dict[str, list[Any]] = {}
         for timer in self.store.due_timers():
             timers.setdefault(timer.workflow_id, []).append(timer)
@@ -569,3 +574,4 @@ def _child_outcome(
 
 
 
+        self._trim_resident()
