@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aion.testing import Schedule, Step, check_workflow, schedules
@@ -35,6 +35,8 @@ def test_generated_programs_replay_and_recover_after_every_commit(
     assert result.commits == len(result.crash_points)
 
 
+# Each example creates DuckDB files and reopens them: a third of the profile's examples.
+@settings(max_examples=max(5, settings.default.max_examples // 3))
 @given(
     stmts=programs(max_size=3),
     schedule=schedules(),
