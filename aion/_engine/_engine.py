@@ -101,12 +101,12 @@ class Engine(Runtime):
         self._runner: ActivityExecutor = executor if executor is not None else ActivityRunner(max_workers)
         self._serving = 0
         self._closed = False
-        if isinstance(self.clock, ManualClock):
         if max_resident is not None and max_resident < 1:
             msg = f"max_resident must be at least 1 (or None for no limit), got {max_resident}."
             raise ConfigurationError(msg)
         self._max_resident = max_resident
         self._resident = {}
+        if isinstance(self.clock, ManualClock):
             self.clock.subscribe(self._wake)
         with self._lock:
             self._recover()

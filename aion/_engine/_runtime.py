@@ -145,8 +145,8 @@ class Runtime(Residency):
                 ticket.done = True
             return False
         batch, committed = self._build_batch()
-        try:
         self._wake_evicted(batch)
+        try:
             commit(self.store, batch)
         except BaseException as exc:
             for ticket in tickets:
@@ -164,8 +164,8 @@ class Runtime(Residency):
         for workflow_id, events in committed:
             for event in events:
                 self._after_commit(workflow_id, event)
-        self._cond.notify_all()
         self._trim_resident()
+        self._cond.notify_all()
         return True
 
     def _drain_inbox(self) -> list[_Ticket]:
@@ -489,6 +489,7 @@ class Runtime(Residency):
             return
         for cls, fields in interp.take_decisions():
             self._enqueue(inst.workflow_id, cls, fields)
+        self._touch(inst)
         if interp.status == "stalled" and inst.status != "stalled":
             inst.status = "stalled"
             self._enqueue(inst.workflow_id, WorkflowStalled, {"reason": interp.stall_reason or ""})
@@ -519,7 +520,6 @@ class Runtime(Residency):
         )
 
         def done(outcome: Outcome) -> None:
-        self._touch(inst)
             self._inbox.append(("activity", key, attempt_no, outcome))
             self._wake()
 
@@ -554,6 +554,7 @@ class Runtime(Residency):
                     self._dispatch(key, spec, spec.attempts + 1)
             for ordinal, child_id in inst.interp.pending_children().items():
                 self._check_child(inst, ordinal, child_id)
+        self._trim_resident()
 
 
 def _child_outcome(
@@ -574,4 +575,3 @@ def _child_outcome(
 
 
 
-        self._trim_resident()

@@ -1,0 +1,178 @@
+"""Replay cost is linear in history length: counted work per event, never wall time.
+
+For histories of about 100, 1,000 and 5,000 events, replayed from a DuckDB
+store, we count what replay does: store statements, row decodes, digests,
+payload decodes, and every Python-level function call (``sys.setprofile``).
+Each count divided by the number of events must stay flat as histories grow
+(a little fixed cost amortises at 100 events, so per-event counts may only
+fall). These counts are deterministic, so the guard cannot flake.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+import aion
+from aion import _codec
+from aion._definitions import Registry, workflow_definition
+from aion._events import (
+    ActivityCompleted,
+    ActivityScheduled,
+    Event,
+    SignalAwaited,
+    SignalReceived,
+    TimerFired,
+    TimerStarted,
+    WorkflowStarted,
+)
+from aion._interpreter import Interpreter
+from aion.store import Append, DuckDBStore
+
+
+@aion.activity
+def work(i: int) -> dict[str, Any]:
+    return {"i": i}
+
+
+@aion.workflow
+def mixed(n: int):  # type: ignore[no-untyped-def]
+    total = 0
+    for i in range(n):
+        if i % 10 < 7:
+            out = yield aion.call(work, i)
+            total += out["i"]
+        elif i % 10 < 9:
+            yield aion.sleep(1.0)
+        else:
+            yield aion.receive_signal("go")
+    return total
+
+
+REGISTRY = Registry([mixed], [work])
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def record(commands: int) -> list[Event]:
+    """The complete history of ``mixed(commands)``, answered by a fake world."""
+    definition = workflow_definition(mixed)
+    started = WorkflowStarted(
+        seq=1, run_id="r", recorded_at=T0, name=definition.name, args=[commands]
+    )
+    history: list[Event] = [started]
+    interp = Interpreter(workflow_id="w", started=started, definition=definition, registry=REGISTRY)
+    interp.start()
+    while decisions := interp.take_decisions():
+        for cls, fields in decisions:
+            at = T0 + timedelta(seconds=len(history))
+            event = cls(seq=len(history) + 1, run_id="r", recorded_at=at, **fields)
+            history.append(event)
+            outcome: Event | None = None
+            seq = len(history) + 1
+            if isinstance(event, ActivityScheduled):
+                result = {"i": event.args[0]}
+                outcome = ActivityCompleted(
+                    seq=seq,
+                    run_id="r",
+                    recorded_at=at,
+                    ordinal=event.ordinal,
+                    attempt=1,
+                    result=result,
+                )
+            elif isinstance(event, TimerStarted):
+                outcome = TimerFired(seq=seq, run_id="r", recorded_at=at, ordinal=event.ordinal)
+            elif isinstance(event, SignalAwaited):
+                outcome = SignalReceived(seq=seq, run_id="r", recorded_at=at, name="go", payload=1)
+            if outcome is not None:
+                history.append(outcome)
+                interp.apply(outcome)
+    assert interp.status == "completed"
+    return history
+
+
+class Counter:
+    """Counts calls of selected functions while installed."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.counts: dict[str, int] = {}
+        self._mp = monkeypatch
+
+    def wrap(self, owner: Any, name: str) -> None:
+        original = getattr(owner, name)
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.counts[name] = self.counts.get(name, 0) + 1
+            return original(*args, **kwargs)
+
+        self._mp.setattr(owner, name, counted)
+
+
+def python_calls() -> Iterator[dict[str, int]]:
+    """A context that counts Python and C function calls made inside it."""
+    counts = {"calls": 0}
+
+    def profile(frame: Any, event: str, arg: Any) -> None:
+        if event in ("call", "c_call"):
+            counts["calls"] += 1
+
+    sys.setprofile(profile)
+    try:
+        yield counts
+    finally:
+        sys.setprofile(None)
+
+
+def measure(store: DuckDBStore, monkeypatch: pytest.MonkeyPatch, commands: int) -> dict[str, float]:
+    counter = Counter(monkeypatch)
+    counter.wrap(store, "_select")
+    counter.wrap(_codec, "event_from_row")
+    counter.wrap(_codec, "digest")
+    counter.wrap(_codec, "from_jsonable")
+    workflow_id = f"w{commands}"
+    events = store.history(workflow_id)  # warm caches (type hints, paths) outside the count
+    aion.replay(mixed, events, registry=REGISTRY)
+    counter.counts.clear()
+    gen = python_calls()
+    calls = next(gen)
+    try:
+        events = store.history(workflow_id)
+        result = aion.replay(mixed, events, registry=REGISTRY)
+    finally:
+        gen.close()
+    monkeypatch.undo()
+    assert result.ok and result.status == "completed"
+    n = len(events)
+    per_event = {name: count / n for name, count in counter.counts.items()}
+    per_event["python calls"] = calls["calls"] / n
+    per_event["events"] = n
+    return per_event
+
+
+def test_replay_work_per_event_does_not_grow_with_history_length(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sizes = (50, 500, 2_500)  # commands; about 100, 1,000 and 5,000 events
+    store = DuckDBStore(tmp_path / "linear.duckdb")
+    try:
+        for commands in sizes:
+            history = record(commands)
+            store.append([Append(workflow_id=f"w{commands}", expected_seq=0, events=history)])
+        small, medium, large = (measure(store, monkeypatch, c) for c in sizes)
+    finally:
+        store.close()
+    assert small["events"] < medium["events"] < large["events"]
+    # One query per replayed history, whatever its length.
+    assert small["_select"] * small["events"] == 1
+    assert large["_select"] * large["events"] == 1
+    # Exactly one row decode per event; digests and payload decodes per event are constant.
+    for name in ("event_from_row", "digest", "from_jsonable"):
+        assert small[name] == pytest.approx(medium[name], rel=0.05), name
+        assert large[name] == pytest.approx(medium[name], rel=0.05), name
+    assert large["event_from_row"] == 1
+    # All interpreted work: flat per event (fixed costs may only make short histories dearer).
+    assert large["python calls"] <= medium["python calls"] * 1.02
+    assert medium["python calls"] <= small["python calls"] * 1.02
