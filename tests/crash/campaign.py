@@ -157,7 +157,9 @@ class Campaign:
         self._read_status()
 
     def _read_status(self) -> None:
-        for line in (self.folder / "status.log").read_text().splitlines():
+        path = self.folder / "status.log"
+        lines = path.read_text().splitlines() if path.exists() else []  # killed before it wrote
+        for line in lines:
             number, what, *rest = line.split()
             if int(number) != self.incarnation or what != "ready":
                 continue
