@@ -59,6 +59,7 @@ class WorkflowStarted(Event):
 
     name: str
     args: list[Any]
+    workflow_id: str | None = None  # so a history replays under its own id, from anywhere
     parent_id: str | None = None
     parent_run_id: str | None = None
     parent_ordinal: int | None = None
