@@ -14,7 +14,14 @@ import attrs
 
 from aion._definitions import Registry, workflow_definition
 from aion._errors import AionError, HistoryError, NondeterminismError, NotRegisteredError
-from aion._events import FORMAT_VERSION, SEMANTICS_VERSION, Event, WorkflowContinuedAsNew, WorkflowStarted
+from aion._events import (
+    FORMAT_VERSION,
+    SEMANTICS_VERSION,
+    Event,
+    WorkflowContinuedAsNew,
+    WorkflowStarted,
+)
+from aion._gcpause import paused_gc
 from aion._interpreter import Interpreter
 
 
@@ -117,8 +124,9 @@ def replay(
             history=segment,
         )
         interp.start()
+        feed = interp.feed
         for event in segment[1:]:
-            interp.feed(event)
+            feed(event)
             if interp.status == "stalled":
                 break
         if interp.status == "stalled":
@@ -181,9 +189,14 @@ class Replayer:
                 yield ReplayResult(workflow_id=workflow_id, ok=False, status="error", error=exc)
 
     def replay_store(self, store: Any) -> ReplaySummary:
-        """Replay every workflow in a store (read in one scan)."""
-        histories = store.histories()
-        return self.summarise(self.replay_many(histories.items()))
+        """Replay every workflow in a store (read in one scan).
+
+        The cyclic collector is paused meanwhile: every history and result stays
+        alive until the summary, so collections would only rescan them.
+        """
+        with paused_gc():
+            histories = store.histories()
+            return self.summarise(self.replay_many(histories.items()))
 
     @staticmethod
     def summarise(results: Iterable[ReplayResult]) -> ReplaySummary:

@@ -17,6 +17,7 @@ from aion import _codec
 from aion._clock import Clock, ManualClock, SystemClock
 from aion._definitions import Registry, workflow_definition
 from aion._engine._activities import ActivityExecutor, ActivityRunner
+from aion._engine._grouping import linger
 from aion._engine._handle import WorkflowDescription, WorkflowHandle
 from aion._engine._recovery import ActivitySpec, Instance
 from aion._engine._runtime import Runtime, _Attempt, _Ticket
@@ -41,6 +42,7 @@ from aion._events import (
     WorkflowFailed,
     WorkflowStarted,
 )
+from aion._gcpause import paused_gc
 from aion._replay import replay
 from aion.store import DuckDBStore, Store, WorkflowInfo
 
@@ -108,7 +110,7 @@ class Engine(Runtime):
         self._resident = {}
         if isinstance(self.clock, ManualClock):
             self.clock.subscribe(self._wake)
-        with self._lock:
+        with self._lock, paused_gc():  # recovery builds only live objects
             self._recover()
             self._step()  # make what recovery decided (stalls, resumptions) durable now
 
@@ -348,6 +350,7 @@ class Engine(Runtime):
                 while not self._closed and not (stop is not None and stop.is_set()):
                     try:
                         if self._step():
+                            linger(self)  # group commit: let a busy batch fill a little
                             continue
                     except StoreError:
                         if self._closed:

@@ -127,7 +127,16 @@ def _source(gen: Any) -> str:
     frame = gen.gi_frame
     if frame is None:
         return ""
-    return f"{_short_path(frame.f_code.co_filename)}:{frame.f_lineno}"
+    key = (frame.f_code, frame.f_lineno)
+    source = _SOURCES.get(key)
+    if source is None:  # once per yield site, not once per command
+        if len(_SOURCES) > 65536:  # code built at run time: do not grow without bound
+            _SOURCES.clear()
+        source = _SOURCES[key] = f"{_short_path(frame.f_code.co_filename)}:{frame.f_lineno}"
+    return source
+
+
+_SOURCES: dict[tuple[Any, int], str] = {}
 
 
 _PARAM_TYPES: dict[Callable[..., Any], list[Any]] = {}
@@ -171,15 +180,23 @@ def decode_args(fn: Callable[..., Any], args: Sequence[Any], what: str) -> list[
     return out
 
 
-_POLICY_TEXT: dict[Any, str] = {}
+_POLICY_JSON: dict[int, tuple[Any, Any]] = {}
 
 
 def _policy_json(policy: Any) -> Any:
-    """A retry policy as JSON: converted once per policy, then a fresh copy per call."""
-    text = _POLICY_TEXT.get(policy)
-    if text is None:
-        text = _POLICY_TEXT[policy] = _codec.dumps(_codec.to_jsonable(policy))
-    return _codec.loads(text)
+    """A retry policy as JSON, converted once per policy.
+
+    Every event of the same policy shares the one dict: events are immutable by
+    contract, and a copy per call was a tenth of the cost of replaying a call.
+    """
+    # Keyed by identity (hashing the attrs policy costs as much as the rest of the
+    # lookup); the policy is kept in the entry so its id cannot be reused.
+    entry = _POLICY_JSON.get(id(policy))
+    if entry is None or entry[0] is not policy:
+        if len(_POLICY_JSON) > 1024:  # policies built per call: do not grow without bound
+            _POLICY_JSON.clear()
+        entry = _POLICY_JSON[id(policy)] = (policy, _codec.to_jsonable(policy))
+    return entry[1]
 
 
 def _seed(*parts: Any) -> bytes:
@@ -258,6 +275,16 @@ class Interpreter:
     def feed(self, event: Event) -> None:
         """Consume the next recorded event of the run (replay)."""
         self.last_seq = event.seq
+        handler = _HANDLERS.get(type(event))
+        if handler is not None:  # an outcome: `apply`, inlined (half of all replayed events)
+            if self.status != "running":
+                return
+            self.now = event.recorded_at
+            try:
+                handler(self, event)
+            except (Diverged, _Stall) as exc:
+                self._stall(exc)
+            return
         family = event.FAMILY
         if family == "outcome":
             self.apply(event)
@@ -332,19 +359,21 @@ class Interpreter:
     def _resume(self, ok: bool, value: Any) -> None:
         gen = self._gen
         assert gen is not None
+        budget = self.step_budget
+        code = getattr(gen, "gi_code", None)
+        watchdog = WATCHDOG
         while True:
             self._root = None
-            budget = self.step_budget
-            guard = WATCHDOG.watch(budget, getattr(gen, "gi_code", None)) if budget else None
+            guard = watchdog.watch(budget, code) if budget else None
             try:
                 try:
                     command = gen.send(value) if ok else gen.throw(value)
                 finally:
                     if guard is not None:
-                        WATCHDOG.release(guard)
+                        watchdog.release(guard)
             except Runaway:
                 assert guard is not None
-                WATCHDOG.release(guard)  # again, in case the exception cut the first release short
+                watchdog.release(guard)  # again, in case the exception cut the first release short
                 msg = (
                     f"workflow {self.definition.name!r} ran for more than {budget:g}s without "
                     f"yielding, at {guard.where or 'an unknown line'}: workflow code must not loop "
@@ -366,14 +395,17 @@ class Interpreter:
                 self._finish_failed(exc)
                 return
             source = _source(gen)
-            if not isinstance(command, Command):
-                ok, value = False, self._yield_error(command, source)
-                continue
-            if isinstance(command, ContinueAsNew):
-                self._continue_as_new(command)
-                return
+            issue = _ISSUERS.get(type(command))  # one probe for the common commands
+            if issue is None:
+                if not isinstance(command, Command):
+                    ok, value = False, self._yield_error(command, source)
+                    continue
+                if isinstance(command, ContinueAsNew):
+                    self._continue_as_new(command)
+                    return
+                issue = Interpreter._issue
             try:
-                node = self._issue(command, None, source)
+                node = issue(self, command, None, source)
             except CodecError as exc:
                 ok, value = False, exc
                 continue
@@ -467,27 +499,47 @@ class Interpreter:
         return node
 
     def _issue_call(self, cmd: Call, parent: Node | None, source: str, ordinal: int = 0) -> Node:
-        ordinal = ordinal or self._ordinal()
+        if not ordinal:  # self._ordinal(), inlined: this runs for every call
+            ordinal = self._next_ordinal
+            self._next_ordinal = ordinal + 1
+            self._draws = 0
         definition = cmd.definition
         if definition is None and self.registry is not None:
             definition = self.registry.activities.get(cmd.activity)
-        args = _codec.to_jsonable(list(cmd.args), f"the arguments of activity {cmd.activity!r}")
-        kwargs = _codec.to_jsonable(dict(cmd.kwargs), f"the arguments of activity {cmd.activity!r}")
-        policy = cmd.retry or (definition.retry if definition else DEFAULT_RETRY)
-        timeout = cmd.timeout if cmd.timeout is not None else (definition.timeout if definition else None)
-        self._decide(
-            ActivityScheduled,
-            {
-                "ordinal": ordinal,
-                "source": source,
-                "digest": _codec.digest("activity", cmd.activity, args, kwargs),
-                "name": cmd.activity,
-                "args": args,
-                "kwargs": kwargs,
-                "retry": _policy_json(policy),
-                "timeout": timeout.total_seconds() if timeout is not None else None,
-            },
-        )
+        args = list(cmd.args)
+        if not _codec.is_plain(args):
+            args = _codec.to_jsonable(args, f"the arguments of activity {cmd.activity!r}")
+        kwargs = dict(cmd.kwargs)
+        if kwargs and not _codec.is_plain(kwargs):
+            kwargs = _codec.to_jsonable(kwargs, f"the arguments of activity {cmd.activity!r}")
+        digest = _codec.digest("activity", cmd.activity, args, kwargs)
+        index = self._issued
+        recorded = self.recorded
+        if (
+            index < len(recorded)
+            and type(match := recorded[index]) is ActivityScheduled
+            and match.ordinal == ordinal
+            and match.digest == digest
+        ):
+            # Replay's common case: the recorded call, matched on what matching reads.
+            # The full decision is only built when it is new or differs.
+            self._issued = index + 1
+        else:
+            policy = cmd.retry or (definition.retry if definition else DEFAULT_RETRY)
+            timeout = cmd.timeout if cmd.timeout is not None else (definition.timeout if definition else None)
+            self._decide(
+                ActivityScheduled,
+                {
+                    "ordinal": ordinal,
+                    "source": source,
+                    "digest": digest,
+                    "name": cmd.activity,
+                    "args": args,
+                    "kwargs": kwargs,
+                    "retry": _policy_json(policy),
+                    "timeout": timeout.total_seconds() if timeout is not None else None,
+                },
+            )
         node = ActivityNode(ordinal, cmd.activity, source, definition.return_type if definition else Any)
         self._pending[ordinal] = node
         return node
@@ -715,13 +767,14 @@ class Interpreter:
         node.done, node.ok, node.value = True, ok, value
         self._pending.pop(node.ordinal, None)
         parent = node.parent
-        if isinstance(parent, Group):
+        if parent is None:  # the common case first: a top-level command
+            if node is self._root:
+                self._resume(ok, value)
+        elif isinstance(parent, Group):
             self._member_settled(parent, node)
         elif isinstance(parent, Deadline):
             if not parent.issuing:
                 self._inner_settled(parent, node)
-        elif node is self._root:
-            self._resume(ok, value)
 
     def _member_settled(self, group: Group, node: Node) -> None:
         if group.done:
@@ -797,12 +850,16 @@ class Interpreter:
         node = self._pending.get(event.ordinal)
         if not isinstance(node, ActivityNode):
             return
-        try:
-            value = _codec.from_jsonable(
-                event.result, node.result_type, f"the recorded result of activity {node.name!r} (seq {event.seq})"
-            )
-        except CodecError as exc:
-            raise _Stall(str(exc)) from None
+        value = _codec.quick_structure(event.result, node.result_type)
+        if value is _codec.NOT_QUICK:
+            try:
+                value = _codec.from_jsonable(
+                    event.result,
+                    node.result_type,
+                    f"the recorded result of activity {node.name!r} (seq {event.seq})",
+                )
+            except CodecError as exc:
+                raise _Stall(str(exc)) from None
         self._settle(node, True, value)
 
     def _on_activity_failed(self, event: ActivityFailed) -> None:

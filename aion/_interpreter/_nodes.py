@@ -33,7 +33,16 @@ class ActivityNode(Node):
     __slots__ = ("result_type",)
 
     def __init__(self, ordinal: int, name: str, source: str, result_type: Any) -> None:
-        super().__init__("activity", ordinal, name, source)
+        # Node.__init__ inlined: one of these is built for every call, replayed or live.
+        self.kind = "activity"
+        self.ordinal = ordinal
+        self.name = name
+        self.source = source
+        self.parent: Group | Deadline | None = None
+        self.slot = 0
+        self.done = False
+        self.ok = True
+        self.value: Any = None
         self.result_type = result_type
 
 

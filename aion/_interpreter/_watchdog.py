@@ -50,43 +50,93 @@ class Runaway(BaseException):
 
 
 class Guard:
-    """One guarded stretch of workflow code on one thread."""
+    """The guard of one thread: reused for every stretch that thread runs (see `Watchdog`)."""
 
-    __slots__ = ("budget", "code", "deadline", "fired", "thread_id", "where")
+    __slots__ = (
+        "active",
+        "budget",
+        "code",
+        "fired",
+        "firing",
+        "seen",
+        "since",
+        "stretch",
+        "thread_id",
+        "where",
+    )
 
-    def __init__(self, budget: float, code: CodeType | None) -> None:
-        self.budget = budget
-        self.code = code
-        self.deadline = time.monotonic() + budget
-        self.thread_id = threading.get_ident()
+    def __init__(self, thread_id: int) -> None:
+        self.thread_id = thread_id
+        self.active = False
+        self.budget = 0.0
+        self.code: CodeType | None = None
+        self.stretch = 0  # bumped when a stretch starts
+        self.seen = -1  # the stretch the watchdog last saw running ...
+        self.since = 0.0  # ... and since when
+        self.firing = False
         self.fired = False
         self.where = ""
 
 
 class Watchdog:
-    """The process's watchdog thread and the guards it watches."""
+    """The process's watchdog thread and the guards it watches.
+
+    Guarding wraps every stretch of workflow code between two yields, so the two
+    calls that do it are kept to a few attribute writes: each thread reuses one
+    `Guard`, no clock is read (the watchdog times a stretch from when it first
+    sees it, so it fires between ``budget`` and ``budget`` + one tick after the
+    stretch began), and no lock is taken unless the watchdog is firing.
+
+    An exception must never land outside the stretch it stops. The watchdog
+    announces ``firing`` before it re-checks that the stretch is still active
+    and raises; `release` marks the stretch inactive before it looks at
+    ``firing``. So either the watchdog sees the stretch ended and does not
+    raise, or `release` sees the announcement and, under the lock (after the
+    raise), withdraws an exception not yet delivered. One delivered earlier
+    lands inside the stretch or inside `release`, where the interpreter catches
+    it. Nested stretches on one thread (a replay run from workflow code) get a
+    guard of their own.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._guards: set[Guard] = set()
+        self._guards: set[Guard] = set()  # every guard, scanned by the watchdog thread
+        self._idle: dict[int, Guard] = {}  # per thread id: its guard, when not in use
         self._thread: threading.Thread | None = None
 
     def watch(self, budget: float, code: CodeType | None) -> Guard:
         """Start guarding the calling thread for ``budget`` seconds."""
-        guard = Guard(budget, code)
-        with self._lock:
-            self._guards.add(guard)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="aion-watchdog", daemon=True)
-                self._thread.start()
+        guard = self._idle.pop(threading.get_ident(), None)  # only this thread uses its entry
+        if guard is None:
+            guard = Guard(threading.get_ident())
+            with self._lock:
+                self._guards.add(guard)
+                if self._thread is None:
+                    self._thread = threading.Thread(
+                        target=self._run, name="aion-watchdog", daemon=True
+                    )
+                    self._thread.start()
+        guard.budget = budget
+        guard.code = code
+        guard.stretch += 1
+        guard.active = True  # last: the watchdog only times active stretches
         return guard
 
     def release(self, guard: Guard) -> None:
         """Stop guarding; clear the guard's exception if it has not been delivered yet."""
-        with self._lock:
-            self._guards.discard(guard)
-            if guard.fired:
-                _clear_in(guard.thread_id, None)
+        if not guard.active:
+            return  # released already
+        guard.active = False
+        if guard.firing or guard.fired:
+            with self._lock:  # the watchdog holds it until its raise is done
+                if guard.fired:
+                    _clear_in(guard.thread_id, None)
+                    guard.fired = False
+        if guard.thread_id in self._idle:
+            with self._lock:
+                self._guards.discard(guard)  # a nested guard: the thread has one already
+        else:
+            self._idle[guard.thread_id] = guard
 
     def _run(self) -> None:
         while True:
@@ -94,10 +144,25 @@ class Watchdog:
             now = time.monotonic()
             with self._lock:
                 for guard in self._guards:
-                    if not guard.fired and now >= guard.deadline:
+                    if not guard.active or guard.fired:
+                        continue
+                    stretch = guard.stretch
+                    if stretch != guard.seen:
+                        guard.seen, guard.since = stretch, now
+                        continue
+                    if now - guard.since < guard.budget:
+                        continue
+                    guard.firing = True  # announce, then re-check (see the class docstring)
+                    if _still_running(guard, stretch):
                         guard.where = _locate(guard)
                         guard.fired = True
                         _raise_in(guard.thread_id, Runaway)
+                    guard.firing = False
+
+
+def _still_running(guard: Guard, stretch: int) -> bool:
+    """Re-read after announcing ``firing``: the guarded thread may have moved on."""
+    return guard.active and guard.stretch == stretch
 
 
 def _locate(guard: Guard) -> str:

@@ -124,6 +124,8 @@ class WorkflowIndex:
                 )
             elif isinstance(event, TimerFired | CommandCancelled | ActivityCompleted | ActivityFailed):
                 timers.pop((event.run_id, event.ordinal), None)
+        if not timers:  # no empty dict per workflow: 100,000 workflows would keep 10 MB of them
+            self._timers.pop(workflow_id, None)
 
     def set_head(self, workflow_id: str, last_seq: int) -> None:
         """Record a workflow's head (bulk loads observe only lifecycle events)."""

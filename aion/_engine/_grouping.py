@@ -1,0 +1,39 @@
+"""Group commit under load: let a busy worker gather a batch before committing it.
+
+A commit costs about 1.5 ms whatever it holds, so a worker that commits as
+soon as anything is queued spends its time committing a handful of events at
+a time while activity completions trickle in. When many activities are in
+flight, `linger` waits (releasing the engine lock) until about half of them
+have reported or a couple of milliseconds have passed, whichever comes first.
+That is the same latency as one more commit, and it turns a few events per
+commit into dozens. With little in flight the worker does not wait at all.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from aion._engine._runtime import Runtime
+
+#: The longest a worker waits for a batch to fill.
+LINGER_SECONDS: Final = 0.002
+#: Below this many activities in flight a worker commits at once.
+MIN_INFLIGHT: Final = 16
+#: A batch of this many waiting requests is full enough.
+FULL: Final = 256
+
+
+def linger(runtime: Runtime) -> None:
+    """Wait briefly for more work when much is in flight; call with the engine lock held."""
+    inflight = len(runtime._inflight)
+    if inflight < MIN_INFLIGHT:
+        return
+    want = min(inflight // 2, FULL)
+    deadline = time.monotonic() + LINGER_SECONDS
+    while len(runtime._inbox) < want:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return
+        runtime._cond.wait(remaining)
