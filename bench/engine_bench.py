@@ -69,7 +69,7 @@ def live_run(workdir: str) -> list[Row]:
     count = scaled(1_000, floor=20)
     path = os.path.join(workdir, "live.duckdb")
     store = TimedStore(path)
-    engine = aion.Engine(store=store, workflows=[live], activities=[tick], max_workers=4)
+    engine = aion.Engine(store=store, workflows=[live], activities=[tick], max_workers=2)
     stop = threading.Event()
     worker = threading.Thread(target=engine.serve, args=(stop,), daemon=True)
     try:
