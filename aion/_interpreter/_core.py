@@ -512,7 +512,7 @@ class Interpreter:
         kwargs = dict(cmd.kwargs)
         if kwargs and not _codec.is_plain(kwargs):
             kwargs = _codec.to_jsonable(kwargs, f"the arguments of activity {cmd.activity!r}")
-        digest = _codec.digest("activity", cmd.activity, args, kwargs)
+        digest = _codec.digest_call(cmd.activity, args, kwargs)
         index = self._issued
         recorded = self.recorded
         if (
