@@ -860,6 +860,13 @@ class Interpreter:
                 )
             except CodecError as exc:
                 raise _Stall(str(exc)) from None
+        if node.parent is None and not node.done:
+            # `_settle` for the common case (a top-level call), inlined: once per call.
+            node.done, node.value = True, value
+            del self._pending[node.ordinal]
+            if node is self._root:
+                self._resume(True, value)
+            return
         self._settle(node, True, value)
 
     def _on_activity_failed(self, event: ActivityFailed) -> None:
