@@ -95,7 +95,9 @@ def replay(
     else:
         definition = workflow_definition(workflow)
     _check_shape(history)
-    workflow_id = workflow_id or "<replay>"
+    first = history[0]
+    recorded_id = first.workflow_id if isinstance(first, WorkflowStarted) else None
+    workflow_id = workflow_id or recorded_id or "<replay>"
     starts = [i for i, e in enumerate(history) if isinstance(e, WorkflowStarted)]
     interp: Interpreter | None = None
     for n, start in enumerate(starts):

@@ -100,6 +100,7 @@ class Engine(Runtime):
         self._specs: dict[TimerKey, ActivitySpec] = {}
         self._inflight: dict[TimerKey, _Attempt] = {}
         self._timers = TimerQueue()
+        self._told = {}
         self._runner: ActivityExecutor = executor if executor is not None else ActivityRunner(max_workers)
         self._serving = 0
         self._closed = False
@@ -163,7 +164,12 @@ class Engine(Runtime):
             queued = self._enqueue(
                 workflow_id,
                 WorkflowStarted,
-                {"run_id": str(uuid.uuid4()), "name": name, "args": json_args},
+                {
+                    "run_id": str(uuid.uuid4()),
+                    "name": name,
+                    "args": json_args,
+                    "workflow_id": workflow_id,
+                },
             )
             try:
                 self._step()

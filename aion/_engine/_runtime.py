@@ -108,6 +108,7 @@ class Runtime(Residency):
     _specs: dict[TimerKey, ActivitySpec]
     _inflight: dict[TimerKey, _Attempt]
     _timers: TimerQueue
+    _told: dict[tuple[str, str], set[int]]  # per run: child awaits whose outcome is queued
     _runner: ActivityExecutor
 
     def _wake(self) -> None:
@@ -186,10 +187,14 @@ class Runtime(Residency):
                 ticket.error = WorkflowNotFound(f"no workflow with id {workflow_id!r} in this store.")
                 ticket.done = True
                 continue
-            if info is not None and info.status in TERMINAL_STATUSES:
+            status = info.status if info is not None else None
+            inst = self._instances.get(workflow_id)
+            if inst is not None and inst.interp is not None and inst.interp.status in TERMINAL_STATUSES:
+                status = inst.interp.status  # decided, its end not yet committed
+            if status in TERMINAL_STATUSES:
                 what = "signal" if kind == "signal" else "cancel request"
                 ticket.error = WorkflowClosed(
-                    f"workflow {workflow_id!r} is {info.status} and cannot take a {what}."
+                    f"workflow {workflow_id!r} is {status} and cannot take a {what}."
                 )
                 ticket.done = True
                 continue
@@ -241,7 +246,7 @@ class Runtime(Residency):
         short_type = error.type.rsplit(".", 1)[-1]
         if error.type in policy.non_retryable or short_type in policy.non_retryable:
             return None
-        if error.type in ("aion._errors.CodecError", "aion._errors.NotRegisteredError"):
+        if error.type in ("aion.CodecError", "aion.NotRegisteredError"):
             return None
         delay = policy.initial_interval.total_seconds() * policy.backoff ** (attempt - 1)
         delay = min(delay, policy.max_interval.total_seconds())
@@ -282,16 +287,32 @@ class Runtime(Residency):
         pending: dict[str, list[Queued]] = {}
         order: list[str] = []
 
-        def add(workflow_id: str, cls: type[Event], fields: dict[str, Any]) -> None:
+        deferred: list[tuple[str, type[Event], dict[str, Any]]] = []
+        current = ""
+
+        def put(workflow_id: str, cls: type[Event], fields: dict[str, Any]) -> None:
             if workflow_id not in pending:
                 pending[workflow_id] = []
                 order.append(workflow_id)
             pending[workflow_id].append((cls, fields))
 
+        def add(workflow_id: str, cls: type[Event], fields: dict[str, Any]) -> None:
+            # Effects on the deciding workflow itself (a continue-as-new successor, a
+            # delivery receipt) follow their decision at once; effects on other
+            # workflows go after those workflows' own queued events, so every
+            # history reads decision-first.
+            if workflow_id == current:
+                put(workflow_id, cls, fields)
+            else:
+                deferred.append((workflow_id, cls, fields))
+
         for workflow_id, items in list(self._queue.items()):
+            current = workflow_id
             for cls, fields in items:
-                add(workflow_id, cls, fields)
+                put(workflow_id, cls, fields)
                 self._expand(workflow_id, cls, fields, add)
+        for workflow_id, cls, fields in deferred:
+            put(workflow_id, cls, fields)
         appends: list[Append] = []
         committed: list[tuple[str, list[Event]]] = []
         for workflow_id in order:
@@ -346,6 +367,7 @@ class Runtime(Residency):
                         "run_id": str(uuid.uuid4()),
                         "name": fields["name"],
                         "args": fields["args"],
+                        "workflow_id": child_id,
                         "parent_id": workflow_id,
                         "parent_run_id": self._run_id(workflow_id),
                         "parent_ordinal": fields["ordinal"],
@@ -379,13 +401,14 @@ class Runtime(Residency):
                     "run_id": fields["new_run_id"],
                     "name": inst.name,
                     "args": fields["args"],
+                    "workflow_id": workflow_id,
                     "parent_id": inst.parent_id,
                     "previous_run_id": inst.run_id,
                 },
             )
             carried = inst.interp.unconsumed_signals() if inst.interp is not None else []
             for name, payload in carried:
-                add(workflow_id, SignalReceived, {"name": name, "payload": payload})
+                add(workflow_id, SignalReceived, {"name": name, "payload": payload, "carried": True})
         elif cls in (WorkflowCompleted, WorkflowFailed, WorkflowCancelled) and inst is not None:
             if cls is WorkflowCancelled:
                 for child_id in inst.children:
@@ -407,7 +430,10 @@ class Runtime(Residency):
             return
         for ordinal, child_id in parent.interp.pending_children().items():
             if child_id == child.workflow_id:
-                add(parent.workflow_id, *_child_outcome(ordinal, child_id, cls, fields))
+                told = self._told.setdefault((parent.workflow_id, parent.run_id), set())
+                if ordinal not in told:
+                    told.add(ordinal)
+                    add(parent.workflow_id, *_child_outcome(ordinal, child_id, cls, fields))
 
     # --- after a commit: apply outcomes, act on decisions -------------------------
 
@@ -457,12 +483,15 @@ class Runtime(Residency):
             self._forget_run(inst)
 
     def _forget_run(self, inst: Instance) -> None:
+        self._told.pop((inst.workflow_id, inst.run_id), None)
         for key in [k for k in self._specs if k[0] == inst.workflow_id and k[1] == inst.run_id]:
             self._specs.pop(key, None)
             self._inflight.pop(key, None)
 
     def _check_child(self, parent: Instance, ordinal: int, child_id: str) -> None:
         """Queue the outcome of an awaited child that already finished."""
+        if parent.interp is None or ordinal not in parent.interp.pending_children():
+            return  # already told (the outcome was written with the child's end)
         status = self._status(child_id)
         if status not in TERMINAL_STATUSES:
             return
@@ -475,7 +504,10 @@ class Runtime(Residency):
             fields = {"error": last.error}
         elif isinstance(last, WorkflowCancelled):
             fields = {"reason": last.reason}
-        self._enqueue(parent.workflow_id, *_child_outcome(ordinal, child_id, cls, fields))
+        told = self._told.setdefault((parent.workflow_id, parent.run_id), set())
+        if ordinal not in told:
+            told.add(ordinal)
+            self._enqueue(parent.workflow_id, *_child_outcome(ordinal, child_id, cls, fields))
 
     def _begin_run(self, workflow_id: str, started: WorkflowStarted) -> None:
         inst = revive(self, workflow_id, [started])
@@ -527,9 +559,21 @@ class Runtime(Residency):
 
     # --- recovery ----------------------------------------------------------------
 
+    def _start_successor(self, inst: Instance, ended: Event) -> None:
+        """Start the run a continue-as-new recorded without its successor (a torn commit)."""
+        if not isinstance(ended, WorkflowContinuedAsNew):
+            return
+
+        def add(workflow_id: str, cls: type[Event], fields: dict[str, Any]) -> None:
+            self._enqueue(workflow_id, cls, fields)
+
+        self._expand(inst.workflow_id, WorkflowContinuedAsNew, {"args": ended.args, "new_run_id": ended.new_run_id}, add)
+
     def _recover(self) -> None:
         """Replay every unfinished workflow and pick up where it stopped."""
-        open_infos = [i for i in self.store.workflows() if i.status in ("running", "stalled")]
+        open_infos = [
+            i for i in self.store.workflows() if i.status in ("running", "stalled", "continued_as_new")
+        ]
         if not open_infos:
             return
         ids = [i.workflow_id for i in open_infos]
@@ -543,6 +587,9 @@ class Runtime(Residency):
             self._instances[info.workflow_id] = inst
             self._heads[info.workflow_id] = info.last_seq
             self._collect(inst)
+            if info.status == "continued_as_new" and inst.interp is not None:
+                self._start_successor(inst, history[-1])
+                continue
             if inst.interp is None or inst.interp.status != "running":
                 continue
             for timer in timers.get(info.workflow_id, []):

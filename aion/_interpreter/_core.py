@@ -685,6 +685,7 @@ class Interpreter:
         return node
 
     def _issue_group(self, cmd: Command[Any], parent: Node | None, source: str) -> Node:
+        members: tuple[Command[Any], ...]
         if isinstance(cmd, CollectMap):
             mode, members, concurrency = "map", cmd.calls, cmd.concurrency
         else:
@@ -930,11 +931,11 @@ def _same_decision(recorded: Event, cls: type[Event], fields: dict[str, Any]) ->
     if isinstance(recorded, CommandEvent):
         return bool(recorded.ordinal == fields["ordinal"] and recorded.digest == fields["digest"])
     if isinstance(recorded, CommandCancelled):
-        return recorded.ordinal == fields["ordinal"]
+        return bool(recorded.ordinal == fields["ordinal"])
     if isinstance(recorded, WorkflowCompleted):
         return bool(_codec.dumps(recorded.result) == _codec.dumps(fields["result"]))
     if isinstance(recorded, WorkflowFailed):
-        return recorded.error.type == fields["error"].type
+        return bool(recorded.error.type == fields["error"].type)
     if isinstance(recorded, WorkflowContinuedAsNew):
         return bool(_codec.dumps(recorded.args) == _codec.dumps(fields["args"]))
     return True
