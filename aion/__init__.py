@@ -71,8 +71,8 @@ from aion._errors import WorkflowFailedError as WorkflowFailedError
 from aion._errors import WorkflowNotFound as WorkflowNotFound
 from aion._errors import WorkflowStalledError as WorkflowStalledError
 from aion._errors import WorkflowYieldError as WorkflowYieldError
-from aion._replay import ReplayResult as ReplayResult
 from aion._replay import Replayer as Replayer
+from aion._replay import ReplayResult as ReplayResult
 from aion._replay import ReplaySummary as ReplaySummary
 from aion._replay import replay as replay
 from aion.store import DuckDBStore as DuckDBStore

@@ -56,7 +56,7 @@ def args_text(args: Any, kwargs: dict[str, Any] | None = None) -> str:
     return "(" + ", ".join(parts) + ")"
 
 
-def event_summary(event: Event) -> str:  # noqa: PLR0911 - one branch per kind reads best
+def event_summary(event: Event) -> str:
     """What happened, in a few words: e.g. ``charge("o-1", 1299)`` or ``result 42``."""
     if isinstance(event, WorkflowStarted):
         return f"{event.name}{args_text(event.args)}"
@@ -82,7 +82,9 @@ def event_summary(event: Event) -> str:  # noqa: PLR0911 - one branch per kind r
     if isinstance(event, ActivityCompleted | ChildCompleted | WorkflowCompleted):
         return f"result {short(event.result)}"
     if isinstance(event, ActivityFailed):
-        retry = f", retry at {event.retry_at.isoformat(timespec='seconds')}" if event.retry_at else ""
+        retry = (
+            f", retry at {event.retry_at.isoformat(timespec='seconds')}" if event.retry_at else ""
+        )
         return f"attempt {event.attempt}: {event.error.type}: {event.error.message}{retry}"
     if isinstance(event, ChildFailed):
         return f"{event.status}: {event.error.type}: {event.error.message}"

@@ -173,9 +173,7 @@ class ActivityError(AionError):
     """
 
     def __init__(self, activity: str, cause_type: str, message: str, attempts: int) -> None:
-        text = (
-            f"activity {activity!r} failed after {attempts} attempt(s): {cause_type}: {message}"
-        )
+        text = f"activity {activity!r} failed after {attempts} attempt(s): {cause_type}: {message}"
         super().__init__(text)
         self.activity = activity
         self.cause_type = cause_type

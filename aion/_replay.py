@@ -57,11 +57,18 @@ def _check_shape(history: Sequence[Event]) -> None:
         msg = "the history is empty: there is nothing to replay."
         raise HistoryError(msg)
     if not isinstance(history[0], WorkflowStarted):
-        msg = f"the history must begin with WorkflowStarted, but seq {history[0].seq} is {type(history[0]).__name__}."
+        first = history[0]
+        msg = (
+            f"the history must begin with WorkflowStarted, but seq {first.seq} "
+            f"is {type(first).__name__}."
+        )
         raise HistoryError(msg)
     for expected, event in enumerate(history, start=history[0].seq):
         if event.seq != expected:
-            msg = f"the history skips from seq {expected - 1} to seq {event.seq}: it is truncated or corrupt."
+            msg = (
+                f"the history skips from seq {expected - 1} to seq {event.seq}: "
+                "it is truncated or corrupt."
+            )
             raise HistoryError(msg)
 
 
@@ -133,7 +140,9 @@ def replay(
                 break
         if interp.status == "stalled":
             break
-        if interp.status == "continued_as_new" and not isinstance(segment[-1], WorkflowContinuedAsNew):
+        if interp.status == "continued_as_new" and not isinstance(
+            segment[-1], WorkflowContinuedAsNew
+        ):
             break
     assert interp is not None
     error: BaseException | None = interp.error
@@ -172,7 +181,9 @@ class Replayer:
         activities: Activity functions (to decode results into their annotated types).
     """
 
-    def __init__(self, workflows: Iterable[Callable[..., Any]], activities: Iterable[Callable[..., Any]] = ()) -> None:
+    def __init__(
+        self, workflows: Iterable[Callable[..., Any]], activities: Iterable[Callable[..., Any]] = ()
+    ) -> None:
         self.registry = Registry(workflows, activities)
 
     def replay(self, history: Sequence[Event], workflow_id: str | None = None) -> ReplayResult:
@@ -182,7 +193,9 @@ class Replayer:
         assert isinstance(started, WorkflowStarted)
         return replay(started.name, history, registry=self.registry, workflow_id=workflow_id)
 
-    def replay_many(self, histories: Iterable[tuple[str, Sequence[Event]]]) -> Iterator[ReplayResult]:
+    def replay_many(
+        self, histories: Iterable[tuple[str, Sequence[Event]]]
+    ) -> Iterator[ReplayResult]:
         """Replay ``(workflow_id, history)`` pairs; bad histories become error results."""
         for workflow_id, history in histories:
             try:

@@ -62,7 +62,7 @@ def dumps(value: Any) -> str:
     return "".join(_C_ENCODE(value, 0))
 
 
-class Slow(Exception):  # noqa: N818 - a signal, not an error
+class Slow(Exception):
     """The fast path does not handle this row or event: take the cattrs path."""
 
 

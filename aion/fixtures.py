@@ -129,7 +129,10 @@ def from_dict(data: Any, path: str | None = None) -> Fixture:
     if not isinstance(raw_events, list) or not raw_events:
         msg = f"{where} has no events."
         raise HistoryError(msg)
-    events = tuple(_codec.event_from_dict(e) if isinstance(e, dict) else _bad_event(where, i) for i, e in enumerate(raw_events))
+    events = tuple(
+        _codec.event_from_dict(e) if isinstance(e, dict) else _bad_event(where, i)
+        for i, e in enumerate(raw_events)
+    )
     workflow = data.get("workflow")
     if not isinstance(workflow, str):
         msg = f"{where} has no 'workflow' name."

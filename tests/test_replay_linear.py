@@ -116,7 +116,7 @@ def measure(store: DuckDBStore, monkeypatch: pytest.MonkeyPatch, commands: int) 
     counter.wrap(_codec, "digest")
     counter.wrap(_codec, "from_jsonable")
     counter.wrap(_codec, "quick_structure")
-    counter.wrap(_core, "_source")  # once per command the generator yields
+    counter.wrap(_core, "source_of")  # once per command the generator yields
     counter.wrap(Interpreter, "feed")
     counter.wrap(Interpreter, "_settle")
     workflow_id = f"w{commands}"
@@ -159,6 +159,6 @@ def test_replay_work_per_event_does_not_grow_with_history_length(
     assert large["event_from_row"] == 1
     # The interpreter's own steps: one feed per event, one resume per command, one
     # settle per outcome, whatever the length.
-    for name in ("feed", "_source", "_settle"):
+    for name in ("feed", "source_of", "_settle"):
         assert small[name] == pytest.approx(large[name], rel=0.05), name
     assert large["feed"] * large["events"] == large["events"] - 1  # all but the started event

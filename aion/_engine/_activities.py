@@ -146,7 +146,9 @@ class ActivityRunner:
 
         def encode(value: Any) -> Outcome:
             try:
-                return True, _codec.to_jsonable(value, f"the result of activity {definition.name!r}")
+                return True, _codec.to_jsonable(
+                    value, f"the result of activity {definition.name!r}"
+                )
             except CodecError as exc:
                 return False, _failure(exc)
 

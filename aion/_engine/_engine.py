@@ -21,6 +21,7 @@ from aion._engine._grouping import linger
 from aion._engine._handle import WorkflowDescription, WorkflowHandle
 from aion._engine._recovery import ActivitySpec, Instance
 from aion._engine._runtime import Runtime, _Attempt, _Ticket
+from aion._engine._startup import recover
 from aion._engine._timers import TimerKey, TimerQueue
 from aion._errors import (
     ConfigurationError,
@@ -101,7 +102,9 @@ class Engine(Runtime):
         self._inflight: dict[TimerKey, _Attempt] = {}
         self._timers = TimerQueue()
         self._told = {}
-        self._runner: ActivityExecutor = executor if executor is not None else ActivityRunner(max_workers)
+        self._runner: ActivityExecutor = (
+            executor if executor is not None else ActivityRunner(max_workers)
+        )
         self._serving = 0
         self._closed = False
         if max_resident is not None and max_resident < 1:
@@ -112,7 +115,7 @@ class Engine(Runtime):
         if isinstance(self.clock, ManualClock):
             self.clock.subscribe(self._wake)
         with self._lock, paused_gc():  # recovery builds only live objects
-            self._recover()
+            recover(self)
             self._step()  # make what recovery decided (stalls, resumptions) durable now
 
     # --- lifecycle ------------------------------------------------------------------
@@ -443,7 +446,9 @@ class Engine(Runtime):
         reason_text = last.reason if isinstance(last, WorkflowCancelled) else None
 
         def cancelled() -> Any:
-            msg = f"workflow {workflow_id!r} was cancelled" + (f": {reason_text}" if reason_text else ".")
+            msg = f"workflow {workflow_id!r} was cancelled" + (
+                f": {reason_text}" if reason_text else "."
+            )
             raise WorkflowCancelledError(msg)
 
         return cancelled
@@ -460,4 +465,3 @@ class Engine(Runtime):
             if next_due is not None:
                 wait = min(wait, max((next_due - self.clock.now()).total_seconds(), 0.0))
         return wait
-

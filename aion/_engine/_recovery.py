@@ -53,7 +53,11 @@ class ActivitySpec:
     @classmethod
     def from_event(cls, event: ActivityScheduled) -> ActivitySpec:
         """The spec recorded in an `ActivityScheduled` event (its policy, not today's)."""
-        policy = _codec.from_jsonable(event.retry, RetryPolicy, "recorded retry policy") if event.retry else RetryPolicy()
+        policy = (
+            _codec.from_jsonable(event.retry, RetryPolicy, "recorded retry policy")
+            if event.retry
+            else RetryPolicy()
+        )
         return cls(event.name, list(event.args), dict(event.kwargs), policy, event.timeout)
 
 
@@ -103,7 +107,10 @@ def revive(
     definition = engine.registry.workflows.get(started.name)
     if definition is None:
         known = ", ".join(sorted(engine.registry.workflows)) or "none"
-        reason = f"workflow type {started.name!r} is not registered with this engine (registered: {known})."
+        reason = (
+            f"workflow type {started.name!r} is not registered with this engine "
+            f"(registered: {known})."
+        )
         inst.status = "stalled"
         if not (was_stalled and previous is not None and previous.stalled_reason == reason):
             engine._enqueue(workflow_id, WorkflowStalled, {"reason": reason})

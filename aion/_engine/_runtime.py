@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections import deque
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,8 +26,9 @@ from aion._clock import Clock
 from aion._definitions import Registry, RetryPolicy
 from aion._engine._activities import ActivityExecutor, ActivityInfo, Outcome
 from aion._engine._commit import commit
+from aion._engine._effects import child_outcome, expand
 from aion._engine._recovery import ActivitySpec, Instance, revive
-from aion._engine._residency import ChunkedHistories, Residency
+from aion._engine._residency import Residency
 from aion._engine._timers import TimerKey, TimerQueue
 from aion._errors import (
     StoreConflictError,
@@ -44,16 +43,11 @@ from aion._events import (
     ActivityScheduled,
     CancelRequested,
     ChildAwaited,
-    ChildCompleted,
-    ChildFailed,
     ChildStarted,
     CommandCancelled,
     ErrorInfo,
     Event,
-    SignalDelivered,
-    SignalDeliveryFailed,
     SignalReceived,
-    SignalSent,
     TimeoutStarted,
     TimerFired,
     TimerStarted,
@@ -184,12 +178,18 @@ class Runtime(Residency):
             workflow_id = item[1]
             info = self.store.info(workflow_id)
             if info is None and workflow_id not in self._queue:
-                ticket.error = WorkflowNotFound(f"no workflow with id {workflow_id!r} in this store.")
+                ticket.error = WorkflowNotFound(
+                    f"no workflow with id {workflow_id!r} in this store."
+                )
                 ticket.done = True
                 continue
             status = info.status if info is not None else None
             inst = self._instances.get(workflow_id)
-            if inst is not None and inst.interp is not None and inst.interp.status in TERMINAL_STATUSES:
+            if (
+                inst is not None
+                and inst.interp is not None
+                and inst.interp.status in TERMINAL_STATUSES
+            ):
                 status = inst.interp.status  # decided, its end not yet committed
             if status in TERMINAL_STATUSES:
                 what = "signal" if kind == "signal" else "cancel request"
@@ -310,7 +310,7 @@ class Runtime(Residency):
             current = workflow_id
             for cls, fields in items:
                 put(workflow_id, cls, fields)
-                self._expand(workflow_id, cls, fields, add)
+                expand(self, workflow_id, cls, fields, add)
         for workflow_id, cls, fields in deferred:
             put(workflow_id, cls, fields)
         appends: list[Append] = []
@@ -326,7 +326,9 @@ class Runtime(Residency):
                     run_id = data["run_id"]
                 data.setdefault("run_id", run_id)
                 events.append(cls(seq=head, recorded_at=now, **data))
-            appends.append(Append(workflow_id=workflow_id, expected_seq=self._head(workflow_id), events=events))
+            appends.append(
+                Append(workflow_id=workflow_id, expected_seq=self._head(workflow_id), events=events)
+            )
             committed.append((workflow_id, events))
         return appends, committed
 
@@ -348,95 +350,6 @@ class Runtime(Residency):
         info = self.store.info(workflow_id)
         return info.status if info else None
 
-    def _expand(
-        self,
-        workflow_id: str,
-        cls: type[Event],
-        fields: dict[str, Any],
-        add: Callable[[str, type[Event], dict[str, Any]], None],
-    ) -> None:
-        """Add to the batch the events a decision causes directly (same transaction)."""
-        inst = self._instances.get(workflow_id)
-        if cls is ChildStarted:
-            child_id = fields["child_id"]
-            if self.store.info(child_id) is None and child_id not in self._queue:
-                add(
-                    child_id,
-                    WorkflowStarted,
-                    {
-                        "run_id": str(uuid.uuid4()),
-                        "name": fields["name"],
-                        "args": fields["args"],
-                        "workflow_id": child_id,
-                        "parent_id": workflow_id,
-                        "parent_run_id": self._run_id(workflow_id),
-                        "parent_ordinal": fields["ordinal"],
-                    },
-                )
-                self._queue.setdefault(child_id, [])
-        elif cls is SignalSent:
-            target = fields["target"]
-            status = self._status(target)
-            if status is None and target in self._queue:
-                status = "running"
-            if status is None or status in TERMINAL_STATUSES:
-                reason = (
-                    f"workflow {target!r} does not exist"
-                    if status is None
-                    else f"workflow {target!r} is {status}"
-                )
-                add(workflow_id, SignalDeliveryFailed, {"ordinal": fields["ordinal"], "reason": reason})
-            else:
-                add(
-                    target,
-                    SignalReceived,
-                    {"name": fields["name"], "payload": fields["payload"], "sender": workflow_id},
-                )
-                add(workflow_id, SignalDelivered, {"ordinal": fields["ordinal"]})
-        elif cls is WorkflowContinuedAsNew and inst is not None:
-            add(
-                workflow_id,
-                WorkflowStarted,
-                {
-                    "run_id": fields["new_run_id"],
-                    "name": inst.name,
-                    "args": fields["args"],
-                    "workflow_id": workflow_id,
-                    "parent_id": inst.parent_id,
-                    "previous_run_id": inst.run_id,
-                },
-            )
-            carried = inst.interp.unconsumed_signals() if inst.interp is not None else []
-            for name, payload in carried:
-                add(workflow_id, SignalReceived, {"name": name, "payload": payload, "carried": True})
-        elif cls in (WorkflowCompleted, WorkflowFailed, WorkflowCancelled) and inst is not None:
-            if cls is WorkflowCancelled:
-                for child_id in inst.children:
-                    if self._status(child_id) not in TERMINAL_STATUSES:
-                        add(child_id, CancelRequested, {"reason": f"parent {workflow_id!r} was cancelled"})
-            self._notify_parent(inst, cls, fields, add)
-
-    def _notify_parent(
-        self,
-        child: Instance,
-        cls: type[Event],
-        fields: dict[str, Any],
-        add: Callable[[str, type[Event], dict[str, Any]], None],
-    ) -> None:
-        if child.parent_id is None:
-            return
-        parent = self._instances.get(child.parent_id)
-        if parent is None or parent.interp is None or parent.interp.status != "running":
-            return
-        for ordinal, child_id in parent.interp.pending_children().items():
-            if child_id == child.workflow_id:
-                told = self._told.setdefault((parent.workflow_id, parent.run_id), set())
-                if ordinal not in told:
-                    told.add(ordinal)
-                    add(parent.workflow_id, *_child_outcome(ordinal, child_id, cls, fields))
-
-    # --- after a commit: apply outcomes, act on decisions -------------------------
-
     def _after_commit(self, workflow_id: str, event: Event) -> None:
         if isinstance(event, WorkflowStarted):
             self._begin_run(workflow_id, event)
@@ -447,7 +360,9 @@ class Runtime(Residency):
         family = event.FAMILY
         if family == "outcome":
             if isinstance(event, ActivityFailed) and event.retry_at is not None:
-                self._timers.arm((workflow_id, event.run_id, event.ordinal), event.retry_at, "retry")
+                self._timers.arm(
+                    (workflow_id, event.run_id, event.ordinal), event.retry_at, "retry"
+                )
             elif isinstance(event, ActivityCompleted | ActivityFailed):
                 # The call is settled for good: keep only specs that may run again, so
                 # _specs stays the size of what is in flight (ending a run scans it).
@@ -464,7 +379,9 @@ class Runtime(Residency):
             self._specs[key] = spec
             self._dispatch(key, spec, 1)
         elif isinstance(event, TimerStarted | TimeoutStarted):
-            self._timers.arm(key, event.fire_at, "sleep" if isinstance(event, TimerStarted) else "timeout")
+            self._timers.arm(
+                key, event.fire_at, "sleep" if isinstance(event, TimerStarted) else "timeout"
+            )
         elif isinstance(event, CommandCancelled):
             self._timers.disarm(key)
             attempt = self._inflight.pop(key, None)
@@ -507,7 +424,7 @@ class Runtime(Residency):
         told = self._told.setdefault((parent.workflow_id, parent.run_id), set())
         if ordinal not in told:
             told.add(ordinal)
-            self._enqueue(parent.workflow_id, *_child_outcome(ordinal, child_id, cls, fields))
+            self._enqueue(parent.workflow_id, *child_outcome(ordinal, child_id, cls, fields))
 
     def _begin_run(self, workflow_id: str, started: WorkflowStarted) -> None:
         inst = revive(self, workflow_id, [started])
@@ -535,7 +452,10 @@ class Runtime(Residency):
             if inst is not None and inst.status != "stalled":
                 inst.status = "stalled"
                 known = ", ".join(sorted(self.registry.activities)) or "none"
-                reason = f"activity {spec.name!r} is not registered with this engine (registered: {known})."
+                reason = (
+                    f"activity {spec.name!r} is not registered with this engine "
+                    f"(registered: {known})."
+                )
                 self._enqueue(workflow_id, WorkflowStalled, {"reason": reason})
             return
         spec.attempts = attempt_no
@@ -558,67 +478,3 @@ class Runtime(Residency):
         attempt.future = self._runner.submit(definition, spec.args, spec.kwargs, info, done)
 
     # --- recovery ----------------------------------------------------------------
-
-    def _start_successor(self, inst: Instance, ended: Event) -> None:
-        """Start the run a continue-as-new recorded without its successor (a torn commit)."""
-        if not isinstance(ended, WorkflowContinuedAsNew):
-            return
-
-        def add(workflow_id: str, cls: type[Event], fields: dict[str, Any]) -> None:
-            self._enqueue(workflow_id, cls, fields)
-
-        self._expand(inst.workflow_id, WorkflowContinuedAsNew, {"args": ended.args, "new_run_id": ended.new_run_id}, add)
-
-    def _recover(self) -> None:
-        """Replay every unfinished workflow and pick up where it stopped."""
-        open_infos = [
-            i for i in self.store.workflows() if i.status in ("running", "stalled", "continued_as_new")
-        ]
-        if not open_infos:
-            return
-        ids = [i.workflow_id for i in open_infos]
-        histories = ChunkedHistories(self.store, ids, before_chunk=self._trim_resident)
-        timers: dict[str, list[Any]] = {}
-        for timer in self.store.due_timers():
-            timers.setdefault(timer.workflow_id, []).append(timer)
-        for info in open_infos:
-            history = histories.get(info.workflow_id, [])
-            inst = revive(self, info.workflow_id, history, previous=info)
-            self._instances[info.workflow_id] = inst
-            self._heads[info.workflow_id] = info.last_seq
-            self._collect(inst)
-            if info.status == "continued_as_new" and inst.interp is not None:
-                self._start_successor(inst, history[-1])
-                continue
-            if inst.interp is None or inst.interp.status != "running":
-                continue
-            for timer in timers.get(info.workflow_id, []):
-                if timer.run_id == inst.run_id:
-                    self._timers.arm((info.workflow_id, timer.run_id, timer.ordinal), timer.fire_at, timer.kind)
-            for key, spec in inst.activities.items():
-                self._specs[key] = spec
-                if not spec.waiting_retry:
-                    self._dispatch(key, spec, spec.attempts + 1)
-            for ordinal, child_id in inst.interp.pending_children().items():
-                self._check_child(inst, ordinal, child_id)
-        self._trim_resident()
-
-
-def _child_outcome(
-    ordinal: int, child_id: str, cls: type[Event], fields: dict[str, Any]
-) -> tuple[type[Event], dict[str, Any]]:
-    """The parent-side outcome event for a child's terminal decision."""
-    if cls is WorkflowCompleted:
-        return ChildCompleted, {"ordinal": ordinal, "child_id": child_id, "result": fields.get("result")}
-    if cls is WorkflowFailed:
-        return ChildFailed, {"ordinal": ordinal, "child_id": child_id, "status": "failed", "error": fields["error"]}
-    reason = fields.get("reason") or "cancelled"
-    return ChildFailed, {
-        "ordinal": ordinal,
-        "child_id": child_id,
-        "status": "cancelled",
-        "error": ErrorInfo(type="aion.Cancelled", message=reason),
-    }
-
-
-

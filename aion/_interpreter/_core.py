@@ -19,10 +19,6 @@ what makes a recovered run continue exactly where it stopped.
 
 from __future__ import annotations
 
-import hashlib
-import inspect
-import os
-import random as _random
 import traceback
 import uuid
 from collections import deque
@@ -32,26 +28,10 @@ from typing import Any
 
 from aion import _codec
 from aion._commands import (
-    UUID4,
-    AwaitChild,
-    Call,
-    ChildHandle,
-    CollectAll,
-    CollectMap,
-    CollectRace,
     Command,
     ContinueAsNew,
-    Now,
-    OnQuery,
-    Patched,
-    Random,
-    ReceiveSignal,
-    SendSignal,
-    Sleep,
-    StartChild,
-    WithTimeout,
 )
-from aion._definitions import DEFAULT_RETRY, Registry, WorkflowDefinition
+from aion._definitions import Registry, WorkflowDefinition
 from aion._errors import (
     ActivityError,
     AionError,
@@ -66,25 +46,16 @@ from aion._errors import (
 from aion._events import (
     ActivityCompleted,
     ActivityFailed,
-    ActivityScheduled,
     CancelRequested,
-    ChildAwaited,
     ChildCompleted,
     ChildFailed,
-    ChildStarted,
     CommandCancelled,
     CommandEvent,
     Event,
-    GroupStarted,
-    PatchRecorded,
-    SignalAwaited,
     SignalDelivered,
     SignalDeliveryFailed,
     SignalReceived,
-    SignalSent,
-    TimeoutStarted,
     TimerFired,
-    TimerStarted,
     WorkflowCancelled,
     WorkflowCompleted,
     WorkflowContinuedAsNew,
@@ -92,7 +63,9 @@ from aion._events import (
     WorkflowStarted,
 )
 from aion._interpreter._divergence import Diverged, describe_decision, divergence_error
+from aion._interpreter._issue import ISSUERS, Issuer
 from aion._interpreter._nodes import ActivityNode, Deadline, Group, Node
+from aion._interpreter._support import decode_args, seed, source_of
 from aion._interpreter._watchdog import DEFAULT_BUDGET, WATCHDOG, Runaway
 
 Decision = tuple[type[Event], dict[str, Any]]
@@ -102,108 +75,7 @@ class _Stall(Exception):
     """Internal: the run cannot go on under this code (e.g. a payload no longer decodes)."""
 
 
-_PATHS: dict[str, str] = {}
-
-
-def _short_path(filename: str) -> str:
-    short = _PATHS.get(filename)
-    if short is None:
-        try:
-            rel = os.path.relpath(filename)
-            short = filename if rel.startswith("..") else rel
-        except ValueError:
-            short = filename
-        _PATHS[filename] = short
-    return short
-
-
-def _source(gen: Any) -> str:
-    """``file:line`` of the innermost frame suspended at a yield (follows ``yield from``)."""
-    while True:
-        sub = getattr(gen, "gi_yieldfrom", None)
-        if sub is None or getattr(sub, "gi_frame", None) is None:
-            break
-        gen = sub
-    frame = gen.gi_frame
-    if frame is None:
-        return ""
-    key = (frame.f_code, frame.f_lineno)
-    source = _SOURCES.get(key)
-    if source is None:  # once per yield site, not once per command
-        if len(_SOURCES) > 65536:  # code built at run time: do not grow without bound
-            _SOURCES.clear()
-        source = _SOURCES[key] = f"{_short_path(frame.f_code.co_filename)}:{frame.f_lineno}"
-    return source
-
-
-_SOURCES: dict[tuple[Any, int], str] = {}
-
-
-_PARAM_TYPES: dict[Callable[..., Any], list[Any]] = {}
-
-
-def _param_types(fn: Callable[..., Any]) -> list[Any]:
-    """Annotated types of a workflow's positional parameters (Any when absent)."""
-    types = _PARAM_TYPES.get(fn)
-    if types is None:
-        import typing
-
-        try:
-            hints = typing.get_type_hints(fn)
-        except Exception:  # unresolvable annotations: pass JSON values through
-            hints = {}
-        params = [
-            p
-            for p in inspect.signature(fn).parameters.values()
-            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
-        ]
-        types = [hints.get(p.name, Any) for p in params]
-        if params and params[-1].kind is inspect.Parameter.VAR_POSITIONAL:
-            types.append(...)  # marks "repeat the last type"
-        _PARAM_TYPES[fn] = types
-    return types
-
-
-def decode_args(fn: Callable[..., Any], args: Sequence[Any], what: str) -> list[Any]:
-    """Structure JSON arguments into a function's annotated parameter types."""
-    types = _param_types(fn)
-    variadic = bool(types) and types[-1] is ...
-    out = []
-    for i, value in enumerate(args):
-        if i < len(types) and types[i] is not ...:
-            type_ = types[i]
-        elif variadic and len(types) >= 2:  # noqa: PLR2004 - [.., T, ...]
-            type_ = types[-2]
-        else:
-            type_ = Any
-        out.append(_codec.from_jsonable(value, type_, f"{what} argument {i}"))
-    return out
-
-
-_POLICY_JSON: dict[int, tuple[Any, Any]] = {}
-
-
-def _policy_json(policy: Any) -> Any:
-    """A retry policy as JSON, converted once per policy.
-
-    Every event of the same policy shares the one dict: events are immutable by
-    contract, and a copy per call was a tenth of the cost of replaying a call.
-    """
-    # Keyed by identity (hashing the attrs policy costs as much as the rest of the
-    # lookup); the policy is kept in the entry so its id cannot be reused.
-    entry = _POLICY_JSON.get(id(policy))
-    if entry is None or entry[0] is not policy:
-        if len(_POLICY_JSON) > 1024:  # policies built per call: do not grow without bound
-            _POLICY_JSON.clear()
-        entry = _POLICY_JSON[id(policy)] = (policy, _codec.to_jsonable(policy))
-    return entry[1]
-
-
-def _seed(*parts: Any) -> bytes:
-    return hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=16).digest()
-
-
-class Interpreter:
+class Interpreter(Issuer):
     """Drives one run of a workflow generator from its events.
 
     Attributes:
@@ -311,11 +183,6 @@ class Interpreter:
         except (Diverged, _Stall) as exc:
             self._stall(exc)
 
-    @property
-    def replaying(self) -> bool:
-        """Whether recorded decisions remain that the code has not reached yet."""
-        return self._issued < len(self.recorded)
-
     def take_decisions(self) -> list[Decision]:
         """Hand the new decisions to the engine (and forget them)."""
         out, self.new_decisions = self.new_decisions, []
@@ -351,7 +218,10 @@ class Interpreter:
         try:
             return handler(*args)
         except Exception as exc:
-            msg = f"query {name!r} on workflow {self.workflow_id!r} raised {type(exc).__name__}: {exc}"
+            msg = (
+                f"query {name!r} on workflow {self.workflow_id!r} raised "
+                f"{type(exc).__name__}: {exc}"
+            )
             raise QueryError(msg) from exc
 
     # --- driving the generator ---------------------------------------------------
@@ -394,8 +264,8 @@ class Interpreter:
             except Exception as exc:
                 self._finish_failed(exc)
                 return
-            source = _source(gen)
-            issue = _ISSUERS.get(type(command))  # one probe for the common commands
+            source = source_of(gen)
+            issue = ISSUERS.get(type(command))  # one probe for the common commands
             if issue is None:
                 if not isinstance(command, Command):
                     ok, value = False, self._yield_error(command, source)
@@ -444,7 +314,7 @@ class Interpreter:
 
     def _continue_as_new(self, command: ContinueAsNew) -> None:
         args = _codec.to_jsonable(list(command.args), "continue_as_new arguments")
-        new_run = str(uuid.UUID(bytes=_seed(self.workflow_id, self.run_id, "continue"), version=4))
+        new_run = str(uuid.UUID(bytes=seed(self.workflow_id, self.run_id, "continue"), version=4))
         self._finish(WorkflowContinuedAsNew, "continued_as_new", args=args, new_run_id=new_run)
 
     def _stall(self, exc: BaseException) -> None:
@@ -465,7 +335,12 @@ class Interpreter:
         root = self._root
         if root is None:
             return {"kind": "nothing", "name": "", "args": "", "source": ""}
-        return {"kind": f"still waiting on {root.kind}", "name": root.name, "args": "", "source": root.source}
+        return {
+            "kind": f"still waiting on {root.kind}",
+            "name": root.name,
+            "args": "",
+            "source": root.source,
+        }
 
     # --- decisions -----------------------------------------------------------------
 
@@ -479,289 +354,6 @@ class Interpreter:
         else:
             self.new_decisions.append((cls, fields))
 
-    def _ordinal(self) -> int:
-        ordinal = self._next_ordinal
-        self._next_ordinal += 1
-        self._draws = 0
-        return ordinal
-
-    def _issue(self, command: Command[Any], parent: Node | None, source: str) -> Node:
-        """Give ``command`` its ordinal, record it, and return its (maybe settled) node."""
-        issue = _ISSUERS.get(type(command))
-        if issue is None:  # pragma: no cover - every Command subclass has an issuer
-            msg = f"no issuer for {type(command).__name__}"
-            raise TypeError(msg)
-        return issue(self, command, parent, source)
-
-    def _immediate(self, value: Any, ok: bool = True) -> Node:
-        node = Node("value", 0, "", "")
-        node.done, node.ok, node.value = True, ok, value
-        return node
-
-    def _issue_call(self, cmd: Call, parent: Node | None, source: str, ordinal: int = 0) -> Node:
-        if not ordinal:  # self._ordinal(), inlined: this runs for every call
-            ordinal = self._next_ordinal
-            self._next_ordinal = ordinal + 1
-            self._draws = 0
-        definition = cmd.definition
-        if definition is None and self.registry is not None:
-            definition = self.registry.activities.get(cmd.activity)
-        args = list(cmd.args)
-        if not _codec.is_plain(args):
-            args = _codec.to_jsonable(args, f"the arguments of activity {cmd.activity!r}")
-        kwargs = dict(cmd.kwargs)
-        if kwargs and not _codec.is_plain(kwargs):
-            kwargs = _codec.to_jsonable(kwargs, f"the arguments of activity {cmd.activity!r}")
-        digest = _codec.digest_call(cmd.activity, args, kwargs)
-        index = self._issued
-        recorded = self.recorded
-        if (
-            index < len(recorded)
-            and type(match := recorded[index]) is ActivityScheduled
-            and match.ordinal == ordinal
-            and match.digest == digest
-        ):
-            # Replay's common case: the recorded call, matched on what matching reads.
-            # The full decision is only built when it is new or differs.
-            self._issued = index + 1
-        else:
-            policy = cmd.retry or (definition.retry if definition else DEFAULT_RETRY)
-            timeout = cmd.timeout if cmd.timeout is not None else (definition.timeout if definition else None)
-            self._decide(
-                ActivityScheduled,
-                {
-                    "ordinal": ordinal,
-                    "source": source,
-                    "digest": digest,
-                    "name": cmd.activity,
-                    "args": args,
-                    "kwargs": kwargs,
-                    "retry": _policy_json(policy),
-                    "timeout": timeout.total_seconds() if timeout is not None else None,
-                },
-            )
-        node = ActivityNode(ordinal, cmd.activity, source, definition.return_type if definition else Any)
-        self._pending[ordinal] = node
-        return node
-
-    def _issue_sleep(self, cmd: Sleep, parent: Node | None, source: str) -> Node:
-        ordinal = self._ordinal()
-        seconds = cmd.duration.total_seconds()
-        self._decide(
-            TimerStarted,
-            {
-                "ordinal": ordinal,
-                "source": source,
-                "digest": _codec.digest("sleep", seconds),
-                "fire_at": self.now + cmd.duration,
-                "seconds": seconds,
-            },
-        )
-        node = Node("timer", ordinal, f"sleep {seconds:g}s", source)
-        self._pending[ordinal] = node
-        return node
-
-    def _issue_now(self, cmd: Now, parent: Node | None, source: str) -> Node:
-        return self._immediate(self.now)
-
-    def _draw(self) -> bytes:
-        self._draws += 1
-        return _seed(self.workflow_id, self.run_id, self._next_ordinal, self._draws)
-
-    def _issue_random(self, cmd: Random, parent: Node | None, source: str) -> Node:
-        return self._immediate(_random.Random(self._draw()).random())
-
-    def _issue_uuid(self, cmd: UUID4, parent: Node | None, source: str) -> Node:
-        return self._immediate(uuid.UUID(bytes=self._draw(), version=4))
-
-    def _issue_on_query(self, cmd: OnQuery, parent: Node | None, source: str) -> Node:
-        self._queries[cmd.name] = cmd.handler
-        return self._immediate(None)
-
-    def _issue_patched(self, cmd: Patched, parent: Node | None, source: str) -> Node:
-        if self.replaying:
-            upcoming = self.recorded[self._issued]
-            if not (isinstance(upcoming, PatchRecorded) and upcoming.name == cmd.change_id):
-                return self._immediate(False)  # history predates the change: old path
-        ordinal = self._ordinal()
-        self._decide(
-            PatchRecorded,
-            {
-                "ordinal": ordinal,
-                "source": source,
-                "digest": _codec.digest("patch", cmd.change_id),
-                "name": cmd.change_id,
-            },
-        )
-        return self._immediate(True)
-
-    def _issue_receive(self, cmd: ReceiveSignal, parent: Node | None, source: str) -> Node:
-        ordinal = self._ordinal()
-        self._decide(
-            SignalAwaited,
-            {
-                "ordinal": ordinal,
-                "source": source,
-                "digest": _codec.digest("signal", cmd.name),
-                "name": cmd.name,
-            },
-        )
-        node = Node("signal", ordinal, cmd.name, source)
-        buffered = self._signals.get(cmd.name)
-        if buffered:
-            node.done, node.value = True, buffered.popleft()
-            return node
-        self._receivers.setdefault(cmd.name, deque()).append(node)
-        return node
-
-    def _issue_send(self, cmd: SendSignal, parent: Node | None, source: str) -> Node:
-        ordinal = self._ordinal()
-        payload = _codec.to_jsonable(cmd.payload, f"the payload of signal {cmd.name!r}")
-        self._decide(
-            SignalSent,
-            {
-                "ordinal": ordinal,
-                "source": source,
-                "digest": _codec.digest("send", cmd.workflow_id, cmd.name, payload),
-                "name": cmd.name,
-                "target": cmd.workflow_id,
-                "payload": payload,
-            },
-        )
-        node = Node("send", ordinal, cmd.name, source)
-        self._pending[ordinal] = node
-        return node
-
-    def _child_id(self, ordinal: int, explicit: str | None) -> str:
-        if explicit:
-            return explicit
-        if self.started.previous_run_id is None:
-            return f"{self.workflow_id}/{ordinal}"
-        return f"{self.workflow_id}/{self.run_id[:8]}/{ordinal}"
-
-    def _start_child(
-        self, workflow: str, args: tuple[Any, ...], workflow_id: str | None, awaited: bool, source: str
-    ) -> tuple[int, str]:
-        ordinal = self._ordinal()
-        child_id = self._child_id(ordinal, workflow_id)
-        json_args = _codec.to_jsonable(list(args), f"the arguments of child workflow {workflow!r}")
-        self._decide(
-            ChildStarted,
-            {
-                "ordinal": ordinal,
-                "source": source,
-                "digest": _codec.digest("child", workflow, child_id, json_args),
-                "name": workflow,
-                "child_id": child_id,
-                "args": json_args,
-                "awaited": awaited,
-            },
-        )
-        return ordinal, child_id
-
-    def _issue_start_child(self, cmd: StartChild, parent: Node | None, source: str) -> Node:
-        _, child_id = self._start_child(cmd.workflow, cmd.args, cmd.workflow_id, False, source)
-        return self._immediate(ChildHandle(workflow_id=child_id, workflow=cmd.workflow))
-
-    def _issue_await_child(self, cmd: AwaitChild, parent: Node | None, source: str) -> Node:
-        if cmd.handle is not None:
-            ordinal = self._ordinal()
-            child_id = cmd.handle.workflow_id
-            self._decide(
-                ChildAwaited,
-                {
-                    "ordinal": ordinal,
-                    "source": source,
-                    "digest": _codec.digest("await", child_id),
-                    "name": cmd.handle.workflow,
-                    "child_id": child_id,
-                },
-            )
-        else:
-            assert cmd.workflow is not None
-            ordinal, child_id = self._start_child(cmd.workflow, cmd.args, cmd.workflow_id, True, source)
-        node = Node("child", ordinal, child_id, source)
-        self._pending[ordinal] = node
-        return node
-
-    def _issue_group(self, cmd: Command[Any], parent: Node | None, source: str) -> Node:
-        members: tuple[Command[Any], ...]
-        if isinstance(cmd, CollectMap):
-            mode, members, concurrency = "map", cmd.calls, cmd.concurrency
-        else:
-            assert isinstance(cmd, CollectAll | CollectRace)
-            mode = "all" if isinstance(cmd, CollectAll) else "race"
-            members, concurrency = cmd.commands, None
-        ordinal = self._ordinal()
-        self._decide(
-            GroupStarted,
-            {
-                "ordinal": ordinal,
-                "source": source,
-                "digest": _codec.digest("group", mode, len(members), concurrency),
-                "name": mode,
-                "size": len(members),
-                "concurrency": concurrency,
-            },
-        )
-        group = Group(mode, ordinal, source, len(members))
-        if mode == "map":
-            # Reserve the whole block now so member ordinals never depend on timing.
-            group.queued = list(members)
-            group.base = self._next_ordinal
-            group.limit = concurrency or len(members)
-            self._next_ordinal += len(members)
-            while group.next_index < len(members) and group.running < group.limit:
-                self._start_map_member(group)
-        else:
-            for i, member in enumerate(members):
-                node = self._issue(member, group, source)
-                self._attach(group, node, i)
-        group.issuing = False
-        self._evaluate_group(group)
-        return group
-
-    def _start_map_member(self, group: Group) -> None:
-        i = group.next_index
-        group.next_index += 1
-        group.running += 1
-        node = self._issue_call(group.queued[i], group, group.source, ordinal=group.base + i)
-        self._attach(group, node, i)
-
-    def _attach(self, parent: Group | Deadline, node: Node, slot: int) -> None:
-        node.parent = parent
-        node.slot = slot
-        if isinstance(parent, Group):
-            parent.members[slot] = node
-            if node.done:
-                self._member_settled(parent, node)
-        else:
-            parent.inner = node
-
-    def _issue_timeout(self, cmd: WithTimeout, parent: Node | None, source: str) -> Node:
-        ordinal = self._ordinal()
-        seconds = cmd.duration.total_seconds()
-        self._decide(
-            TimeoutStarted,
-            {
-                "ordinal": ordinal,
-                "source": source,
-                "digest": _codec.digest("timeout", seconds),
-                "fire_at": self.now + cmd.duration,
-                "seconds": seconds,
-            },
-        )
-        scope = Deadline(ordinal, source, seconds)
-        self._pending[ordinal] = scope
-        inner = self._issue(cmd.command, scope, source)
-        self._attach(scope, inner, 0)
-        scope.issuing = False
-        if inner.done:
-            self._inner_settled(scope, inner)
-        return scope
-
-    # --- settling and cancelling ---------------------------------------------------
-
     def _settle(self, node: Node, ok: bool, value: Any) -> None:
         if node.done:
             return
@@ -773,9 +365,8 @@ class Interpreter:
                 self._resume(ok, value)
         elif isinstance(parent, Group):
             self._member_settled(parent, node)
-        elif isinstance(parent, Deadline):
-            if not parent.issuing:
-                self._inner_settled(parent, node)
+        elif not parent.issuing:  # a Deadline: its inner command settled
+            self._inner_settled(parent, node)
 
     def _member_settled(self, group: Group, node: Node) -> None:
         if group.done:
@@ -814,7 +405,9 @@ class Interpreter:
         if scope.done:
             return
         self._pending.pop(scope.ordinal, None)
-        self._decide(CommandCancelled, {"ordinal": scope.ordinal, "reason": "inner command settled"})
+        self._decide(
+            CommandCancelled, {"ordinal": scope.ordinal, "reason": "inner command settled"}
+        )
         self._settle(scope, inner.ok, inner.value)
 
     def _cancel_members(self, group: Group, reason: str) -> None:
@@ -914,7 +507,9 @@ class Interpreter:
     def _on_child_failed(self, event: ChildFailed) -> None:
         node = self._pending.get(event.ordinal)
         if node is not None:
-            err = ChildWorkflowError(event.child_id, event.status, event.error.type, event.error.message)
+            err = ChildWorkflowError(
+                event.child_id, event.status, event.error.type, event.error.message
+            )
             self._settle(node, False, err)
 
     def _on_cancel_requested(self, event: CancelRequested) -> None:
@@ -940,24 +535,6 @@ def _same_decision(recorded: Event, cls: type[Event], fields: dict[str, Any]) ->
         return bool(_codec.dumps(recorded.args) == _codec.dumps(fields["args"]))
     return True
 
-
-_ISSUERS: dict[type[Any], Callable[..., Node]] = {
-    Call: Interpreter._issue_call,
-    Sleep: Interpreter._issue_sleep,
-    Now: Interpreter._issue_now,
-    Random: Interpreter._issue_random,
-    UUID4: Interpreter._issue_uuid,
-    OnQuery: Interpreter._issue_on_query,
-    Patched: Interpreter._issue_patched,
-    ReceiveSignal: Interpreter._issue_receive,
-    SendSignal: Interpreter._issue_send,
-    StartChild: Interpreter._issue_start_child,
-    AwaitChild: Interpreter._issue_await_child,
-    CollectAll: Interpreter._issue_group,
-    CollectRace: Interpreter._issue_group,
-    CollectMap: Interpreter._issue_group,
-    WithTimeout: Interpreter._issue_timeout,
-}
 
 _HANDLERS: dict[type[Event], Callable[[Interpreter, Any], None]] = {
     ActivityCompleted: Interpreter._on_activity_completed,

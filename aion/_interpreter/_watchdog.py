@@ -15,8 +15,8 @@ fixed code is deployed.
 ``except Exception`` cannot swallow it. It is delivered at the next bytecode
 boundary: code blocked inside one long C call (``time.sleep`` in a workflow)
 is stopped only when that call returns. A guard fires once; releasing it
-clears an exception not yet delivered, so the exception never lands outside
-the guarded stretch.
+takes delivery of an exception not yet delivered, so the exception never
+lands outside the guarded stretch.
 
 The budget is `Interpreter.step_budget` (10 seconds unless the
 ``AION_STEP_BUDGET`` environment variable says otherwise; 0 disables it).
@@ -36,11 +36,8 @@ from typing import Final
 DEFAULT_BUDGET: Final = float(os.environ.get("AION_STEP_BUDGET", "10"))
 _TICK: Final = 0.05
 
-# Two views of one C function: raise an exception type in a thread, or clear (NULL) it.
+# Raise an exception type in another thread (delivered at its next bytecode boundary).
 _raise_in = ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.c_ulong, ctypes.py_object)(
-    ("PyThreadState_SetAsyncExc", ctypes.pythonapi)
-)
-_clear_in = ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p)(
     ("PyThreadState_SetAsyncExc", ctypes.pythonapi)
 )
 
@@ -92,7 +89,7 @@ class Watchdog:
     and raises; `release` marks the stretch inactive before it looks at
     ``firing``. So either the watchdog sees the stretch ended and does not
     raise, or `release` sees the announcement and, under the lock (after the
-    raise), withdraws an exception not yet delivered. One delivered earlier
+    raise), takes delivery of an exception not yet delivered. One delivered earlier
     lands inside the stretch or inside `release`, where the interpreter catches
     it. Nested stretches on one thread (a replay run from workflow code) get a
     guard of their own.
@@ -123,15 +120,23 @@ class Watchdog:
         return guard
 
     def release(self, guard: Guard) -> None:
-        """Stop guarding; clear the guard's exception if it has not been delivered yet."""
+        """Stop guarding; take delivery of the guard's exception if it is still pending."""
         if not guard.active:
             return  # released already
         guard.active = False
         if guard.firing or guard.fired:
             with self._lock:  # the watchdog holds it until its raise is done
                 if guard.fired:
-                    _clear_in(guard.thread_id, None)
                     guard.fired = False
+                    # Take delivery of a Runaway not delivered yet, here where it is
+                    # harmless. Clearing it instead (SetAsyncExc with NULL) leaves
+                    # CPython's eval breaker set for good, which slows every later
+                    # call in the process to a crawl; a delivered exception resets it.
+                    try:
+                        for _ in range(64):
+                            pass
+                    except Runaway:
+                        pass
         if guard.thread_id in self._idle:
             with self._lock:
                 self._guards.discard(guard)  # a nested guard: the thread has one already

@@ -109,18 +109,27 @@ def _translate(exc: duckdb.Error, path: str, doing: str) -> StoreError:
         return StoreLockedError(msg)
     if "not a valid DuckDB database file" in text:
         return StoreCorruptedError(f"cannot {doing} {path!r}: it is not a DuckDB database file.")
-    if any(s in text for s in ("checksum", "Corrupt", "Could not read enough bytes", "replaying WAL")):
+    if any(
+        s in text for s in ("checksum", "Corrupt", "Could not read enough bytes", "replaying WAL")
+    ):
         first = text.splitlines()[0]
-        return StoreCorruptedError(f"cannot {doing} {path!r}: the database file is damaged ({first}).")
+        return StoreCorruptedError(
+            f"cannot {doing} {path!r}: the database file is damaged ({first})."
+        )
     if isinstance(exc, duckdb.FatalException):
         first = text.splitlines()[0] if text else "FatalException"
-        msg = f"cannot {doing} {path!r}: the database hit a fatal error and must be reopened ({first})."
+        msg = (
+            f"cannot {doing} {path!r}: the database hit a fatal error and must be "
+            f"reopened ({first})."
+        )
         return StoreInvalidatedError(msg)
     if isinstance(exc, duckdb.TransactionException):
         first = text.splitlines()[0] if text else "TransactionException"
         msg = f"cannot {doing} {path!r}: the transaction was rolled back ({first})."
         return StoreConflictError(msg)
-    return StoreError(f"cannot {doing} {path!r}: {text.splitlines()[0] if text else type(exc).__name__}.")
+    return StoreError(
+        f"cannot {doing} {path!r}: {text.splitlines()[0] if text else type(exc).__name__}."
+    )
 
 
 class _Times(dict[int, datetime]):
@@ -164,7 +173,9 @@ class DuckDBStore:
         read_only: Open for reading only (many read-only processes may share a file).
     """
 
-    def __init__(self, path: str | os.PathLike[str] = "aion.duckdb", *, read_only: bool = False) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str] = "aion.duckdb", *, read_only: bool = False
+    ) -> None:
         self.path = str(path)
         self.read_only = read_only
         self._lock = threading.RLock()
@@ -230,11 +241,16 @@ class DuckDBStore:
     # --- schema ------------------------------------------------------------------------
 
     def _prepare(self) -> None:
-        tables = {r[0] for r in self._con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        tables = {
+            r[0] for r in self._con.execute("SELECT table_name FROM duckdb_tables()").fetchall()
+        }
         if "aion_meta" in tables:
             meta = dict(self._con.execute("SELECT key, value FROM aion_meta").fetchall())
             if meta.get("app") != "aion" or "events" not in tables:
-                msg = f"{self.path!r} is a DuckDB database but not an aion store (its aion_meta table is foreign)."
+                msg = (
+                    f"{self.path!r} is a DuckDB database but not an aion store "
+                    "(its aion_meta table is foreign)."
+                )
                 raise ForeignStoreError(msg)
             version = int(meta.get("schema_version", "0"))
             if version > SCHEMA_VERSION:
@@ -249,7 +265,10 @@ class DuckDBStore:
             return
         if tables:
             names = ", ".join(sorted(tables)[:5])
-            msg = f"{self.path!r} is a DuckDB database but not an aion store (it holds tables: {names})."
+            msg = (
+                f"{self.path!r} is a DuckDB database but not an aion store "
+                f"(it holds tables: {names})."
+            )
             raise ForeignStoreError(msg)
         if self.read_only:
             return  # an empty file opened for reading: nothing to show
@@ -281,7 +300,7 @@ class DuckDBStore:
             return
         placeholders = ", ".join("?" for _ in _LIFECYCLE)
         rows = self._con.execute(
-            f"SELECT workflow_id, {_COLUMNS} FROM events WHERE kind IN ({placeholders}) "  # noqa: S608
+            f"SELECT workflow_id, {_COLUMNS} FROM events WHERE kind IN ({placeholders}) "
             "ORDER BY workflow_id, seq",
             list(_LIFECYCLE),
         ).fetchall()
@@ -366,7 +385,7 @@ class DuckDBStore:
         try:
             with self._lock:
                 return self._con.execute(
-                    f"SELECT workflow_id, {_COLUMNS} FROM events {where} ORDER BY workflow_id, seq",  # noqa: S608
+                    f"SELECT workflow_id, {_COLUMNS} FROM events {where} ORDER BY workflow_id, seq",
                     params,
                 ).fetchall()
         except duckdb.Error as exc:

@@ -35,8 +35,8 @@ class _Entry:
         "parent_id",
         "run_id",
         "runs",
-        "started_at",
         "stalled_reason",
+        "started_at",
         "status",
         "workflow_type",
     )
@@ -122,7 +122,9 @@ class WorkflowIndex:
                     fire_at=event.retry_at,
                     kind="retry",
                 )
-            elif isinstance(event, TimerFired | CommandCancelled | ActivityCompleted | ActivityFailed):
+            elif isinstance(
+                event, TimerFired | CommandCancelled | ActivityCompleted | ActivityFailed
+            ):
                 timers.pop((event.run_id, event.ordinal), None)
         if not timers:  # no empty dict per workflow: 100,000 workflows would keep 10 MB of them
             self._timers.pop(workflow_id, None)

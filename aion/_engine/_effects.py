@@ -1,0 +1,165 @@
+"""Effects that are only events, written in the same batch as the decision causing them.
+
+A child's start, a signal's delivery (or its failure), a continue-as-new
+successor with the signals it carries over, a cancel cascading to children,
+and a parent told that its child ended: none of these has a side effect
+outside the store, so writing them with their decision makes them atomic
+with it, and no crash can separate the two.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from aion._events import (
+    TERMINAL_STATUSES,
+    CancelRequested,
+    ChildCompleted,
+    ChildFailed,
+    ChildStarted,
+    ErrorInfo,
+    Event,
+    SignalDelivered,
+    SignalDeliveryFailed,
+    SignalReceived,
+    SignalSent,
+    WorkflowCancelled,
+    WorkflowCompleted,
+    WorkflowContinuedAsNew,
+    WorkflowFailed,
+    WorkflowStarted,
+)
+
+if TYPE_CHECKING:
+    from aion._engine._recovery import Instance
+    from aion._engine._runtime import Runtime
+
+Add = Callable[[str, type[Event], dict[str, Any]], None]
+
+
+def expand(
+    self: Runtime,
+    workflow_id: str,
+    cls: type[Event],
+    fields: dict[str, Any],
+    add: Add,
+) -> None:
+    """Add to the batch the events a decision causes directly (same transaction)."""
+    inst = self._instances.get(workflow_id)
+    if cls is ChildStarted:
+        child_id = fields["child_id"]
+        if self.store.info(child_id) is None and child_id not in self._queue:
+            add(
+                child_id,
+                WorkflowStarted,
+                {
+                    "run_id": str(uuid.uuid4()),
+                    "name": fields["name"],
+                    "args": fields["args"],
+                    "workflow_id": child_id,
+                    "parent_id": workflow_id,
+                    "parent_run_id": self._run_id(workflow_id),
+                    "parent_ordinal": fields["ordinal"],
+                },
+            )
+            self._queue.setdefault(child_id, [])
+    elif cls is SignalSent:
+        target = fields["target"]
+        status = self._status(target)
+        if status is None and target in self._queue:
+            status = "running"
+        if status is None or status in TERMINAL_STATUSES:
+            reason = (
+                f"workflow {target!r} does not exist"
+                if status is None
+                else f"workflow {target!r} is {status}"
+            )
+            add(
+                workflow_id,
+                SignalDeliveryFailed,
+                {"ordinal": fields["ordinal"], "reason": reason},
+            )
+        else:
+            add(
+                target,
+                SignalReceived,
+                {"name": fields["name"], "payload": fields["payload"], "sender": workflow_id},
+            )
+            add(workflow_id, SignalDelivered, {"ordinal": fields["ordinal"]})
+    elif cls is WorkflowContinuedAsNew and inst is not None:
+        add(
+            workflow_id,
+            WorkflowStarted,
+            {
+                "run_id": fields["new_run_id"],
+                "name": inst.name,
+                "args": fields["args"],
+                "workflow_id": workflow_id,
+                "parent_id": inst.parent_id,
+                "previous_run_id": inst.run_id,
+            },
+        )
+        carried = inst.interp.unconsumed_signals() if inst.interp is not None else []
+        for name, payload in carried:
+            add(workflow_id, SignalReceived, {"name": name, "payload": payload, "carried": True})
+    elif cls in (WorkflowCompleted, WorkflowFailed, WorkflowCancelled) and inst is not None:
+        if cls is WorkflowCancelled:
+            for child_id in inst.children:
+                if self._status(child_id) not in TERMINAL_STATUSES:
+                    add(
+                        child_id,
+                        CancelRequested,
+                        {"reason": f"parent {workflow_id!r} was cancelled"},
+                    )
+        _notify_parent(self, inst, cls, fields, add)
+
+
+def _notify_parent(
+    self: Runtime,
+    child: Instance,
+    cls: type[Event],
+    fields: dict[str, Any],
+    add: Add,
+) -> None:
+    if child.parent_id is None:
+        return
+    parent = self._instances.get(child.parent_id)
+    if parent is None or parent.interp is None or parent.interp.status != "running":
+        return
+    for ordinal, child_id in parent.interp.pending_children().items():
+        if child_id == child.workflow_id:
+            told = self._told.setdefault((parent.workflow_id, parent.run_id), set())
+            if ordinal not in told:
+                told.add(ordinal)
+                add(parent.workflow_id, *child_outcome(ordinal, child_id, cls, fields))
+
+
+# --- after a commit: apply outcomes, act on decisions -------------------------
+
+
+def child_outcome(
+    ordinal: int, child_id: str, cls: type[Event], fields: dict[str, Any]
+) -> tuple[type[Event], dict[str, Any]]:
+    """The parent-side outcome event for a child's terminal decision."""
+    if cls is WorkflowCompleted:
+        return ChildCompleted, {
+            "ordinal": ordinal,
+            "child_id": child_id,
+            "result": fields.get("result"),
+        }
+    if cls is WorkflowFailed:
+        return ChildFailed, {
+            "ordinal": ordinal,
+            "child_id": child_id,
+            "status": "failed",
+            "error": fields["error"],
+        }
+    reason = fields.get("reason") or "cancelled"
+    return ChildFailed, {
+        "ordinal": ordinal,
+        "child_id": child_id,
+        "status": "cancelled",
+        "error": ErrorInfo(type="aion.Cancelled", message=reason),
+    }

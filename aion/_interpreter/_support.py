@@ -1,0 +1,111 @@
+"""Small helpers for the interpreter: source lines, argument decoding, seeds."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from aion import _codec
+
+_PATHS: dict[str, str] = {}
+
+
+def short_path(filename: str) -> str:
+    short = _PATHS.get(filename)
+    if short is None:
+        try:
+            rel = os.path.relpath(filename)
+            short = filename if rel.startswith("..") else rel
+        except ValueError:
+            short = filename
+        _PATHS[filename] = short
+    return short
+
+
+def source_of(gen: Any) -> str:
+    """``file:line`` of the innermost frame suspended at a yield (follows ``yield from``)."""
+    while True:
+        sub = getattr(gen, "gi_yieldfrom", None)
+        if sub is None or getattr(sub, "gi_frame", None) is None:
+            break
+        gen = sub
+    frame = gen.gi_frame
+    if frame is None:
+        return ""
+    key = (frame.f_code, frame.f_lineno)
+    source = _SOURCES.get(key)
+    if source is None:  # once per yield site, not once per command
+        if len(_SOURCES) > 65536:  # code built at run time: do not grow without bound
+            _SOURCES.clear()
+        source = _SOURCES[key] = f"{short_path(frame.f_code.co_filename)}:{frame.f_lineno}"
+    return source
+
+
+_SOURCES: dict[tuple[Any, int], str] = {}
+
+
+_PARAM_TYPES: dict[Callable[..., Any], list[Any]] = {}
+
+
+def param_types(fn: Callable[..., Any]) -> list[Any]:
+    """Annotated types of a workflow's positional parameters (Any when absent)."""
+    types = _PARAM_TYPES.get(fn)
+    if types is None:
+        import typing
+
+        try:
+            hints = typing.get_type_hints(fn)
+        except Exception:  # unresolvable annotations: pass JSON values through
+            hints = {}
+        params = [
+            p
+            for p in inspect.signature(fn).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+        ]
+        types = [hints.get(p.name, Any) for p in params]
+        if params and params[-1].kind is inspect.Parameter.VAR_POSITIONAL:
+            types.append(...)  # marks "repeat the last type"
+        _PARAM_TYPES[fn] = types
+    return types
+
+
+def decode_args(fn: Callable[..., Any], args: Sequence[Any], what: str) -> list[Any]:
+    """Structure JSON arguments into a function's annotated parameter types."""
+    types = param_types(fn)
+    variadic = bool(types) and types[-1] is ...
+    out = []
+    for i, value in enumerate(args):
+        if i < len(types) and types[i] is not ...:
+            type_ = types[i]
+        elif variadic and len(types) >= 2:  # [..., T, ...]: repeat T
+            type_ = types[-2]
+        else:
+            type_ = Any
+        out.append(_codec.from_jsonable(value, type_, f"{what} argument {i}"))
+    return out
+
+
+_POLICY_JSON: dict[int, tuple[Any, Any]] = {}
+
+
+def policy_json(policy: Any) -> Any:
+    """A retry policy as JSON, converted once per policy.
+
+    Every event of the same policy shares the one dict: events are immutable by
+    contract, and a copy per call was a tenth of the cost of replaying a call.
+    """
+    # Keyed by identity (hashing the attrs policy costs as much as the rest of the
+    # lookup); the policy is kept in the entry so its id cannot be reused.
+    entry = _POLICY_JSON.get(id(policy))
+    if entry is None or entry[0] is not policy:
+        if len(_POLICY_JSON) > 1024:  # policies built per call: do not grow without bound
+            _POLICY_JSON.clear()
+        entry = _POLICY_JSON[id(policy)] = (policy, _codec.to_jsonable(policy))
+    return entry[1]
+
+
+def seed(*parts: Any) -> bytes:
+    return hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=16).digest()
