@@ -358,3 +358,17 @@ def test_history_events_are_typed_and_contiguous(epoch: datetime) -> None:
     assert [e.seq for e in history] == list(range(1, len(history) + 1))
     assert all(isinstance(e, ActivityCompleted) is False for e in history)
     assert history[0].recorded_at == epoch.astimezone(UTC)
+
+
+def test_finished_workflows_leave_memory_but_still_answer(epoch: datetime) -> None:
+    with aion.Engine(
+        store=aion.MemoryStore(),
+        workflows=[deterministic_values],
+        clock=aion.ManualClock(start=epoch),
+    ) as engine:
+        for i in range(20):
+            engine.start(deterministic_values, workflow_id=f"f{i}")
+            engine.run_until_complete(f"f{i}")
+        assert engine._instances == {}  # a long-lived worker does not grow with finished work
+        assert engine.describe("f3").status == "completed"
+        assert engine.run_until_complete("f3")[0] == epoch.isoformat()

@@ -396,6 +396,10 @@ class Runtime(Residency):
         elif isinstance(event, WorkflowCompleted | WorkflowFailed | WorkflowCancelled):
             inst.status = "closed"
             self._forget_run(inst)
+            # A finished workflow needs nothing in memory: its result, queries and
+            # description come from history, so a long-lived worker does not grow.
+            del self._instances[workflow_id]
+            self._resident.pop(workflow_id, None)
         elif isinstance(event, WorkflowContinuedAsNew):
             self._forget_run(inst)
 
