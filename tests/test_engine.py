@@ -371,4 +371,4 @@ def test_finished_workflows_leave_memory_but_still_answer(epoch: datetime) -> No
             engine.run_until_complete(f"f{i}")
         assert engine._instances == {}  # a long-lived worker does not grow with finished work
         assert engine.describe("f3").status == "completed"
-        assert engine.run_until_complete("f3")[0] == epoch.isoformat()
+        assert engine.run_until_complete("f3")[0] == (epoch + timedelta(minutes=3)).isoformat()
