@@ -18,13 +18,12 @@ from typing import Any, Protocol
 
 import aion
 from aion import _codec
+from aion._engine._handle import describe_workflow
 from aion._events import (
     TERMINAL_STATUSES,
     CancelRequested,
     Event,
     SignalReceived,
-    WorkflowCompleted,
-    WorkflowFailed,
     WorkflowStarted,
 )
 from aion.store import Append, DuckDBStore, TimerInfo, WorkflowInfo
@@ -123,32 +122,10 @@ class LocalBackend:
         info = self._info(workflow_id)
         history = self.store.history(workflow_id)
         timers = tuple(t for t in self.store.due_timers() if t.workflow_id == workflow_id)
-        result: Any = None
-        error: str | None = None
-        last = history[-1]
-        if isinstance(last, WorkflowCompleted):
-            result = last.result
-        elif isinstance(last, WorkflowFailed):
-            error = f"{last.error.type}: {last.error.message}"
         pending = (
             tuple(pending_from_history(history)) if info.status in ("running", "stalled") else ()
         )
-        return aion.WorkflowDescription(
-            workflow_id=workflow_id,
-            run_id=info.run_id,
-            workflow_type=info.workflow_type,
-            status=info.status,
-            stalled_reason=info.stalled_reason,
-            started_at=info.started_at,
-            closed_at=info.closed_at,
-            last_seq=info.last_seq,
-            runs=info.runs,
-            parent_id=info.parent_id,
-            pending=pending,
-            timers=timers,
-            result=result,
-            error=error,
-        )
+        return describe_workflow(info, history[-1], pending, timers)
 
     def history(self, workflow_id: str) -> list[Event]:
         """The events of one workflow."""

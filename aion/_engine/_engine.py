@@ -18,7 +18,7 @@ from aion._clock import Clock, ManualClock, SystemClock
 from aion._definitions import Registry, workflow_definition
 from aion._engine._activities import ActivityExecutor, ActivityRunner
 from aion._engine._grouping import linger
-from aion._engine._handle import WorkflowDescription, WorkflowHandle
+from aion._engine._handle import WorkflowDescription, WorkflowHandle, describe_workflow
 from aion._engine._recovery import ActivitySpec, Instance
 from aion._engine._runtime import Runtime, _Attempt, _Ticket
 from aion._engine._startup import recover
@@ -260,30 +260,11 @@ class Engine(Runtime):
             if inst is not None and inst.interp is not None and inst.interp.status == "running":
                 pending = tuple(inst.interp.waiting_for())
             timers = tuple(t for t in self.store.due_timers() if t.workflow_id == workflow_id)
-        result: Any = None
-        error: str | None = None
-        if info.status in ("completed", "failed"):
-            last = self.store.history(workflow_id)[-1]
-            if isinstance(last, WorkflowCompleted):
-                result = last.result
-            elif isinstance(last, WorkflowFailed):
-                error = f"{last.error.type}: {last.error.message}"
-        return WorkflowDescription(
-            workflow_id=workflow_id,
-            run_id=info.run_id,
-            workflow_type=info.workflow_type,
-            status=info.status,
-            stalled_reason=info.stalled_reason,
-            started_at=info.started_at,
-            closed_at=info.closed_at,
-            last_seq=info.last_seq,
-            runs=info.runs,
-            parent_id=info.parent_id,
-            pending=pending,
-            timers=timers,
-            result=result,
-            error=error,
+        # Only a finished workflow's last event says more (its result or error).
+        last = (
+            self.store.history(workflow_id)[-1] if info.status in ("completed", "failed") else None
         )
+        return describe_workflow(info, last, pending, timers)
 
     def run_until_idle(self) -> None:
         """Run everything runnable now, then return; never moves virtual time.

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from aion.store import TimerInfo
+from aion._events import Event, WorkflowCompleted, WorkflowFailed
+from aion.store import TimerInfo, WorkflowInfo
 
 if TYPE_CHECKING:
     from aion._engine._engine import Engine
@@ -49,6 +50,41 @@ class WorkflowDescription:
     timers: tuple[TimerInfo, ...]
     result: Any = None
     error: str | None = None
+
+
+def describe_workflow(
+    info: WorkflowInfo,
+    last: Event | None,
+    pending: tuple[str, ...],
+    timers: tuple[TimerInfo, ...],
+) -> WorkflowDescription:
+    """A description from a visibility record and the history's last event (if read).
+
+    The engine (with live pending commands) and the CLI (pending derived from
+    history, no worker running) both describe workflows through this.
+    """
+    result: Any = None
+    error: str | None = None
+    if isinstance(last, WorkflowCompleted):
+        result = last.result
+    elif isinstance(last, WorkflowFailed):
+        error = f"{last.error.type}: {last.error.message}"
+    return WorkflowDescription(
+        workflow_id=info.workflow_id,
+        run_id=info.run_id,
+        workflow_type=info.workflow_type,
+        status=info.status,
+        stalled_reason=info.stalled_reason,
+        started_at=info.started_at,
+        closed_at=info.closed_at,
+        last_seq=info.last_seq,
+        runs=info.runs,
+        parent_id=info.parent_id,
+        pending=pending,
+        timers=timers,
+        result=result,
+        error=error,
+    )
 
 
 class WorkflowHandle:
