@@ -243,25 +243,22 @@ def test_signal_to_unknown_or_finished_workflow(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("value", "detail"),
-    [
-        (object(), "list (Object of type object is not JSON serializable)"),
-        (b"raw", "list (Object of type bytes is not JSON serializable)"),
-        (float("nan"), "list (Out of range float values are not JSON compliant)"),
-        (float("inf"), "list (Out of range float values are not JSON compliant)"),
-    ],
+    "value",
+    [object(), b"raw", float("nan"), float("inf")],
     ids=["object", "bytes", "nan", "inf"],
 )
 def test_non_json_argument_is_rejected_before_anything_is_recorded(
-    tmp_path: Path, value: Any, detail: str
+    tmp_path: Path, value: Any
 ) -> None:
+    # The detail in brackets is the json module's own text, which changes between
+    # Python versions (3.12 appends the value to the NaN message): assert ours.
     with aion.Engine(str(tmp_path / "db.duckdb"), workflows=[simple], activities=[echo]) as engine:
         with pytest.raises(aion.CodecError) as info:
             engine.start(simple, value, workflow_id="bad")
-        assert (
-            str(info.value)
-            == f"the input of workflow 'bad.simple' cannot be encoded as JSON: {detail}."
-        )
+        assert re.fullmatch(
+            r"the input of workflow 'bad\.simple' cannot be encoded as JSON: list \(.+\)\.",
+            str(info.value),
+        ), str(info.value)
         assert engine.store.info("bad") is None
         engine.start(simple, 7, workflow_id="fine")  # the engine is not wedged
         assert engine.run_until_complete("fine") == 7
@@ -280,10 +277,12 @@ def test_non_json_signal_payload_and_activity_argument(tmp_path: Path) -> None:
         str(tmp_path / "db.duckdb"), workflows=[sends_nan], activities=[echo]
     ) as engine:
         engine.start(sends_nan, workflow_id="n")
-        assert engine.run_until_complete("n") == (
-            "the arguments of activity 'bad.echo' cannot be encoded as JSON: list (Out of range "
-            "float values are not JSON compliant)."
-        )
+        message = engine.run_until_complete("n")
+        assert re.fullmatch(
+            r"the arguments of activity 'bad\.echo' cannot be encoded as JSON: list \(.+\)\.",
+            message,
+        ), message
+        assert "ActivityScheduled" not in [type(e).__name__ for e in engine.history("n")]
         with pytest.raises(aion.CodecError) as info:
             engine.signal("n", "x", {"when": object()})
         assert str(info.value).startswith(
