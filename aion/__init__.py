@@ -18,6 +18,7 @@ from aion._clock import ManualClock as ManualClock
 from aion._clock import SystemClock as SystemClock
 from aion._commands import ChildHandle as ChildHandle
 from aion._commands import Command as Command
+from aion._commands import WorkflowGen as WorkflowGen
 from aion._commands import await_child as await_child
 from aion._commands import call as call
 from aion._commands import collect_all as collect_all
@@ -121,6 +122,7 @@ __all__ = [
     "WorkflowClosed",
     "WorkflowDescription",
     "WorkflowFailedError",
+    "WorkflowGen",
     "WorkflowHandle",
     "WorkflowNotFound",
     "WorkflowStalledError",

@@ -5,13 +5,19 @@ records it, and sends back its value. Commands carry data only: all behaviour
 (matching, completion rules, cancellation) lives in the interpreter. Activity
 and workflow references are stored by registered name so a command is plain
 data that can be described in a divergence report.
+
+Typing: every command is a ``Command[T]`` where ``T`` is the type of the value
+the workflow gets back. The concrete classes stay plain (non-generic) data;
+the factories carry the precise value type (``call(charge, ...)`` is a
+``Command[<charge's return type>]``), so the generics cost nothing at run time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from datetime import timedelta
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable, Coroutine, Generator, Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Generic, NoReturn, ParamSpec, TypeAlias, TypeVar, cast, overload
+from uuid import UUID
 
 import attrs
 
@@ -24,16 +30,34 @@ from aion._definitions import (
 from aion._errors import ConfigurationError
 
 T = TypeVar("T")
+R = TypeVar("R")
+P = ParamSpec("P")
+# Covariant: a command producing an int is a command producing an ``int | None``,
+# which lets ``collect_all([call(...), sleep(1)])`` mix members of different types.
+T_co = TypeVar("T_co", covariant=True)
 
 
 @attrs.frozen(kw_only=True)
-class Command(Generic[T]):
-    """Base of every command; ``T`` is the type of the value sent back."""
+class Command(Generic[T_co]):
+    """Base of every command; ``T_co`` is the type of the value sent back."""
+
+
+WorkflowGen: TypeAlias = Generator[Command[Any], Any, R]
+"""The return annotation of a workflow returning ``R``: ``def order() -> aion.WorkflowGen[str]``.
+
+The send type is ``Any`` because a generator has one send type for all its
+yields, so mypy cannot tie the value of ``x = yield cmd`` to ``cmd``'s type.
+What it does check: every yielded object is a command, every command's
+arguments (``call(charge, ...)`` against ``charge``'s signature), and the
+returned value against ``R``.
+"""
 
 
 @attrs.frozen(kw_only=True)
-class ChildHandle:
+class ChildHandle(Generic[R]):
     """A started child workflow, returned by `start_child` and accepted by `await_child`.
+
+    ``R`` is the child's result type (for type checkers only; nothing at run time).
 
     Attributes:
         workflow_id: The child's workflow id.
@@ -64,7 +88,7 @@ class Sleep(Command[None]):
 
 
 @attrs.frozen(kw_only=True)
-class Now(Command[Any]):
+class Now(Command[datetime]):
     """Send back the deterministic current time (aware UTC datetime)."""
 
 
@@ -74,7 +98,7 @@ class Random(Command[float]):
 
 
 @attrs.frozen(kw_only=True)
-class UUID4(Command[Any]):
+class UUID4(Command[UUID]):
     """Send back a deterministic random UUID."""
 
 
@@ -95,7 +119,7 @@ class SendSignal(Command[None]):
 
 
 @attrs.frozen(kw_only=True)
-class StartChild(Command[ChildHandle]):
+class StartChild(Command[ChildHandle[Any]]):
     """Record and start a child workflow; send back its `ChildHandle`."""
 
     workflow: str
@@ -107,7 +131,7 @@ class StartChild(Command[ChildHandle]):
 class AwaitChild(Command[Any]):
     """Wait for a child workflow's result (starting it first when given a workflow)."""
 
-    handle: ChildHandle | None = None
+    handle: ChildHandle[Any] | None = None
     workflow: str | None = None
     args: tuple[Any, ...] = ()
     workflow_id: str | None = None
@@ -152,7 +176,7 @@ class OnQuery(Command[None]):
 
 
 @attrs.frozen(kw_only=True)
-class ContinueAsNew(Command[Any]):
+class ContinueAsNew(Command[NoReturn]):
     """End this run and start a fresh run of the same workflow id."""
 
     args: tuple[Any, ...]
@@ -179,13 +203,66 @@ def _as_timedelta(value: object, what: str) -> timedelta:
     return result
 
 
+# Overloads, tried in order. A ParamSpec cannot be followed by keyword-only
+# parameters, so a call with a ``retry=``/``timeout=`` override is typed by the
+# first four, which require one of those keywords: the value type is kept, the
+# activity's arguments are not checked. Every other call is checked against the
+# activity's signature by the ParamSpec pair (an ``async def`` activity's value
+# is what it returns, not its coroutine). Requiring the override keywords keeps
+# a call with wrong arguments from falling through to an unchecked overload.
+@overload
 def call(
+    activity: Callable[..., Coroutine[Any, Any, R]],
+    *args: Any,
+    retry: RetryPolicy | None,
+    timeout: timedelta | None = None,
+    **kwargs: Any,
+) -> Command[R]: ...
+@overload
+def call(
+    activity: Callable[..., Coroutine[Any, Any, R]],
+    *args: Any,
+    retry: RetryPolicy | None = None,
+    timeout: timedelta | None,
+    **kwargs: Any,
+) -> Command[R]: ...
+@overload
+def call(
+    activity: Callable[..., R],
+    *args: Any,
+    retry: RetryPolicy | None,
+    timeout: timedelta | None = None,
+    **kwargs: Any,
+) -> Command[R]: ...
+@overload
+def call(
+    activity: Callable[..., R],
+    *args: Any,
+    retry: RetryPolicy | None = None,
+    timeout: timedelta | None,
+    **kwargs: Any,
+) -> Command[R]: ...
+@overload
+def call(
+    activity: Callable[P, Coroutine[Any, Any, R]], *args: P.args, **kwargs: P.kwargs
+) -> Command[R]: ...
+@overload
+def call(activity: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> Command[R]: ...
+@overload
+def call(
+    activity: str,
+    *args: Any,
+    retry: RetryPolicy | None = None,
+    timeout: timedelta | None = None,
+    **kwargs: Any,
+) -> Command[Any]: ...
+def call(  # type: ignore[misc]  # an activity's own `retry=`/`timeout=` must go positionally
     activity: Callable[..., Any] | str,
     *args: Any,
     retry: RetryPolicy | None = None,
     timeout: timedelta | None = None,
     **kwargs: Any,
-) -> Call:
+) -> Command[Any]:
     """Run an activity with arguments; the value sent back is its result.
 
     ``retry`` and ``timeout`` override the decorator's options for this call
@@ -205,7 +282,7 @@ def call(
     )
 
 
-def sleep(duration: timedelta | float) -> Sleep:
+def sleep(duration: timedelta | float) -> Command[None]:
     """Wait for a durable timer of ``duration`` (a timedelta or seconds)."""
     return Sleep(duration=_as_timedelta(duration, "sleep()"))
 
@@ -215,34 +292,44 @@ _RANDOM = Random()
 _UUID4 = UUID4()
 
 
-def now() -> Now:
+def now() -> Command[datetime]:
     """The deterministic current time: when the latest consumed event was recorded."""
     return _NOW
 
 
-def random() -> Random:
+def random() -> Command[float]:
     """A deterministic float in [0, 1), seeded from workflow id, run id and ordinal."""
     return _RANDOM
 
 
-def uuid4() -> UUID4:
+def uuid4() -> Command[UUID]:
     """A deterministic UUID4, seeded from workflow id, run id and ordinal."""
     return _UUID4
 
 
-def receive_signal(name: str) -> ReceiveSignal:
+def receive_signal(name: str) -> Command[Any]:
     """Wait for the next signal called ``name``; early signals are buffered."""
     return ReceiveSignal(name=name)
 
 
-def send_signal(workflow_id: str, name: str, payload: Any = None) -> SendSignal:
+def send_signal(workflow_id: str, name: str, payload: Any = None) -> Command[None]:
     """Deliver a signal to another workflow (exactly once, recorded in both histories)."""
     return SendSignal(workflow_id=workflow_id, name=name, payload=payload)
 
 
+# A child's arguments are not checked (``workflow_id=`` after ``*args`` rules
+# out a ParamSpec); its result type is, when the workflow is annotated.
+@overload
+def start_child(
+    workflow: Callable[..., Generator[Any, Any, R]], *args: Any, workflow_id: str | None = None
+) -> Command[ChildHandle[R]]: ...
+@overload
 def start_child(
     workflow: Callable[..., Any] | str, *args: Any, workflow_id: str | None = None
-) -> StartChild:
+) -> Command[ChildHandle[Any]]: ...
+def start_child(
+    workflow: Callable[..., Any] | str, *args: Any, workflow_id: str | None = None
+) -> Command[ChildHandle[Any]]:
     """Record and start a child workflow; the value sent back is a `ChildHandle`.
 
     The child id defaults to ``"{parent_id}/{ordinal}"``: deterministic, so a
@@ -251,11 +338,24 @@ def start_child(
     return StartChild(workflow=workflow_name(workflow), args=args, workflow_id=workflow_id)
 
 
+@overload
+def await_child(handle_or_workflow: ChildHandle[R], /) -> Command[R]: ...
+@overload
 def await_child(
-    handle_or_workflow: ChildHandle | Callable[..., Any] | str,
+    handle_or_workflow: Callable[..., Generator[Any, Any, R]],
+    /,
     *args: Any,
     workflow_id: str | None = None,
-) -> AwaitChild:
+) -> Command[R]: ...
+@overload
+def await_child(
+    handle_or_workflow: Callable[..., Any] | str, /, *args: Any, workflow_id: str | None = None
+) -> Command[Any]: ...
+def await_child(
+    handle_or_workflow: ChildHandle[Any] | Callable[..., Any] | str,
+    *args: Any,
+    workflow_id: str | None = None,
+) -> Command[Any]:
     """Wait for a child's result; given a workflow instead of a handle, start it first.
 
     A failed or cancelled child raises `aion.ChildWorkflowError` in the parent.
@@ -282,7 +382,7 @@ def _check_members(commands: Iterable[Any], what: str) -> tuple[Command[Any], ..
     return members
 
 
-def collect_all(commands: Iterable[Command[Any]]) -> CollectAll:
+def collect_all(commands: Iterable[Command[T]]) -> Command[list[T]]:
     """Run commands concurrently; the value sent back is their values in input order.
 
     Fail fast: the first recorded failure (lowest ordinal among failures
@@ -291,7 +391,7 @@ def collect_all(commands: Iterable[Command[Any]]) -> CollectAll:
     return CollectAll(commands=_check_members(commands, "collect_all"))
 
 
-def collect_race(commands: Iterable[Command[Any]]) -> CollectRace:
+def collect_race(commands: Iterable[Command[T]]) -> Command[tuple[int, T]]:
     """Run commands concurrently; the value sent back is ``(index, value)`` of the first.
 
     The first *recorded* outcome wins, success or failure (a failure raises);
@@ -304,11 +404,29 @@ def collect_race(commands: Iterable[Command[Any]]) -> CollectRace:
     return CollectRace(commands=members)
 
 
+@overload
+def collect_map(
+    activity: Callable[..., Coroutine[Any, Any, R]],
+    items: Iterable[Sequence[Any] | Any],
+    concurrency: int | None = None,
+) -> Command[list[R]]: ...
+@overload
+def collect_map(
+    activity: Callable[..., R],
+    items: Iterable[Sequence[Any] | Any],
+    concurrency: int | None = None,
+) -> Command[list[R]]: ...
+@overload
+def collect_map(
+    activity: str,
+    items: Iterable[Sequence[Any] | Any],
+    concurrency: int | None = None,
+) -> Command[list[Any]]: ...
 def collect_map(
     activity: Callable[..., Any] | str,
     items: Iterable[Sequence[Any] | Any],
     concurrency: int | None = None,
-) -> CollectMap:
+) -> Command[list[Any]]:
     """Call ``activity(*item)`` for every item, at most ``concurrency`` at a time.
 
     An item that is not a tuple or list is passed as the single argument.
@@ -317,14 +435,17 @@ def collect_map(
     if concurrency is not None and concurrency < 1:
         msg = f"collect_map concurrency must be at least 1, got {concurrency}."
         raise ConfigurationError(msg)
+    # call() is typed as a Command[R] for users; what it builds is a Call.
     calls = tuple(
-        call(activity, *item) if isinstance(item, tuple | list) else call(activity, item)
+        cast(
+            Call, call(activity, *item) if isinstance(item, tuple | list) else call(activity, item)
+        )
         for item in items
     )
     return CollectMap(calls=calls, concurrency=concurrency)
 
 
-def with_timeout(duration: timedelta | float, command: Command[T]) -> WithTimeout:
+def with_timeout(duration: timedelta | float, command: Command[T]) -> Command[T]:
     """Run ``command`` under a durable deadline; `aion.Timeout` is raised if it fires first."""
     checked: object = command  # untyped callers pass anything
     if not isinstance(checked, Command):
@@ -333,16 +454,16 @@ def with_timeout(duration: timedelta | float, command: Command[T]) -> WithTimeou
     return WithTimeout(duration=_as_timedelta(duration, "with_timeout()"), command=command)
 
 
-def on_query(name: str, handler: Callable[..., Any]) -> OnQuery:
+def on_query(name: str, handler: Callable[..., Any]) -> Command[None]:
     """Register a read-only query handler (a closure over the workflow's variables)."""
     return OnQuery(name=name, handler=handler)
 
 
-def continue_as_new(*args: Any) -> ContinueAsNew:
+def continue_as_new(*args: Any) -> Command[NoReturn]:
     """End this run and start a fresh run of the same workflow id with new arguments."""
     return ContinueAsNew(args=args)
 
 
-def patched(change_id: str) -> Patched:
+def patched(change_id: str) -> Command[bool]:
     """True when this point is reached under new code; False replaying an older history."""
     return Patched(change_id=change_id)

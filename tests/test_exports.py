@@ -43,6 +43,7 @@ EXPECTED = [
     "WorkflowClosed",
     "WorkflowDescription",
     "WorkflowFailedError",
+    "WorkflowGen",
     "WorkflowHandle",
     "WorkflowNotFound",
     "WorkflowStalledError",
