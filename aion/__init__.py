@@ -11,8 +11,19 @@ Layout (everything public is re-exported here; the rest is private):
 * ``_engine``      the live engine (`Engine`, handles, activities, recovery)
 * ``store``        history stores (`DuckDBStore`, `MemoryStore`)
 * ``testing``      the determinism test kit
+
+Public modules beside this facade, for reading histories and building tools
+(the CLI uses nothing else):
+
+* ``events``       the history model: the event classes `Engine.history()` returns
+* ``codec``        the JSON codec values and events are recorded with
+* ``describe``     one-line events and workflow descriptions, worded as aion does
+* ``interpreter``  the interpreter, to step a workflow through its history
+* ``fixtures``     replay fixture files (load, write, check)
 """
 
+# Imported so `aion.events.ActivityCompleted` works after a plain `import aion`.
+from aion import events as events
 from aion._clock import Clock as Clock
 from aion._clock import ManualClock as ManualClock
 from aion._clock import SystemClock as SystemClock

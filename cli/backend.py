@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import aion
-from aion import _codec
-from aion._engine._handle import describe_workflow
-from aion._events import (
+from aion import codec as _codec
+from aion.describe import describe_workflow
+from aion.events import (
     TERMINAL_STATUSES,
     CancelRequested,
     Event,

@@ -11,8 +11,8 @@ from rich.pretty import Pretty
 from rich.table import Table
 from rich.text import Text
 
-from aion._describe import event_line
-from aion._events import Event
+from aion.describe import event_line
+from aion.events import Event
 
 from .app import App
 from .loader import load

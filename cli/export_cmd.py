@@ -6,7 +6,7 @@ import click
 
 import aion
 from aion import fixtures
-from aion._events import Event, WorkflowStarted
+from aion.events import Event, WorkflowStarted
 
 from .app import App
 from .loader import load

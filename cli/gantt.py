@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from html import escape
 
-from aion._events import Event, WorkflowStarted
+from aion.events import Event, WorkflowStarted
 
 from .timeline import Span, command_spans, fmt_duration, fmt_time, split_runs
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from aion import _codec
+from aion import codec as _codec
 
 from .app import App
 from .options import json_option

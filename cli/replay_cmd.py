@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 import aion
 from aion import fixtures
-from aion._events import Event
+from aion.events import Event
 
 from .app import EXIT_FAILED, EXIT_OK, EXIT_USAGE, App, CliError, classify
 from .loader import Code, load

@@ -15,9 +15,9 @@ from rich.panel import Panel
 from rich.text import Text
 
 import aion
-from aion import _codec
-from aion._describe import event_line
-from aion._events import TERMINAL_STATUSES
+from aion import codec as _codec
+from aion.describe import event_line
+from aion.events import TERMINAL_STATUSES
 
 from .app import App
 from .backend import Backend

@@ -10,8 +10,8 @@ import os
 from typing import Any
 
 import aion
-from aion import _codec
-from aion._events import Event
+from aion import codec as _codec
+from aion.events import Event
 from aion.store import Append
 
 from .endpoint import Handler

@@ -7,7 +7,7 @@ from pathlib import Path
 import attrs
 
 from aion import fixtures
-from aion._events import Event
+from aion.events import Event
 
 from .app import App
 

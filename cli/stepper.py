@@ -15,10 +15,9 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import Any
 
-from aion._definitions import Registry
-from aion._errors import NondeterminismError
-from aion._events import Event, WorkflowStarted
-from aion._interpreter import Interpreter
+from aion import NondeterminismError
+from aion.events import Event, WorkflowStarted
+from aion.interpreter import Interpreter, Registry
 
 from .loader import Code
 

@@ -19,8 +19,8 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from aion._describe import event_summary
-from aion._events import (
+from aion.describe import event_summary
+from aion.events import (
     ActivityCompleted,
     ActivityFailed,
     ActivityScheduled,

@@ -1,6 +1,10 @@
 """Pins the public surface: adding or removing a name must be a deliberate change."""
 
 import aion
+import aion.codec
+import aion.describe
+import aion.events
+import aion.interpreter
 
 EXPECTED = [
     "ActivityError",
@@ -88,3 +92,68 @@ def test_errors_share_one_root_and_stdlib_bases() -> None:
     assert issubclass(aion.Timeout, TimeoutError)
     assert issubclass(aion.WorkflowNotFound, LookupError)
     assert issubclass(aion.WorkflowYieldError, TypeError)
+
+
+# The public modules beside the facade: tools (the CLI first) build on these.
+EVENTS_ALL = [
+    "EVENT_TYPES",
+    "FORMAT_VERSION",
+    "TERMINAL_STATUSES",
+    "ActivityCompleted",
+    "ActivityFailed",
+    "ActivityScheduled",
+    "CancelRequested",
+    "ChildAwaited",
+    "ChildCompleted",
+    "ChildFailed",
+    "ChildStarted",
+    "CommandCancelled",
+    "CommandEvent",
+    "ErrorInfo",
+    "Event",
+    "GroupStarted",
+    "PatchRecorded",
+    "SignalAwaited",
+    "SignalDelivered",
+    "SignalDeliveryFailed",
+    "SignalReceived",
+    "SignalSent",
+    "TimeoutStarted",
+    "TimerFired",
+    "TimerStarted",
+    "WorkflowCancelled",
+    "WorkflowCompleted",
+    "WorkflowContinuedAsNew",
+    "WorkflowFailed",
+    "WorkflowResumed",
+    "WorkflowStalled",
+    "WorkflowStarted",
+    "kind_of",
+]
+
+
+def test_events_all_is_pinned() -> None:
+    assert aion.events.__all__ == EVENTS_ALL
+
+
+def test_events_exports_every_class_history_can_hold() -> None:
+    exported = {getattr(aion.events, n) for n in aion.events.__all__}
+    assert set(aion.events.EVENT_TYPES) <= exported
+    for cls in aion.events.EVENT_TYPES:
+        assert cls.__name__ in aion.events.__all__
+        assert issubclass(cls, aion.events.Event)
+
+
+def test_tool_modules_are_pinned() -> None:
+    assert aion.codec.__all__ == [
+        "CONVERTER",
+        "event_from_dict",
+        "event_to_dict",
+        "from_jsonable",
+        "to_jsonable",
+    ]
+    assert aion.describe.__all__ == ["describe_workflow", "event_line", "event_summary"]
+    assert aion.interpreter.__all__ == ["Interpreter", "Registry"]
+    for module in (aion.codec, aion.describe, aion.events, aion.interpreter):
+        for name in module.__all__:
+            assert getattr(module, name) is not None, (module.__name__, name)

@@ -1,0 +1,19 @@
+"""The JSON codec aion records values with, for tools that read or write histories.
+
+Values (workflow input, activity arguments and results, signal payloads) are
+stored as JSON; `to_jsonable` / `from_jsonable` convert them the way the
+engine does, with the same `aion.CodecError` messages. `event_to_dict` /
+`event_from_dict` are the fixture form of an event (with its ``kind``).
+`CONVERTER` is the one cattrs converter everything goes through: use it to
+structure or unstructure aion's records (`aion.store.WorkflowInfo`,
+`aion.WorkflowDescription`, ...), and do not register hooks on it, since the
+stored format depends on it.
+"""
+
+from aion._codec import CONVERTER as CONVERTER
+from aion._codec import event_from_dict as event_from_dict
+from aion._codec import event_to_dict as event_to_dict
+from aion._codec import from_jsonable as from_jsonable
+from aion._codec import to_jsonable as to_jsonable
+
+__all__ = ["CONVERTER", "event_from_dict", "event_to_dict", "from_jsonable", "to_jsonable"]
