@@ -61,6 +61,10 @@ from aion._events import (
 from aion.store import Append, Store
 
 Queued = tuple[type[Event], dict[str, Any]]
+#: The events after which a run records nothing more.
+_RUN_ENDS: frozenset[type[Event]] = frozenset(
+    {WorkflowCompleted, WorkflowFailed, WorkflowCancelled, WorkflowContinuedAsNew}
+)
 
 
 class _Ticket:
@@ -183,14 +187,7 @@ class Runtime(Residency):
                 )
                 ticket.done = True
                 continue
-            status = info.status if info is not None else None
-            inst = self._instances.get(workflow_id)
-            if (
-                inst is not None
-                and inst.interp is not None
-                and inst.interp.status in TERMINAL_STATUSES
-            ):
-                status = inst.interp.status  # decided, its end not yet committed
+            status = self._decided_end(workflow_id) or (info.status if info is not None else None)
             if status in TERMINAL_STATUSES:
                 what = "signal" if kind == "signal" else "cancel request"
                 ticket.error = WorkflowClosed(
@@ -318,14 +315,23 @@ class Runtime(Residency):
         for workflow_id in order:
             head = self._head(workflow_id)
             run_id = self._run_id(workflow_id)
+            ended = False
             events: list[Event] = []
             for cls, fields in pending[workflow_id]:
-                head += 1
                 data = dict(fields)
                 if cls is WorkflowStarted:
-                    run_id = data["run_id"]
+                    run_id, ended = data["run_id"], False
+                elif "run_id" in data and (ended or data["run_id"] != run_id):
+                    # An outcome addressed to a run that has ended (an activity that
+                    # finished, a timer that fired, while the run decided its end): the
+                    # end cancelled its command, and nothing may follow a run's end.
+                    continue
+                head += 1
                 data.setdefault("run_id", run_id)
                 events.append(cls(seq=head, recorded_at=now, **data))
+                ended = ended or cls in _RUN_ENDS
+            if not events:
+                continue
             appends.append(
                 Append(workflow_id=workflow_id, expected_seq=self._head(workflow_id), events=events)
             )
@@ -349,6 +355,20 @@ class Runtime(Residency):
     def _status(self, workflow_id: str) -> str | None:
         info = self.store.info(workflow_id)
         return info.status if info else None
+
+    def _decided_end(self, workflow_id: str) -> str | None:
+        """The terminal status a workflow's code decided, before (or as) it is committed.
+
+        A decision is queued once the batch that caused it has committed, so it
+        is in the next batch: requests and effects aimed at the workflow in that
+        batch must see it as closed, or they would be recorded after its end.
+        """
+        inst = self._instances.get(workflow_id)
+        if inst is not None and inst.interp is not None:
+            status = inst.interp.status
+            if status in TERMINAL_STATUSES:
+                return status
+        return None
 
     def _after_commit(self, workflow_id: str, event: Event) -> None:
         if isinstance(event, WorkflowStarted):
