@@ -102,6 +102,7 @@ class Engine(Runtime):
         self._inflight: dict[TimerKey, _Attempt] = {}
         self._timers = TimerQueue()
         self._told = {}
+        self._unrecorded = {}
         self._runner: ActivityExecutor = (
             executor if executor is not None else ActivityRunner(max_workers)
         )
@@ -179,6 +180,10 @@ class Engine(Runtime):
             except StoreConflictError:
                 self._withdraw(workflow_id, queued)  # nothing was written: the caller may retry
                 raise
+            refused = self._unrecorded.pop(workflow_id, None)
+            if refused is not None and self.store.info(workflow_id) is None:
+                msg = f"workflow {workflow_id!r} was not started: {refused}"
+                raise StoreError(msg)
         return WorkflowHandle(self, workflow_id)
 
     def signal(self, workflow_id: str, name: str, payload: Any = None) -> None:
@@ -417,8 +422,8 @@ class Engine(Runtime):
     def _outcome(self, workflow_id: str) -> Callable[[], Any] | None:
         """A thunk returning/raising the workflow's final outcome, or None while open."""
         info = self._info(workflow_id)
-        if info.status == "stalled":
-            reason = info.stalled_reason
+        if info.status == "stalled" or workflow_id in self._unrecorded:
+            reason = info.stalled_reason or self._unrecorded.get(workflow_id)
 
             def stalled() -> Any:
                 msg = f"workflow {workflow_id!r} is stalled: {reason}"

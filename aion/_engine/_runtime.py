@@ -26,12 +26,14 @@ from aion._clock import Clock
 from aion._definitions import Registry, RetryPolicy
 from aion._engine._activities import ActivityExecutor, ActivityInfo, Outcome
 from aion._engine._commit import commit
+from aion._engine._containment import contain
 from aion._engine._effects import child_outcome, expand
 from aion._engine._recovery import ActivitySpec, Instance, revive
 from aion._engine._residency import Residency
 from aion._engine._timers import TimerKey, TimerQueue
 from aion._errors import (
     StoreConflictError,
+    StoreError,
     StoreInvalidatedError,
     WorkflowClosed,
     WorkflowNotFound,
@@ -107,6 +109,7 @@ class Runtime(Residency):
     _inflight: dict[TimerKey, _Attempt]
     _timers: TimerQueue
     _told: dict[tuple[str, str], set[int]]  # per run: child awaits whose outcome is queued
+    _unrecorded: dict[str, str]  # workflows stalled because the store refused their events
     _runner: ActivityExecutor
 
     def _wake(self) -> None:
@@ -146,26 +149,38 @@ class Runtime(Residency):
         batch, committed = self._build_batch()
         self._wake_evicted(batch)
         try:
-            commit(self.store, batch)
+            try:
+                commit(self.store, batch)
+            except StoreError:
+                raise
+            except Exception as exc:  # not a store failure: keep it to whom it concerns
+                contain(self, exc, tickets)
+            else:
+                self._queue.clear()
+                for ticket in tickets:
+                    ticket.done = True
+                self._applied(batch, committed)
         except BaseException as exc:
             for ticket in tickets:
+                if ticket.done:
+                    continue  # its part was committed apart (see `contain`)
                 ticket.error, ticket.done = exc, True
                 if ticket.queued is not None and isinstance(exc, StoreConflictError):
                     self._withdraw(*ticket.queued)  # nothing was written: the caller may retry
             if isinstance(exc, StoreInvalidatedError):
                 self.close()  # the store is lost; a restart recovers from what the file holds
             raise
-        self._queue.clear()
-        for ticket in tickets:
-            ticket.done = True
+        self._trim_resident()
+        self._cond.notify_all()
+        return True
+
+    def _applied(self, batch: list[Append], committed: list[tuple[str, list[Event]]]) -> None:
+        """After ``batch`` committed: move the heads, apply its outcomes, act on its decisions."""
         for item in batch:
             self._heads[item.workflow_id] = item.events[-1].seq
         for workflow_id, events in committed:
             for event in events:
                 self._after_commit(workflow_id, event)
-        self._trim_resident()
-        self._cond.notify_all()
-        return True
 
     def _drain_inbox(self) -> list[_Ticket]:
         tickets: list[_Ticket] = []
