@@ -67,7 +67,7 @@ def expand(
             self._queue.setdefault(child_id, [])
     elif cls is SignalSent:
         target = fields["target"]
-        status = self._status(target)
+        status = self._decided_end(target) or self._status(target)
         if status is None and target in self._queue:
             status = "running"
         if status is None or status in TERMINAL_STATUSES:
@@ -101,13 +101,20 @@ def expand(
                 "previous_run_id": inst.run_id,
             },
         )
-        carried = inst.interp.unconsumed_signals() if inst.interp is not None else []
+        interp = inst.interp
+        carried = interp.unconsumed_signals() if interp is not None else []
         for name, payload in carried:
             add(workflow_id, SignalReceived, {"name": name, "payload": payload, "carried": True})
+        # A cancel request recorded after the decision takes effect in the successor.
+        late_cancel = interp.unconsumed_cancel() if interp is not None else None
+        if late_cancel is not None:
+            add(workflow_id, CancelRequested, {"reason": late_cancel.reason})
     elif cls in (WorkflowCompleted, WorkflowFailed, WorkflowCancelled) and inst is not None:
         if cls is WorkflowCancelled:
             for child_id in inst.children:
-                if self._status(child_id) not in TERMINAL_STATUSES:
+                if self._decided_end(child_id) is None and (
+                    self._status(child_id) not in TERMINAL_STATUSES
+                ):
                     add(
                         child_id,
                         CancelRequested,

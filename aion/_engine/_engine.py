@@ -102,6 +102,7 @@ class Engine(Runtime):
         self._inflight: dict[TimerKey, _Attempt] = {}
         self._timers = TimerQueue()
         self._told = {}
+        self._unrecorded = {}
         self._runner: ActivityExecutor = (
             executor if executor is not None else ActivityRunner(max_workers)
         )
@@ -179,6 +180,10 @@ class Engine(Runtime):
             except StoreConflictError:
                 self._withdraw(workflow_id, queued)  # nothing was written: the caller may retry
                 raise
+            refused = self._unrecorded.pop(workflow_id, None)
+            if refused is not None and self.store.info(workflow_id) is None:
+                msg = f"workflow {workflow_id!r} was not started: {refused}"
+                raise StoreError(msg)
         return WorkflowHandle(self, workflow_id)
 
     def signal(self, workflow_id: str, name: str, payload: Any = None) -> None:
@@ -286,12 +291,17 @@ class Engine(Runtime):
         """Drive the engine until a workflow finishes; return its result or raise its error.
 
         Under `ManualClock` the clock jumps to the next due timer whenever
-        nothing else can run. On wall-clock time with a ``timeout``, a workflow
-        waiting for a signal is waited for (another thread may send it).
+        nothing else can run, as long as the workflow itself (or a child it
+        started that is still running) has a timer pending: other workflows'
+        timers fire on the way, but a recurring timer elsewhere never keeps a
+        workflow that waits for a signal spinning. On wall-clock time with a
+        ``timeout``, a workflow waiting for a signal is waited for (another
+        thread may send it).
 
         Raises:
             aion.WorkflowBlocked: Nothing can move the workflow on (it waits for a
-                signal, no timer is pending, and there is no timeout to wait out).
+                signal, neither it nor its running children have a timer pending,
+                and there is no timeout to wait out).
             aion.WorkflowFailedError / WorkflowCancelledError / WorkflowStalledError:
                 It ended that way.
             TimeoutError: ``timeout`` seconds of wall time passed first.
@@ -304,22 +314,25 @@ class Engine(Runtime):
                 outcome = self._outcome(workflow_id)
                 if outcome is not None:
                     return outcome()
-                next_due = self._timers.next_due()
+                # Only a timer of the workflow or of its running children can move it
+                # on by itself; jumps stop at the earliest timer anywhere on the way.
+                own_due = self._timers.next_due_among(self._family(workflow_id))
                 # On wall-clock time with a timeout, another thread may still send the
                 # signal the workflow waits for: wait for it instead of giving up.
                 can_wait = deadline is not None and not isinstance(self.clock, ManualClock)
-                if next_due is None and not can_wait:
+                if own_due is None and not can_wait:
                     info = self._info(workflow_id)
                     inst = self._instances.get(workflow_id)
                     waits = inst.interp.waiting_for() if inst and inst.interp else []
                     what = "; ".join(waits) or info.status
                     msg = (
                         f"workflow {workflow_id!r} cannot progress: it waits for {what}, "
-                        "and no timer is pending. Send the signal it expects."
+                        "and no timer of its own is pending. Send the signal it expects."
                     )
                     raise WorkflowBlocked(msg)
-                if isinstance(self.clock, ManualClock) and next_due is not None:
-                    self.clock.advance_to(next_due)
+                if isinstance(self.clock, ManualClock) and own_due is not None:
+                    next_due = self._timers.next_due()
+                    self.clock.advance_to(own_due if next_due is None else min(next_due, own_due))
                     continue
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
@@ -352,6 +365,20 @@ class Engine(Runtime):
                 self._serving -= 1
 
     # --- helpers for the API --------------------------------------------------------
+
+    def _family(self, workflow_id: str) -> set[str]:
+        """The workflow and its running descendants: whose timers can move it on."""
+        family = {workflow_id}
+        todo = [workflow_id]
+        while todo:
+            inst = self._instances.get(todo.pop())
+            if inst is None:
+                continue
+            for child_id in inst.children:
+                if child_id not in family and child_id in self._instances:
+                    family.add(child_id)
+                    todo.append(child_id)
+        return family
 
     def _check_open(self) -> None:
         if self._closed:
@@ -395,8 +422,8 @@ class Engine(Runtime):
     def _outcome(self, workflow_id: str) -> Callable[[], Any] | None:
         """A thunk returning/raising the workflow's final outcome, or None while open."""
         info = self._info(workflow_id)
-        if info.status == "stalled":
-            reason = info.stalled_reason
+        if info.status == "stalled" or workflow_id in self._unrecorded:
+            reason = info.stalled_reason or self._unrecorded.get(workflow_id)
 
             def stalled() -> Any:
                 msg = f"workflow {workflow_id!r} is stalled: {reason}"

@@ -26,12 +26,14 @@ from aion._clock import Clock
 from aion._definitions import Registry, RetryPolicy
 from aion._engine._activities import ActivityExecutor, ActivityInfo, Outcome
 from aion._engine._commit import commit
+from aion._engine._containment import contain
 from aion._engine._effects import child_outcome, expand
 from aion._engine._recovery import ActivitySpec, Instance, revive
 from aion._engine._residency import Residency
 from aion._engine._timers import TimerKey, TimerQueue
 from aion._errors import (
     StoreConflictError,
+    StoreError,
     StoreInvalidatedError,
     WorkflowClosed,
     WorkflowNotFound,
@@ -61,6 +63,10 @@ from aion._events import (
 from aion.store import Append, Store
 
 Queued = tuple[type[Event], dict[str, Any]]
+#: The events after which a run records nothing more.
+_RUN_ENDS: frozenset[type[Event]] = frozenset(
+    {WorkflowCompleted, WorkflowFailed, WorkflowCancelled, WorkflowContinuedAsNew}
+)
 
 
 class _Ticket:
@@ -103,6 +109,7 @@ class Runtime(Residency):
     _inflight: dict[TimerKey, _Attempt]
     _timers: TimerQueue
     _told: dict[tuple[str, str], set[int]]  # per run: child awaits whose outcome is queued
+    _unrecorded: dict[str, str]  # workflows stalled because the store refused their events
     _runner: ActivityExecutor
 
     def _wake(self) -> None:
@@ -142,26 +149,38 @@ class Runtime(Residency):
         batch, committed = self._build_batch()
         self._wake_evicted(batch)
         try:
-            commit(self.store, batch)
+            try:
+                commit(self.store, batch)
+            except StoreError:
+                raise
+            except Exception as exc:  # not a store failure: keep it to whom it concerns
+                contain(self, exc, tickets)
+            else:
+                self._queue.clear()
+                for ticket in tickets:
+                    ticket.done = True
+                self._applied(batch, committed)
         except BaseException as exc:
             for ticket in tickets:
+                if ticket.done:
+                    continue  # its part was committed apart (see `contain`)
                 ticket.error, ticket.done = exc, True
                 if ticket.queued is not None and isinstance(exc, StoreConflictError):
                     self._withdraw(*ticket.queued)  # nothing was written: the caller may retry
             if isinstance(exc, StoreInvalidatedError):
                 self.close()  # the store is lost; a restart recovers from what the file holds
             raise
-        self._queue.clear()
-        for ticket in tickets:
-            ticket.done = True
+        self._trim_resident()
+        self._cond.notify_all()
+        return True
+
+    def _applied(self, batch: list[Append], committed: list[tuple[str, list[Event]]]) -> None:
+        """After ``batch`` committed: move the heads, apply its outcomes, act on its decisions."""
         for item in batch:
             self._heads[item.workflow_id] = item.events[-1].seq
         for workflow_id, events in committed:
             for event in events:
                 self._after_commit(workflow_id, event)
-        self._trim_resident()
-        self._cond.notify_all()
-        return True
 
     def _drain_inbox(self) -> list[_Ticket]:
         tickets: list[_Ticket] = []
@@ -183,14 +202,7 @@ class Runtime(Residency):
                 )
                 ticket.done = True
                 continue
-            status = info.status if info is not None else None
-            inst = self._instances.get(workflow_id)
-            if (
-                inst is not None
-                and inst.interp is not None
-                and inst.interp.status in TERMINAL_STATUSES
-            ):
-                status = inst.interp.status  # decided, its end not yet committed
+            status = self._decided_end(workflow_id) or (info.status if info is not None else None)
             if status in TERMINAL_STATUSES:
                 what = "signal" if kind == "signal" else "cancel request"
                 ticket.error = WorkflowClosed(
@@ -318,14 +330,23 @@ class Runtime(Residency):
         for workflow_id in order:
             head = self._head(workflow_id)
             run_id = self._run_id(workflow_id)
+            ended = False
             events: list[Event] = []
             for cls, fields in pending[workflow_id]:
-                head += 1
                 data = dict(fields)
                 if cls is WorkflowStarted:
-                    run_id = data["run_id"]
+                    run_id, ended = data["run_id"], False
+                elif "run_id" in data and (ended or data["run_id"] != run_id):
+                    # An outcome addressed to a run that has ended (an activity that
+                    # finished, a timer that fired, while the run decided its end): the
+                    # end cancelled its command, and nothing may follow a run's end.
+                    continue
+                head += 1
                 data.setdefault("run_id", run_id)
                 events.append(cls(seq=head, recorded_at=now, **data))
+                ended = ended or cls in _RUN_ENDS
+            if not events:
+                continue
             appends.append(
                 Append(workflow_id=workflow_id, expected_seq=self._head(workflow_id), events=events)
             )
@@ -349,6 +370,20 @@ class Runtime(Residency):
     def _status(self, workflow_id: str) -> str | None:
         info = self.store.info(workflow_id)
         return info.status if info else None
+
+    def _decided_end(self, workflow_id: str) -> str | None:
+        """The terminal status a workflow's code decided, before (or as) it is committed.
+
+        A decision is queued once the batch that caused it has committed, so it
+        is in the next batch: requests and effects aimed at the workflow in that
+        batch must see it as closed, or they would be recorded after its end.
+        """
+        inst = self._instances.get(workflow_id)
+        if inst is not None and inst.interp is not None:
+            status = inst.interp.status
+            if status in TERMINAL_STATUSES:
+                return status
+        return None
 
     def _after_commit(self, workflow_id: str, event: Event) -> None:
         if isinstance(event, WorkflowStarted):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+from collections.abc import Collection
 from datetime import datetime
 
 TimerKey = tuple[str, str, int]  # (workflow id, run id, ordinal)
@@ -43,6 +44,15 @@ class TimerQueue:
                 return fire_at
             heapq.heappop(heap)
         return None
+
+    def next_due_among(self, workflow_ids: Collection[str]) -> datetime | None:
+        """When the earliest live timer of any of ``workflow_ids`` is due, or None.
+
+        A scan of the live timers: it serves `run_until_complete`, which asks
+        once per jump of a virtual clock, not the engine's step loop.
+        """
+        due = [at for (wid, _, _), (at, _) in self._live.items() if wid in workflow_ids]
+        return min(due, default=None)
 
     def pop_due(self, now: datetime) -> list[tuple[TimerKey, str]]:
         """Remove and return every live timer due at ``now``, earliest first."""

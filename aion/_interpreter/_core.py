@@ -132,6 +132,7 @@ class Interpreter(Issuer):
         self._signals: dict[str, deque[Any]] = {}
         self._queries: dict[str, Callable[..., Any]] = {}
         self._cancelling = False
+        self._late_cancel: CancelRequested | None = None
 
     # --- entry points -------------------------------------------------------------
 
@@ -150,6 +151,7 @@ class Interpreter(Issuer):
         handler = _HANDLERS.get(type(event))
         if handler is not None:  # an outcome: `apply`, inlined (half of all replayed events)
             if self.status != "running":
+                self._late(event)
                 return
             self.now = event.recorded_at
             try:
@@ -174,6 +176,7 @@ class Interpreter(Issuer):
         """Apply an outcome event (recorded or just committed) and run the code on."""
         self.last_seq = event.seq
         if self.status != "running":
+            self._late(event)
             return
         self.now = event.recorded_at
         try:
@@ -205,8 +208,35 @@ class Interpreter(Issuer):
         return {o: n.name for o, n in self._pending.items() if n.kind == "child"}
 
     def unconsumed_signals(self) -> list[tuple[str, Any]]:
-        """Buffered signals no receive has consumed (carried over by continue-as-new)."""
+        """Buffered signals no receive has consumed (carried over by continue-as-new).
+
+        Signals recorded after the run decided to continue as new are among
+        them, in the order they were recorded.
+        """
         return [(name, p) for name, q in self._signals.items() for p in q]
+
+    def unconsumed_cancel(self) -> CancelRequested | None:
+        """A cancel request recorded after the run decided to continue as new, if any.
+
+        The run had already ended when it was applied, so it belongs to the
+        successor, which is the run current when the request takes effect.
+        """
+        return self._late_cancel
+
+    def _late(self, event: Event) -> None:
+        """Keep what arrives after a continue-as-new decision for the successor.
+
+        Several events can be committed together: when an earlier one makes the
+        run continue as new, the signals and cancel requests after it are in
+        this run's history but reach the code only through the successor.
+        Replay sees the same events in the same order, so it keeps the same.
+        """
+        if self.status != "continued_as_new":
+            return
+        if type(event) is SignalReceived:
+            self._signals.setdefault(event.name, deque()).append(event.payload)
+        elif type(event) is CancelRequested and self._late_cancel is None:
+            self._late_cancel = event
 
     def query(self, name: str, *args: Any) -> Any:
         """Answer a query from the generator's current state; records nothing."""

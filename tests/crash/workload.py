@@ -1,5 +1,10 @@
 """The campaign's mixed workload: activities with retries, sleeps, signals, composites, children.
 
+Continue-as-new is exercised two ways: a collector taking signals the campaign
+sends one by one, and a relay child that a burst workflow signals several
+times in the batch that starts it (so signals arrive in the same batch as the
+one that makes the run continue as new).
+
 Every workflow's result depends only on its input and on the signals sent to
 it (never on timing), so a crash-free run of the same schedule must end with
 exactly the same results. Activities append ``incarnation key attempt`` to an
@@ -105,7 +110,33 @@ def parent(n: int) -> Any:
     return {"children": results, "total": total}
 
 
-WORKFLOWS = [pipeline, collector, child, parent]
+@aion.workflow(name="crash.relay")
+def relay(expected: int, got: list[int]) -> Any:
+    """Takes one signal per run, continuing as new after each, until it has ``expected``."""
+    payload = yield aion.receive_signal("item")
+    got = [*got, payload["sid"]]
+    if len(got) < expected:
+        yield aion.continue_as_new(expected, got)
+    return got
+
+
+@aion.workflow(name="crash.burst")
+def burst(base: int, n: int) -> Any:
+    """Starts a relay child and sends it ``n`` signals at once, then awaits it.
+
+    The child's start and all the signals are committed in one batch, so the
+    first signal makes the child continue as new while the others are in the
+    same batch: each must still be consumed exactly once, in order.
+    """
+    handle = yield aion.start_child(relay, n, [])
+    yield aion.collect_all(
+        [aion.send_signal(handle.workflow_id, "item", {"sid": base + i}) for i in range(n)]
+    )
+    got = yield aion.await_child(handle)
+    return {"got": got, "in_order": got == [base + i for i in range(n)]}
+
+
+WORKFLOWS = [pipeline, collector, child, parent, relay, burst]
 ACTIVITIES = [flaky, slow]
 
 
@@ -119,6 +150,9 @@ def wave(index: int, seed: int) -> tuple[list[dict[str, Any]], list[dict[str, An
     ]
     count = 4 + base % 4
     starts.append({"id": f"w{index}-coll", "workflow": "crash.collector", "args": [count, []]})
+    starts.append(
+        {"id": f"w{index}-burst", "workflow": "crash.burst", "args": [index * 100, 2 + base % 3]}
+    )
     signals = [
         {"id": f"w{index}-coll", "name": "item", "payload": {"sid": index * 100 + j}}
         for j in range(count)
