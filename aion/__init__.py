@@ -64,6 +64,7 @@ from aion._errors import StoreInvalidatedError as StoreInvalidatedError
 from aion._errors import StoreLockedError as StoreLockedError
 from aion._errors import Timeout as Timeout
 from aion._errors import WorkflowAlreadyExists as WorkflowAlreadyExists
+from aion._errors import WorkflowArgumentError as WorkflowArgumentError
 from aion._errors import WorkflowBlocked as WorkflowBlocked
 from aion._errors import WorkflowCancelledError as WorkflowCancelledError
 from aion._errors import WorkflowClosed as WorkflowClosed
@@ -116,6 +117,7 @@ __all__ = [
     "SystemClock",
     "Timeout",
     "WorkflowAlreadyExists",
+    "WorkflowArgumentError",
     "WorkflowBlocked",
     "WorkflowCancelledError",
     "WorkflowClosed",

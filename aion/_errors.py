@@ -133,6 +133,14 @@ class WorkflowYieldError(AionError, TypeError):
     """The workflow yielded something that is not an aion command."""
 
 
+class WorkflowArgumentError(AionError, TypeError):
+    """A workflow was started with arguments its signature does not accept.
+
+    Raised by `Engine.start` (and ``aion start``) before anything is recorded,
+    so a bad start never leaves a workflow behind that cannot run.
+    """
+
+
 class NondeterminismError(AionError):
     """The workflow code no longer produces the commands its history recorded.
 

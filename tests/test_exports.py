@@ -38,6 +38,7 @@ EXPECTED = [
     "SystemClock",
     "Timeout",
     "WorkflowAlreadyExists",
+    "WorkflowArgumentError",
     "WorkflowBlocked",
     "WorkflowCancelledError",
     "WorkflowClosed",

@@ -29,6 +29,7 @@ from aion._errors import (
     StoreConflictError,
     StoreError,
     WorkflowAlreadyExists,
+    WorkflowArgumentError,
     WorkflowBlocked,
     WorkflowCancelledError,
     WorkflowFailedError,
@@ -44,6 +45,7 @@ from aion._events import (
     WorkflowStarted,
 )
 from aion._gcpause import paused_gc
+from aion._interpreter._support import argument_problem
 from aion._replay import replay
 from aion.store import DuckDBStore, Store, WorkflowInfo
 
@@ -146,6 +148,8 @@ class Engine(Runtime):
 
         Raises:
             aion.NotRegisteredError: The workflow is not registered with this engine.
+            aion.WorkflowArgumentError: Its signature does not accept ``args``
+                (checked before anything is recorded).
             aion.WorkflowAlreadyExists: ``workflow_id`` is taken.
             aion.CodecError: An argument cannot be encoded as JSON.
         """
@@ -155,6 +159,10 @@ class Engine(Runtime):
             name = workflow_definition(workflow).name
             if name not in self.registry.workflows:
                 self.registry.add_workflow(workflow)
+        problem = argument_problem(self.registry.workflow(name).fn, args)
+        if problem is not None:
+            msg = f"cannot start workflow {name!r}: {problem}."
+            raise WorkflowArgumentError(msg)
         json_args = _codec.to_jsonable(list(args), f"the input of workflow {name!r}")
         workflow_id = workflow_id or str(uuid.uuid4())
         with self._lock:

@@ -65,7 +65,7 @@ from aion._events import (
 from aion._interpreter._divergence import Diverged, describe_decision, divergence_error
 from aion._interpreter._issue import ISSUERS, Issuer
 from aion._interpreter._nodes import ActivityNode, Deadline, Group, Node
-from aion._interpreter._support import decode_args, seed, source_of
+from aion._interpreter._support import argument_problem, decode_args, seed, source_of
 from aion._interpreter._watchdog import DEFAULT_BUDGET, WATCHDOG, Runaway
 
 Decision = tuple[type[Event], dict[str, Any]]
@@ -138,8 +138,19 @@ class Interpreter(Issuer):
     def start(self) -> None:
         """Create the generator from the recorded input and run it to its first wait."""
         try:
-            args = decode_args(self.definition.fn, self.started.args, "workflow input")
-            self._gen = self.definition.fn(*args)
+            fn = self.definition.fn
+            args = decode_args(fn, self.started.args, "workflow input")
+            problem = argument_problem(fn, args)
+            if problem is not None:
+                # A history written by older code, or made by hand: the recorded
+                # input no longer fits. Stall (deploy code that accepts it and the
+                # run resumes); never let it stop the engine that opens the file.
+                msg = (
+                    f"the recorded input of workflow {self.definition.name!r} does not fit "
+                    f"its code: {problem}."
+                )
+                raise _Stall(msg)
+            self._gen = fn(*args)
             self._resume(True, None)
         except (Diverged, _Stall, CodecError) as exc:
             self._stall(exc)

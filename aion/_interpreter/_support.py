@@ -109,3 +109,27 @@ def policy_json(policy: Any) -> Any:
 
 def seed(*parts: Any) -> bytes:
     return hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=16).digest()
+
+
+def argument_problem(fn: Callable[..., Any], args: Sequence[Any]) -> str | None:
+    """Why ``fn(*args)`` cannot be called (its signature refuses them), or None.
+
+    Checked before a start is recorded, and again before a recorded input is
+    handed to the generator function: a call that cannot bind is reported
+    as a sentence instead of a `TypeError` from deep inside the engine.
+    """
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # a builtin or C callable: let the call decide
+        return None
+    try:
+        signature.bind(*args)
+    except TypeError as exc:
+        plain = signature.replace(
+            parameters=[
+                p.replace(annotation=inspect.Parameter.empty) for p in signature.parameters.values()
+            ],
+            return_annotation=inspect.Signature.empty,
+        )
+        return f"{fn.__qualname__}{plain} cannot take {len(args)} argument(s): {exc}"
+    return None
