@@ -65,7 +65,13 @@ from aion._events import (
 from aion._interpreter._divergence import Diverged, describe_decision, divergence_error
 from aion._interpreter._issue import ISSUERS, Issuer
 from aion._interpreter._nodes import ActivityNode, Deadline, Group, Node
-from aion._interpreter._support import argument_problem, decode_args, seed, source_of
+from aion._interpreter._support import (
+    argument_problem,
+    decode_args,
+    is_interrupt,
+    seed,
+    source_of,
+)
 from aion._interpreter._watchdog import DEFAULT_BUDGET, WATCHDOG, Runaway
 
 Decision = tuple[type[Event], dict[str, Any]]
@@ -228,7 +234,9 @@ class Interpreter(Issuer):
             raise QueryError(msg)
         try:
             return handler(*args)
-        except Exception as exc:
+        except BaseException as exc:
+            if is_interrupt(exc):
+                raise
             msg = (
                 f"query {name!r} on workflow {self.workflow_id!r} raised "
                 f"{type(exc).__name__}: {exc}"
@@ -272,7 +280,12 @@ class Interpreter(Issuer):
                 return
             except (Diverged, _Stall):
                 raise
-            except Exception as exc:
+            except BaseException as exc:
+                # Whatever the workflow raises (SystemExit, KeyboardInterrupt,
+                # GeneratorExit, a BaseException of its own) fails that workflow and
+                # never the engine; only a real Ctrl-C goes on to stop it.
+                if is_interrupt(exc):
+                    raise
                 self._finish_failed(exc)
                 return
             source = source_of(gen)

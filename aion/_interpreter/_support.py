@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dis
 import hashlib
 import inspect
 import os
@@ -133,3 +134,29 @@ def argument_problem(fn: Callable[..., Any], args: Sequence[Any]) -> str | None:
         )
         return f"{fn.__qualname__}{plain} cannot take {len(args)} argument(s): {exc}"
     return None
+
+
+_RAISE_OPS: frozenset[int] = frozenset(
+    dis.opmap[name] for name in ("RAISE_VARARGS", "RERAISE") if name in dis.opmap
+)
+
+
+def is_interrupt(exc: BaseException) -> bool:
+    """Whether ``exc`` is a real Ctrl-C, not a ``raise KeyboardInterrupt`` in workflow code.
+
+    Both arrive as `KeyboardInterrupt` out of the generator. A signal's is
+    raised by the interpreter loop wherever the thread happened to be (a
+    loop's backward jump, a call), while a raised one comes from a ``raise``
+    instruction. The first must stop the engine as Ctrl-C always does; the
+    second is the workflow's own failure and is recorded as such.
+    """
+    if not isinstance(exc, KeyboardInterrupt):
+        return False
+    tb = exc.__traceback__
+    if tb is None:
+        return True
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    code = tb.tb_frame.f_code.co_code
+    lasti = tb.tb_lasti
+    return not (0 <= lasti < len(code) and code[lasti] in _RAISE_OPS)
