@@ -34,14 +34,18 @@ from aion._commands import sleep as sleep
 from aion._commands import start_child as start_child
 from aion._commands import uuid4 as uuid4
 from aion._commands import with_timeout as with_timeout
+from aion._definitions import ActivityDefinition as ActivityDefinition
 from aion._definitions import RetryPolicy as RetryPolicy
 from aion._definitions import activity as activity
 from aion._definitions import workflow as workflow
+from aion._engine import ActivityExecutor as ActivityExecutor
 from aion._engine import ActivityInfo as ActivityInfo
 from aion._engine import Engine as Engine
+from aion._engine import FuturesExecutor as FuturesExecutor
 from aion._engine import WorkflowDescription as WorkflowDescription
 from aion._engine import WorkflowHandle as WorkflowHandle
 from aion._engine import activity_info as activity_info
+from aion._engine import run_attempt as run_attempt
 from aion._errors import ActivityError as ActivityError
 from aion._errors import ActivityTimeout as ActivityTimeout
 from aion._errors import AionError as AionError
@@ -53,6 +57,7 @@ from aion._errors import ForeignStoreError as ForeignStoreError
 from aion._errors import HistoryError as HistoryError
 from aion._errors import InternalError as InternalError
 from aion._errors import NondeterminismError as NondeterminismError
+from aion._errors import NotPicklableError as NotPicklableError
 from aion._errors import NotRegisteredError as NotRegisteredError
 from aion._errors import QueryError as QueryError
 from aion._errors import SequenceConflict as SequenceConflict
@@ -82,7 +87,9 @@ from aion.store import MemoryStore as MemoryStore
 __version__ = "0.1.0"
 
 __all__ = [
+    "ActivityDefinition",
     "ActivityError",
+    "ActivityExecutor",
     "ActivityInfo",
     "ActivityTimeout",
     "AionError",
@@ -96,11 +103,13 @@ __all__ = [
     "DuckDBStore",
     "Engine",
     "ForeignStoreError",
+    "FuturesExecutor",
     "HistoryError",
     "InternalError",
     "ManualClock",
     "MemoryStore",
     "NondeterminismError",
+    "NotPicklableError",
     "NotRegisteredError",
     "QueryError",
     "ReplayResult",
@@ -141,6 +150,7 @@ __all__ = [
     "random",
     "receive_signal",
     "replay",
+    "run_attempt",
     "send_signal",
     "sleep",
     "start_child",

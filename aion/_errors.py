@@ -189,6 +189,14 @@ class ActivityError(AionError):
         self.attempts = attempts
 
 
+class NotPicklableError(AionError, TypeError):
+    """An activity cannot be sent to another process (`FuturesExecutor` on a process pool).
+
+    Recorded as the attempt's failure, and not retried: the activity must be a
+    module-level function its worker processes can import.
+    """
+
+
 class ActivityTimeout(AionError, TimeoutError):
     """An activity attempt ran past its timeout (recorded as a retryable failure)."""
 

@@ -3,7 +3,9 @@
 import aion
 
 EXPECTED = [
+    "ActivityDefinition",
     "ActivityError",
+    "ActivityExecutor",
     "ActivityInfo",
     "ActivityTimeout",
     "AionError",
@@ -17,11 +19,13 @@ EXPECTED = [
     "DuckDBStore",
     "Engine",
     "ForeignStoreError",
+    "FuturesExecutor",
     "HistoryError",
     "InternalError",
     "ManualClock",
     "MemoryStore",
     "NondeterminismError",
+    "NotPicklableError",
     "NotRegisteredError",
     "QueryError",
     "ReplayResult",
@@ -62,6 +66,7 @@ EXPECTED = [
     "random",
     "receive_signal",
     "replay",
+    "run_attempt",
     "send_signal",
     "sleep",
     "start_child",

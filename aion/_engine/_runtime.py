@@ -24,7 +24,7 @@ from typing import Any
 
 from aion._clock import Clock
 from aion._definitions import Registry, RetryPolicy
-from aion._engine._activities import ActivityExecutor, ActivityInfo, Outcome
+from aion._engine._activities import ActivityExecutor, ActivityInfo, Outcome, settle_outcome
 from aion._engine._commit import commit
 from aion._engine._effects import child_outcome, expand
 from aion._engine._recovery import ActivitySpec, Instance, revive
@@ -246,7 +246,7 @@ class Runtime(Residency):
         short_type = error.type.rsplit(".", 1)[-1]
         if error.type in policy.non_retryable or short_type in policy.non_retryable:
             return None
-        if error.type in ("aion.CodecError", "aion.NotRegisteredError"):
+        if error.type in ("aion.CodecError", "aion.NotRegisteredError", "aion.NotPicklableError"):
             return None
         delay = policy.initial_interval.total_seconds() * policy.backoff ** (attempt - 1)
         delay = min(delay, policy.max_interval.total_seconds())
@@ -476,7 +476,8 @@ class Runtime(Residency):
         )
 
         def done(outcome: Outcome) -> None:
-            self._inbox.append(("activity", key, attempt_no, outcome))
+            settled = settle_outcome(outcome, spec.name)  # any executor's report, normalised
+            self._inbox.append(("activity", key, attempt_no, settled))
             self._wake()
 
         attempt.future = self._runner.submit(definition, spec.args, spec.kwargs, info, done)
