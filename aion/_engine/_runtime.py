@@ -27,6 +27,7 @@ from aion._definitions import Registry, RetryPolicy
 from aion._engine._activities import ActivityExecutor, ActivityInfo, Outcome, settle_outcome
 from aion._engine._commit import commit
 from aion._engine._effects import child_outcome, expand
+from aion._engine._ordering import outcomes_by_ordinal
 from aion._engine._recovery import ActivitySpec, Instance, revive
 from aion._engine._residency import Residency
 from aion._engine._timers import TimerKey, TimerQueue
@@ -158,7 +159,7 @@ class Runtime(Residency):
             self._heads[item.workflow_id] = item.events[-1].seq
         for workflow_id, events in committed:
             for event in events:
-                self._after_commit(workflow_id, event)
+                self._after_commit(workflow_id, event, events)
         self._trim_resident()
         self._cond.notify_all()
         return True
@@ -319,7 +320,7 @@ class Runtime(Residency):
             head = self._head(workflow_id)
             run_id = self._run_id(workflow_id)
             events: list[Event] = []
-            for cls, fields in pending[workflow_id]:
+            for cls, fields in outcomes_by_ordinal(pending[workflow_id]):
                 head += 1
                 data = dict(fields)
                 if cls is WorkflowStarted:
@@ -350,7 +351,7 @@ class Runtime(Residency):
         info = self.store.info(workflow_id)
         return info.status if info else None
 
-    def _after_commit(self, workflow_id: str, event: Event) -> None:
+    def _after_commit(self, workflow_id: str, event: Event, batch: list[Event]) -> None:
         if isinstance(event, WorkflowStarted):
             self._begin_run(workflow_id, event)
             return
@@ -368,7 +369,7 @@ class Runtime(Residency):
                 # _specs stays the size of what is in flight (ending a run scans it).
                 self._specs.pop((workflow_id, event.run_id, event.ordinal), None)
             if inst.interp is not None and inst.interp.run_id == event.run_id:
-                inst.interp.apply(event)
+                inst.interp.apply(event, batch)
                 self._collect(inst)
             return
         if family != "decision":

@@ -138,6 +138,12 @@ class Interpreter(Issuer):
         self._signals: dict[str, deque[Any]] = {}
         self._queries: dict[str, Callable[..., Any]] = {}
         self._cancelling = False
+        # Semantics 2: a command whose final outcome is already recorded (later in the
+        # same run of outcomes) is never cancelled. `_tail` is where that is read:
+        # the run's history on replay, the batch just committed live.
+        self._settled_first = started.semantics_version >= 2
+        self._tail: Sequence[Event] = history
+        self._ahead: frozenset[int] | None = None
 
     # --- entry points -------------------------------------------------------------
 
@@ -164,6 +170,7 @@ class Interpreter(Issuer):
     def feed(self, event: Event) -> None:
         """Consume the next recorded event of the run (replay)."""
         self.last_seq = event.seq
+        self._ahead = None
         handler = _HANDLERS.get(type(event))
         if handler is not None:  # an outcome: `apply`, inlined (half of all replayed events)
             if self.status != "running":
@@ -187,9 +194,18 @@ class Interpreter(Issuer):
             except Diverged as exc:
                 self._stall(exc)
 
-    def apply(self, event: Event) -> None:
-        """Apply an outcome event (recorded or just committed) and run the code on."""
+    def apply(self, event: Event, batch: Sequence[Event] = ()) -> None:
+        """Apply an outcome event (recorded or just committed) and run the code on.
+
+        Args:
+            event: The outcome.
+            batch: The events committed with it (this workflow's, in order), so a
+                command whose outcome follows ``event`` there is not cancelled.
+        """
         self.last_seq = event.seq
+        self._ahead = None
+        if batch:
+            self._tail = batch
         if self.status != "running":
             return
         self.now = event.recorded_at
@@ -199,6 +215,12 @@ class Interpreter(Issuer):
                 handler(self, event)
         except (Diverged, _Stall) as exc:
             self._stall(exc)
+
+    def release_history(self) -> None:
+        """Drop the recorded events once replay has matched them all (memory)."""
+        self.recorded = ()
+        self.history = ()
+        self._tail = ()
 
     def take_decisions(self) -> list[Decision]:
         """Hand the new decisions to the engine (and forget them)."""
@@ -429,10 +451,27 @@ class Interpreter(Issuer):
         if scope.done:
             return
         self._pending.pop(scope.ordinal, None)
-        self._decide(
-            CommandCancelled, {"ordinal": scope.ordinal, "reason": "inner command settled"}
-        )
+        if not self._outcome_recorded(scope.ordinal):
+            self._decide(
+                CommandCancelled, {"ordinal": scope.ordinal, "reason": "inner command settled"}
+            )
         self._settle(scope, inner.ok, inner.value)
+
+    def _outcome_recorded(self, ordinal: int) -> bool:
+        """Whether ``ordinal``'s final outcome follows the event being applied.
+
+        Outcomes committed together are applied one by one (lowest ordinal
+        first), so when one of them settles a group or a deadline, a sibling's
+        outcome may already be in history. That sibling is settled, not
+        cancelled: a history never records a cancellation after an outcome.
+        Read from the events alone, so live runs and replays agree.
+        """
+        if not self._settled_first:
+            return False
+        ahead = self._ahead
+        if ahead is None:
+            ahead = self._ahead = _final_outcomes_after(self._tail, self.last_seq)
+        return ordinal in ahead
 
     def _cancel_members(self, group: Group, reason: str) -> None:
         for member in group.members:
@@ -454,7 +493,7 @@ class Interpreter(Issuer):
             if receivers is not None and node in receivers:
                 receivers.remove(node)
         self._pending.pop(node.ordinal, None)
-        if node.kind != "value":
+        if node.kind != "value" and not self._outcome_recorded(node.ordinal):
             self._decide(CommandCancelled, {"ordinal": node.ordinal, "reason": reason})
 
     def _cancel_all(self, reason: str) -> None:
@@ -542,6 +581,38 @@ class Interpreter(Issuer):
         self._cancelling = True
         self._cancel_all("workflow cancelled")
         self._resume(False, Cancelled(event.reason))
+
+
+def _is_final(event: Event) -> bool:
+    if isinstance(event, ActivityFailed):
+        return event.retry_at is None
+    return isinstance(event, _FINAL_OUTCOMES)
+
+
+_FINAL_OUTCOMES = (
+    ActivityCompleted,
+    TimerFired,
+    SignalDelivered,
+    SignalDeliveryFailed,
+    ChildCompleted,
+    ChildFailed,
+)
+
+
+def _final_outcomes_after(events: Sequence[Event], seq: int) -> frozenset[int]:
+    """Ordinals settled by the outcomes right after ``seq`` (up to the next decision)."""
+    if not events:
+        return frozenset()
+    i = seq - events[0].seq
+    if not (0 <= i < len(events) and events[i].seq == seq):
+        i = next((k for k, e in enumerate(events) if e.seq == seq), len(events))
+    out: set[int] = set()
+    for event in events[i + 1 :]:
+        if event.FAMILY != "outcome":
+            break
+        if _is_final(event):
+            out.add(event.ordinal)  # type: ignore[attr-defined]
+    return frozenset(out)
 
 
 def _same_decision(recorded: Event, cls: type[Event], fields: dict[str, Any]) -> bool:
