@@ -18,6 +18,7 @@ from aion._clock import ManualClock as ManualClock
 from aion._clock import SystemClock as SystemClock
 from aion._commands import ChildHandle as ChildHandle
 from aion._commands import Command as Command
+from aion._commands import ParentClose as ParentClose
 from aion._commands import await_child as await_child
 from aion._commands import call as call
 from aion._commands import collect_all as collect_all
@@ -111,6 +112,7 @@ __all__ = [
     "NondeterminismError",
     "NotPicklableError",
     "NotRegisteredError",
+    "ParentClose",
     "QueryError",
     "ReplayResult",
     "ReplaySummary",

@@ -147,6 +147,9 @@ class ChildStarted(CommandEvent):
     child_id: str
     args: list[Any]
     awaited: bool = False
+    #: What the child's parent-close policy is (`aion.ParentClose`), as recorded:
+    #: the recorded one governs, so editing the code never changes an existing child.
+    parent_close: str = "propagate_cancel"
 
 
 @attrs.frozen(kw_only=True)

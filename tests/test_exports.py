@@ -27,6 +27,7 @@ EXPECTED = [
     "NondeterminismError",
     "NotPicklableError",
     "NotRegisteredError",
+    "ParentClose",
     "QueryError",
     "ReplayResult",
     "ReplaySummary",

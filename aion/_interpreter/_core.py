@@ -30,6 +30,7 @@ from aion import _codec
 from aion._commands import (
     Command,
     ContinueAsNew,
+    ParentClose,
 )
 from aion._definitions import Registry, WorkflowDefinition
 from aion._errors import (
@@ -138,6 +139,11 @@ class Interpreter(Issuer):
         self._signals: dict[str, deque[Any]] = {}
         self._queries: dict[str, Callable[..., Any]] = {}
         self._cancelling = False
+        # Children this run started: awaited ones by the ordinal of the await that
+        # started them (cancelling it cancels the child), the others with their
+        # parent-close policy (applied when the run ends).
+        self._awaited_children: dict[int, str] = {}
+        self._detached_children: dict[int, tuple[str, str]] = {}
         # Semantics 2: a command whose final outcome is already recorded (later in the
         # same run of outcomes) is never cancelled. `_tail` is where that is read:
         # the run's history on replay, the batch just committed live.
@@ -242,6 +248,19 @@ class Interpreter(Issuer):
     def pending_children(self) -> dict[int, str]:
         """Child awaits still pending: ordinal -> child workflow id."""
         return {o: n.name for o, n in self._pending.items() if n.kind == "child"}
+
+    def child_started_by(self, ordinal: int) -> str | None:
+        """The child a start-and-await command (``await_child(workflow)``) started, if any."""
+        return self._awaited_children.get(ordinal)
+
+    def children_to_close(self, cancelled: bool) -> list[str]:
+        """Children started with `start_child` that this run's end cancels (its policy says)."""
+        return [
+            child_id
+            for child_id, policy in self._detached_children.values()
+            if policy == ParentClose.CANCEL.value
+            or (cancelled and policy == ParentClose.PROPAGATE_CANCEL.value)
+        ]
 
     def unconsumed_signals(self) -> list[tuple[str, Any]]:
         """Buffered signals no receive has consumed (carried over by continue-as-new)."""
