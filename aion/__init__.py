@@ -29,6 +29,7 @@ from aion._clock import ManualClock as ManualClock
 from aion._clock import SystemClock as SystemClock
 from aion._commands import ChildHandle as ChildHandle
 from aion._commands import Command as Command
+from aion._commands import ParentClose as ParentClose
 from aion._commands import WorkflowGen as WorkflowGen
 from aion._commands import await_child as await_child
 from aion._commands import call as call
@@ -46,14 +47,18 @@ from aion._commands import sleep as sleep
 from aion._commands import start_child as start_child
 from aion._commands import uuid4 as uuid4
 from aion._commands import with_timeout as with_timeout
+from aion._definitions import ActivityDefinition as ActivityDefinition
 from aion._definitions import RetryPolicy as RetryPolicy
 from aion._definitions import activity as activity
 from aion._definitions import workflow as workflow
+from aion._engine import ActivityExecutor as ActivityExecutor
 from aion._engine import ActivityInfo as ActivityInfo
 from aion._engine import Engine as Engine
+from aion._engine import FuturesExecutor as FuturesExecutor
 from aion._engine import WorkflowDescription as WorkflowDescription
 from aion._engine import WorkflowHandle as WorkflowHandle
 from aion._engine import activity_info as activity_info
+from aion._engine import run_attempt as run_attempt
 from aion._errors import ActivityError as ActivityError
 from aion._errors import ActivityTimeout as ActivityTimeout
 from aion._errors import AionError as AionError
@@ -65,6 +70,7 @@ from aion._errors import ForeignStoreError as ForeignStoreError
 from aion._errors import HistoryError as HistoryError
 from aion._errors import InternalError as InternalError
 from aion._errors import NondeterminismError as NondeterminismError
+from aion._errors import NotPicklableError as NotPicklableError
 from aion._errors import NotRegisteredError as NotRegisteredError
 from aion._errors import QueryError as QueryError
 from aion._errors import SequenceConflict as SequenceConflict
@@ -76,6 +82,7 @@ from aion._errors import StoreInvalidatedError as StoreInvalidatedError
 from aion._errors import StoreLockedError as StoreLockedError
 from aion._errors import Timeout as Timeout
 from aion._errors import WorkflowAlreadyExists as WorkflowAlreadyExists
+from aion._errors import WorkflowArgumentError as WorkflowArgumentError
 from aion._errors import WorkflowBlocked as WorkflowBlocked
 from aion._errors import WorkflowCancelledError as WorkflowCancelledError
 from aion._errors import WorkflowClosed as WorkflowClosed
@@ -93,7 +100,9 @@ from aion.store import MemoryStore as MemoryStore
 __version__ = "0.1.0"
 
 __all__ = [
+    "ActivityDefinition",
     "ActivityError",
+    "ActivityExecutor",
     "ActivityInfo",
     "ActivityTimeout",
     "AionError",
@@ -107,12 +116,15 @@ __all__ = [
     "DuckDBStore",
     "Engine",
     "ForeignStoreError",
+    "FuturesExecutor",
     "HistoryError",
     "InternalError",
     "ManualClock",
     "MemoryStore",
     "NondeterminismError",
+    "NotPicklableError",
     "NotRegisteredError",
+    "ParentClose",
     "QueryError",
     "ReplayResult",
     "ReplaySummary",
@@ -128,6 +140,7 @@ __all__ = [
     "SystemClock",
     "Timeout",
     "WorkflowAlreadyExists",
+    "WorkflowArgumentError",
     "WorkflowBlocked",
     "WorkflowCancelledError",
     "WorkflowClosed",
@@ -152,6 +165,7 @@ __all__ = [
     "random",
     "receive_signal",
     "replay",
+    "run_attempt",
     "send_signal",
     "sleep",
     "start_child",

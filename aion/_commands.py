@@ -14,6 +14,7 @@ the factories carry the precise value type (``call(charge, ...)`` is a
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Coroutine, Generator, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Generic, NoReturn, ParamSpec, TypeAlias, TypeVar, cast, overload
@@ -118,6 +119,32 @@ class SendSignal(Command[None]):
     payload: Any
 
 
+class ParentClose(enum.Enum):
+    """What happens to a child started with `start_child` when its parent's run ends.
+
+    A child started *and awaited* (``await_child(workflow, ...)``) is tied to
+    its await: when that await is cancelled (it lost a `collect_race`, a
+    `with_timeout` deadline cut it off, a sibling failed fast, or the parent
+    ended or was cancelled while waiting), the child is cancelled too, in the
+    same transaction. A child started with `start_child` runs on its own, and
+    this policy says what its parent's end does to it. The policy is recorded
+    with the start, so the recorded one governs.
+
+    Attributes:
+        PROPAGATE_CANCEL: The default. Cancelling the parent cancels the child
+            (`aion.Cancelled` is thrown into it, so it can compensate); a parent
+            that completes, fails or continues as new leaves it running
+            (fire-and-forget, which is what starting without awaiting says).
+        CANCEL: The child is cancelled whenever the parent's run ends while the
+            child still runs (completed, failed, cancelled or continued as new).
+        ABANDON: The child always runs on, even when the parent is cancelled.
+    """
+
+    PROPAGATE_CANCEL = "propagate_cancel"
+    CANCEL = "cancel"
+    ABANDON = "abandon"
+
+
 @attrs.frozen(kw_only=True)
 class StartChild(Command[ChildHandle[Any]]):
     """Record and start a child workflow; send back its `ChildHandle`."""
@@ -125,6 +152,7 @@ class StartChild(Command[ChildHandle[Any]]):
     workflow: str
     args: tuple[Any, ...]
     workflow_id: str | None = None
+    parent_close: ParentClose = ParentClose.PROPAGATE_CANCEL
 
 
 @attrs.frozen(kw_only=True)
@@ -321,21 +349,49 @@ def send_signal(workflow_id: str, name: str, payload: Any = None) -> Command[Non
 # out a ParamSpec); its result type is, when the workflow is annotated.
 @overload
 def start_child(
-    workflow: Callable[..., Generator[Any, Any, R]], *args: Any, workflow_id: str | None = None
+    workflow: Callable[..., Generator[Any, Any, R]],
+    *args: Any,
+    workflow_id: str | None = None,
+    parent_close: ParentClose | str = ParentClose.PROPAGATE_CANCEL,
 ) -> Command[ChildHandle[R]]: ...
 @overload
 def start_child(
-    workflow: Callable[..., Any] | str, *args: Any, workflow_id: str | None = None
+    workflow: Callable[..., Any] | str,
+    *args: Any,
+    workflow_id: str | None = None,
+    parent_close: ParentClose | str = ParentClose.PROPAGATE_CANCEL,
 ) -> Command[ChildHandle[Any]]: ...
 def start_child(
-    workflow: Callable[..., Any] | str, *args: Any, workflow_id: str | None = None
+    workflow: Callable[..., Any] | str,
+    *args: Any,
+    workflow_id: str | None = None,
+    parent_close: ParentClose | str = ParentClose.PROPAGATE_CANCEL,
 ) -> Command[ChildHandle[Any]]:
     """Record and start a child workflow; the value sent back is a `ChildHandle`.
 
     The child id defaults to ``"{parent_id}/{ordinal}"``: deterministic, so a
     replayed parent finds the same child.
+
+    Args:
+        workflow: The child workflow (function or registered name).
+        *args: Its arguments.
+        workflow_id: The child's id (default: derived from the parent's).
+        parent_close: What the parent's end does to the child (`ParentClose`,
+            or its value as a string): by default it is cancelled only if the
+            parent is cancelled.
+
+    Raises:
+        aion.ConfigurationError: ``parent_close`` is not a `ParentClose` value.
     """
-    return StartChild(workflow=workflow_name(workflow), args=args, workflow_id=workflow_id)
+    try:
+        policy = ParentClose(parent_close)
+    except ValueError:
+        known = ", ".join(repr(p.value) for p in ParentClose)
+        msg = f"parent_close must be one of {known}, not {parent_close!r}."
+        raise ConfigurationError(msg) from None
+    return StartChild(
+        workflow=workflow_name(workflow), args=args, workflow_id=workflow_id, parent_close=policy
+    )
 
 
 @overload

@@ -7,6 +7,7 @@ thing reads the same way everywhere.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from aion._events import (
@@ -112,3 +113,63 @@ def event_line(event: Event) -> str:
     ordinal = getattr(event, "ordinal", None)
     ordinal_text = f" #{ordinal}" if ordinal is not None else ""
     return f"seq {event.seq} {kind_of(event)}{ordinal_text} {event_summary(event)}".rstrip()
+
+
+def pending_commands(history: Sequence[Event]) -> list[str]:
+    """What the current run waits on, derived from its events alone (in ordinal order).
+
+    The one derivation behind every ``describe``: a resident workflow's, an
+    evicted one's (no generator in memory) and the CLI's offline one (no
+    code at all) read the same lines from the same events. A command waits
+    until its final outcome or its cancellation is recorded. A
+    ``receive_signal`` consumes the k-th signal of its name among the receives
+    that were not cancelled (a cancelled receive never consumed one: a
+    settled command is never cancelled), so inside ``collect_*`` groups and
+    timeouts the answer is exact too.
+    """
+    start = 0
+    for i in range(len(history) - 1, -1, -1):
+        if isinstance(history[i], WorkflowStarted):
+            start = i
+            break
+    run = history[start:]
+    lines: dict[int, str] = {}
+    receivers: dict[str, list[int]] = {}
+    arrived: dict[str, int] = {}
+    ended: set[int] = set()
+    for event in run:
+        if isinstance(event, ActivityScheduled):
+            lines[event.ordinal] = f"activity #{event.ordinal} {event.name} at {event.source}"
+        elif isinstance(event, TimerStarted):
+            lines[event.ordinal] = (
+                f"timer #{event.ordinal} sleep {event.seconds:g}s at {event.source}"
+            )
+        elif isinstance(event, TimeoutStarted):
+            lines[event.ordinal] = f"timeout #{event.ordinal} with_timeout at {event.source}"
+        elif isinstance(event, SignalSent):
+            lines[event.ordinal] = f"send #{event.ordinal} {event.name} at {event.source}"
+        elif (isinstance(event, ChildStarted) and event.awaited) or isinstance(event, ChildAwaited):
+            lines[event.ordinal] = f"child #{event.ordinal} {event.child_id} at {event.source}"
+        elif isinstance(event, SignalAwaited):
+            lines[event.ordinal] = f"signal {event.name!r} at {event.source}"
+            receivers.setdefault(event.name, []).append(event.ordinal)
+        elif isinstance(event, SignalReceived):
+            arrived[event.name] = arrived.get(event.name, 0) + 1
+        elif isinstance(event, ActivityFailed):
+            if event.retry_at is None:
+                ended.add(event.ordinal)
+        elif isinstance(
+            event,
+            ActivityCompleted
+            | TimerFired
+            | SignalDelivered
+            | SignalDeliveryFailed
+            | ChildCompleted
+            | ChildFailed
+            | CommandCancelled,
+        ):
+            ended.add(event.ordinal)
+    for name, ordinals in receivers.items():
+        live = [o for o in ordinals if o not in ended]
+        ended.update(live[: arrived.get(name, 0)])  # consumed, in order
+    return [lines[o] for o in sorted(lines) if o not in ended]

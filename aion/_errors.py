@@ -133,6 +133,14 @@ class WorkflowYieldError(AionError, TypeError):
     """The workflow yielded something that is not an aion command."""
 
 
+class WorkflowArgumentError(AionError, TypeError):
+    """A workflow was started with arguments its signature does not accept.
+
+    Raised by `Engine.start` (and ``aion start``) before anything is recorded,
+    so a bad start never leaves a workflow behind that cannot run.
+    """
+
+
 class NondeterminismError(AionError):
     """The workflow code no longer produces the commands its history recorded.
 
@@ -179,6 +187,14 @@ class ActivityError(AionError):
         self.cause_type = cause_type
         self.message = message
         self.attempts = attempts
+
+
+class NotPicklableError(AionError, TypeError):
+    """An activity cannot be sent to another process (`FuturesExecutor` on a process pool).
+
+    Recorded as the attempt's failure, and not retried: the activity must be a
+    module-level function its worker processes can import.
+    """
 
 
 class ActivityTimeout(AionError, TimeoutError):

@@ -27,7 +27,9 @@ import attrs
 #: Version of the history format written into every run's started event and fixture.
 FORMAT_VERSION = 1
 #: Version of the interpreter semantics (ordinal assignment, matching rules).
-SEMANTICS_VERSION = 1
+#: 2: a command whose final outcome was committed in the same batch as the outcome
+#: that ends its scope is settled, never cancelled (runs started under 1 replay as 1).
+SEMANTICS_VERSION = 2
 
 
 @attrs.frozen(kw_only=True)
@@ -145,6 +147,9 @@ class ChildStarted(CommandEvent):
     child_id: str
     args: list[Any]
     awaited: bool = False
+    #: What the child's parent-close policy is (`aion.ParentClose`), as recorded:
+    #: the recorded one governs, so editing the code never changes an existing child.
+    parent_close: str = "propagate_cancel"
 
 
 @attrs.frozen(kw_only=True)

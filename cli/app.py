@@ -89,6 +89,8 @@ def classify(exc: BaseException) -> tuple[int, str]:
         )
     if isinstance(exc, aion.WorkflowBlocked):
         return EXIT_FAILED, "send it the signal it waits for with `aion signal`."
+    if isinstance(exc, aion.WorkflowArgumentError):
+        return EXIT_USAGE, "pass the workflow's arguments after MODULE:WORKFLOW (JSON values)."
     if isinstance(exc, aion.ConfigurationError | aion.CodecError):
         return EXIT_USAGE, "check the arguments (they are JSON values)."
     if isinstance(exc, aion.StoreLockedError):

@@ -31,7 +31,6 @@ from aion.store import Append, DuckDBStore, TimerInfo, WorkflowInfo
 from .app import EXIT_STORE, CliError
 from .endpoint import EndpointClient, read_endpoint
 from .loader import Code
-from .timeline import pending_from_history
 
 
 class Backend(Protocol):
@@ -122,10 +121,7 @@ class LocalBackend:
         info = self._info(workflow_id)
         history = self.store.history(workflow_id)
         timers = tuple(t for t in self.store.due_timers() if t.workflow_id == workflow_id)
-        pending = (
-            tuple(pending_from_history(history)) if info.status in ("running", "stalled") else ()
-        )
-        return describe_workflow(info, history[-1], pending, timers)
+        return describe_workflow(info, history, timers)
 
     def history(self, workflow_id: str) -> list[Event]:
         """The events of one workflow."""

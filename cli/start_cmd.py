@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import click
 
+import aion
+from aion._interpreter._support import argument_problem
+
 from .app import App
 from .loader import load_target
 from .options import json_option, parse_values
@@ -25,8 +28,12 @@ def start(
     """
     _, fn = load_target(target)
     name = fn.__aion_workflow__.name  # type: ignore[attr-defined]
+    values = parse_values(args)
+    problem = argument_problem(fn, values)
+    if problem is not None:  # checked before anything is recorded, worker or not
+        raise aion.WorkflowArgumentError(f"cannot start workflow {name!r}: {problem}.")
     backend = app.backend(write=True)
-    started = backend.start(name, parse_values(args), workflow_id)
+    started = backend.start(name, values, workflow_id)
     if as_json:
         app.echo_json({"workflow_id": started, "workflow": name, "queued": not backend.remote})
         return

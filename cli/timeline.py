@@ -204,22 +204,6 @@ def command_spans(events: Sequence[Event]) -> list[Span]:
     return [spans[o] for o in sorted(spans)]
 
 
-def pending_from_history(history: Sequence[Event]) -> list[str]:
-    """What the last run waits on, read from history alone (no live generator)."""
-    runs = split_runs(history)
-    if not runs:
-        return []
-    out = []
-    for span in command_spans(runs[-1].events):
-        if span.end is not None or span.kind == "group":
-            continue
-        if span.kind == "signal":
-            out.append(f"signal {span.name!r} at {span.source}")
-        else:
-            out.append(f"{span.kind} #{span.ordinal} {span.name} at {span.source}")
-    return out
-
-
 # --- formatting -------------------------------------------------------------------
 
 

@@ -168,7 +168,7 @@ def test_events_are_json_in_duckdb(tmp_path: Path, epoch: datetime) -> None:
     finally:
         con.close()
     assert rows[1] == (5, "ActivityCompleted", "r-o-3")
-    assert started == ("1", "1")
+    assert started == ("1", "2")
 
 
 @aion.activity(

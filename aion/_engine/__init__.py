@@ -1,7 +1,24 @@
 """The live engine: runs workflows on a store, recording before acting."""
 
-from aion._engine._activities import ActivityInfo, activity_info
+from aion._engine._activities import (
+    ActivityExecutor,
+    ActivityInfo,
+    Outcome,
+    activity_info,
+    run_attempt,
+)
 from aion._engine._engine import Engine
+from aion._engine._futures import FuturesExecutor
 from aion._engine._handle import WorkflowDescription, WorkflowHandle
 
-__all__ = ["ActivityInfo", "Engine", "WorkflowDescription", "WorkflowHandle", "activity_info"]
+__all__ = [
+    "ActivityExecutor",
+    "ActivityInfo",
+    "Engine",
+    "FuturesExecutor",
+    "Outcome",
+    "WorkflowDescription",
+    "WorkflowHandle",
+    "activity_info",
+    "run_attempt",
+]

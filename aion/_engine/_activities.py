@@ -16,13 +16,13 @@ import threading
 import traceback
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
 from aion import _codec
 from aion._definitions import ActivityDefinition
-from aion._errors import AionError, CodecError
+from aion._errors import AionError, CodecError, ConfigurationError
 from aion._events import ErrorInfo
 from aion._interpreter import decode_args
 
@@ -63,7 +63,13 @@ def activity_info() -> ActivityInfo:
     return info
 
 
-Outcome = tuple[bool, Any]  # (True, JSON result) or (False, ErrorInfo)
+Outcome = tuple[bool, Any]
+"""What an executor reports for one attempt: ``(True, result)`` or ``(False, error)``.
+
+``result`` is the activity's return value (JSON-encodable; the engine encodes
+it). ``error`` is the exception the attempt raised (any `BaseException`), or
+an already-recorded `ErrorInfo`.
+"""
 Callback = Callable[[Outcome], None]
 
 
@@ -72,14 +78,55 @@ def _failure(exc: BaseException) -> ErrorInfo:
     return _codec.error_info(exc, tb)
 
 
+def settle_outcome(outcome: Any, activity: str) -> tuple[bool, Any]:
+    """An executor's report in the form history records: (True, JSON) or (False, ErrorInfo).
+
+    Executors written by users report what is natural to them (a raw result, a
+    plain exception), so the engine normalises here, once, for every executor;
+    a malformed report fails the attempt with a sentence instead of breaking
+    the engine later (an exception where an `ErrorInfo` was expected used to
+    surface as an ``AttributeError`` from ``result()``).
+    """
+    if isinstance(outcome, BaseException):
+        return False, _failure(outcome)
+    if not (isinstance(outcome, tuple) and len(outcome) == 2 and isinstance(outcome[0], bool)):
+        msg = (
+            f"the executor reported {type(outcome).__name__} for an attempt of activity "
+            f"{activity!r}; report (True, result) or (False, exception)."
+        )
+        return False, _failure(ConfigurationError(msg))
+    ok, value = outcome
+    if not ok:
+        if isinstance(value, ErrorInfo):
+            return False, value
+        if isinstance(value, BaseException):
+            return False, _failure(value)
+        return False, ErrorInfo(type="aion.ActivityError", message=str(value))
+    if _codec.is_plain(value):
+        return True, value
+    try:
+        return True, _codec.to_jsonable(value, f"the result of activity {activity!r}")
+    except CodecError as exc:
+        return False, _failure(exc)
+
+
+@runtime_checkable
 class ActivityExecutor(Protocol):
-    """Where the engine runs activity attempts (`Engine(executor=...)`).
+    """Where the engine runs activity attempts: implement this to use your own workers.
+
+    Pass one as ``aion.Engine(executor=...)``. The engine calls `submit` once
+    per attempt, after the call is recorded, from its own thread (so `submit`
+    must return quickly), and records whatever ``done`` reports. Retries,
+    timeouts and backoff stay with the engine: an executor only runs one
+    attempt. `aion.FuturesExecutor` adapts any `concurrent.futures.Executor`
+    (a process pool, Dask's ``Client.get_executor()``); an executor for a task
+    queue (Celery, Ray) submits by ``definition.name`` and calls ``done`` when
+    the task's result arrives (see the README).
 
     Attributes:
         waits: Whether `Engine.run_until_idle` waits for attempts in flight.
-            The default thread pool says True; an executor that completes
-            attempts only when told (``aion.testing``'s scheduled executor)
-            says False.
+            Real executors say True; one that completes attempts only when
+            told (``aion.testing``'s scheduled executor) says False.
     """
 
     waits: bool
@@ -94,13 +141,58 @@ class ActivityExecutor(Protocol):
     ) -> Any:
         """Start one attempt; call ``done`` exactly once with its outcome, from any thread.
 
-        Returns an object with a ``cancel()`` method (a `Future`), or None.
+        Args:
+            definition: The activity (``.name``, ``.fn``, ``.is_async``).
+            args: Positional arguments as recorded (JSON values); `decode_arguments`
+                turns them into the annotated parameter types.
+            kwargs: Keyword arguments as recorded (JSON values).
+            info: The attempt's `ActivityInfo` (make it the activity's
+                `activity_info()` with `run_attempt`, which does all of this).
+            done: Report ``(True, result)`` or ``(False, exception)``.
+
+        Returns:
+            An object with a ``cancel()`` method (a `Future`), or None. The
+            engine calls it when it stops waiting for the attempt (timeout,
+            cancellation); a late report is then ignored.
         """
         ...
 
     def shutdown(self) -> None:
-        """Stop accepting work."""
+        """Stop accepting work (called by `Engine.close`)."""
         ...
+
+
+def decode_arguments(definition: ActivityDefinition, args: list[Any]) -> list[Any]:
+    """Recorded JSON arguments structured into the activity's annotated parameter types."""
+    return decode_args(definition.fn, args, f"activity {definition.name!r}")
+
+
+def run_attempt(
+    fn: Callable[..., Any],
+    name: str,
+    args: list[Any],
+    kwargs: dict[str, Any],
+    info: ActivityInfo,
+) -> tuple[bool, Any]:
+    """Run one attempt here and now, wherever "here" is (a thread, another process).
+
+    Decodes the recorded arguments, makes ``info`` the attempt's
+    `activity_info()`, runs ``fn`` (an ``async def`` on a fresh event loop),
+    and returns ``(True, JSON result)`` or ``(False, ErrorInfo)``: plain,
+    picklable data, so a process pool or a remote worker can send it back.
+    Never raises, whatever the activity does.
+    """
+    token = _CURRENT.set(info)
+    try:
+        call_args = decode_args(fn, args, f"activity {name!r}")
+        value = fn(*call_args, **kwargs)
+        if asyncio.iscoroutine(value):
+            value = asyncio.run(value)
+        return True, _codec.to_jsonable(value, f"the result of activity {name!r}")
+    except BaseException as exc:  # an activity must never take its worker down
+        return False, _failure(exc)
+    finally:
+        _CURRENT.reset(token)
 
 
 class ActivityRunner:

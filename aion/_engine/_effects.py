@@ -19,6 +19,7 @@ from aion._events import (
     ChildCompleted,
     ChildFailed,
     ChildStarted,
+    CommandCancelled,
     ErrorInfo,
     Event,
     SignalDelivered,
@@ -110,17 +111,43 @@ def expand(
         if late_cancel is not None:
             add(workflow_id, CancelRequested, {"reason": late_cancel.reason})
     elif cls in (WorkflowCompleted, WorkflowFailed, WorkflowCancelled) and inst is not None:
-        if cls is WorkflowCancelled:
-            for child_id in inst.children:
-                if self._decided_end(child_id) is None and (
-                    self._status(child_id) not in TERMINAL_STATUSES
-                ):
-                    add(
-                        child_id,
-                        CancelRequested,
-                        {"reason": f"parent {workflow_id!r} was cancelled"},
-                    )
+        _close_children(self, inst, cls, add)
         _notify_parent(self, inst, cls, fields, add)
+    elif cls is CommandCancelled and inst is not None and inst.interp is not None:
+        # A cancelled start-and-await cancels its child: the child compensates.
+        child_id = inst.interp.child_started_by(fields["ordinal"])
+        if child_id is not None:
+            reason = f"parent {workflow_id!r} stopped waiting for it ({fields.get('reason', '')})"
+            _cancel_child(self, child_id, reason, add)
+    if cls is WorkflowContinuedAsNew and inst is not None:
+        _close_children(self, inst, cls, add)
+
+
+def _close_children(self: Runtime, inst: Instance, cls: type[Event], add: Add) -> None:
+    """Apply the parent-close policy of the children the ending run started unawaited."""
+    if inst.interp is None:
+        return
+    cancelled = cls is WorkflowCancelled
+    how = {
+        WorkflowCancelled: "was cancelled",
+        WorkflowCompleted: "completed",
+        WorkflowFailed: "failed",
+    }.get(cls, "continued as new")
+    for child_id in inst.interp.children_to_close(cancelled):
+        _cancel_child(self, child_id, f"parent {inst.workflow_id!r} {how}", add)
+
+
+def _cancel_child(self: Runtime, child_id: str, reason: str, add: Add) -> None:
+    """Write a cancel request into a child that still runs (same transaction)."""
+    child = self._instances.get(child_id)
+    if child is not None and child.interp is not None and child.interp.status in TERMINAL_STATUSES:
+        return  # its end is decided (in this very batch): nothing to cancel
+    status = self._status(child_id)
+    if status is None and child_id not in self._queue:
+        return  # never started
+    if status in TERMINAL_STATUSES:
+        return
+    add(child_id, CancelRequested, {"reason": reason})
 
 
 def _notify_parent(

@@ -10,7 +10,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from aion import _codec
@@ -29,6 +29,7 @@ from aion._errors import (
     StoreConflictError,
     StoreError,
     WorkflowAlreadyExists,
+    WorkflowArgumentError,
     WorkflowBlocked,
     WorkflowCancelledError,
     WorkflowFailedError,
@@ -44,6 +45,7 @@ from aion._events import (
     WorkflowStarted,
 )
 from aion._gcpause import paused_gc
+from aion._interpreter._support import argument_problem
 from aion._replay import replay
 from aion.store import DuckDBStore, Store, WorkflowInfo
 
@@ -147,6 +149,8 @@ class Engine(Runtime):
 
         Raises:
             aion.NotRegisteredError: The workflow is not registered with this engine.
+            aion.WorkflowArgumentError: Its signature does not accept ``args``
+                (checked before anything is recorded).
             aion.WorkflowAlreadyExists: ``workflow_id`` is taken.
             aion.CodecError: An argument cannot be encoded as JSON.
         """
@@ -156,6 +160,10 @@ class Engine(Runtime):
             name = workflow_definition(workflow).name
             if name not in self.registry.workflows:
                 self.registry.add_workflow(workflow)
+        problem = argument_problem(self.registry.workflow(name).fn, args)
+        if problem is not None:
+            msg = f"cannot start workflow {name!r}: {problem}."
+            raise WorkflowArgumentError(msg)
         json_args = _codec.to_jsonable(list(args), f"the input of workflow {name!r}")
         workflow_id = workflow_id or str(uuid.uuid4())
         with self._lock:
@@ -260,16 +268,34 @@ class Engine(Runtime):
         """
         with self._lock:
             info = self._info(workflow_id)
-            inst = self._instances.get(workflow_id)
-            pending: tuple[str, ...] = ()
-            if inst is not None and inst.interp is not None and inst.interp.status == "running":
-                pending = tuple(inst.interp.waiting_for())
+            # The same derivation for a resident workflow, an evicted one and the
+            # CLI's offline describe: from history, plus the decisions queued for
+            # the next commit (made by the code since the last step).
+            history = [*self.store.history(workflow_id), *self._queued_events(workflow_id)]
             timers = tuple(t for t in self.store.due_timers() if t.workflow_id == workflow_id)
-        # Only a finished workflow's last event says more (its result or error).
-        last = (
-            self.store.history(workflow_id)[-1] if info.status in ("completed", "failed") else None
-        )
-        return describe_workflow(info, last, pending, timers)
+        return describe_workflow(info, history, timers)
+
+    def _queued_events(self, workflow_id: str) -> Sequence[Event]:
+        """The decisions queued for the next commit (seq 0: provisional).
+
+        The code already made them, so the workflow waits on them now; queued
+        outcomes are left out, as they reach the workflow only once committed.
+        """
+        queued = self._queue.get(workflow_id)
+        if not queued:
+            return []
+        now = self.clock.now()
+        run_id = self._run_id(workflow_id)
+        out: list[Event] = []
+        for cls, fields in queued:
+            if cls.FAMILY == "outcome":
+                continue  # not applied until committed: the workflow still waits for it
+            data = dict(fields)
+            if cls is WorkflowStarted:
+                run_id = data["run_id"]
+            data.setdefault("run_id", run_id)
+            out.append(cls(seq=0, recorded_at=now, **data))
+        return out
 
     def run_until_idle(self) -> None:
         """Run everything runnable now, then return; never moves virtual time.

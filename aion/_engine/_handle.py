@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from aion._describe import pending_commands
 from aion._events import Event, WorkflowCompleted, WorkflowFailed
 from aion.store import TimerInfo, WorkflowInfo
 
@@ -54,15 +56,21 @@ class WorkflowDescription:
 
 def describe_workflow(
     info: WorkflowInfo,
-    last: Event | None,
-    pending: tuple[str, ...],
+    history: Sequence[Event],
     timers: tuple[TimerInfo, ...],
 ) -> WorkflowDescription:
-    """A description from a visibility record and the history's last event (if read).
+    """A description from a visibility record and the workflow's history.
 
-    The engine (with live pending commands) and the CLI (pending derived from
-    history, no worker running) both describe workflows through this.
+    The engine (resident and evicted workflows alike) and the CLI (no worker
+    running) both describe workflows through this, so the pending commands
+    are derived one way everywhere (`pending_commands`, from the events).
+    ``history`` may end with events the engine has queued but not yet
+    committed, so a description made between two steps is current.
     """
+    pending: tuple[str, ...] = ()
+    if info.status in ("running", "stalled"):
+        pending = tuple(pending_commands(history))
+    last = history[-1] if history else None
     result: Any = None
     error: str | None = None
     if isinstance(last, WorkflowCompleted):

@@ -130,8 +130,7 @@ def revive(
         # Every recorded decision is matched: the events are only needed again to
         # report a divergence during replay, so a resident workflow does not keep
         # its whole history (about 2 KB for even a 4-event one).
-        interp.recorded = ()
-        interp.history = ()
+        interp.release_history()
     inst.interp = interp
     inst.children = [e.child_id for e in segment if isinstance(e, ChildStarted)]
     if interp.status == "stalled":

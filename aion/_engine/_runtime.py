@@ -24,10 +24,11 @@ from typing import Any
 
 from aion._clock import Clock
 from aion._definitions import Registry, RetryPolicy
-from aion._engine._activities import ActivityExecutor, ActivityInfo, Outcome
+from aion._engine._activities import ActivityExecutor, ActivityInfo, Outcome, settle_outcome
 from aion._engine._commit import commit
 from aion._engine._containment import contain
 from aion._engine._effects import child_outcome, expand
+from aion._engine._ordering import outcomes_by_ordinal
 from aion._engine._recovery import ActivitySpec, Instance, revive
 from aion._engine._residency import Residency
 from aion._engine._timers import TimerKey, TimerQueue
@@ -180,7 +181,7 @@ class Runtime(Residency):
             self._heads[item.workflow_id] = item.events[-1].seq
         for workflow_id, events in committed:
             for event in events:
-                self._after_commit(workflow_id, event)
+                self._after_commit(workflow_id, event, events)
 
     def _drain_inbox(self) -> list[_Ticket]:
         tickets: list[_Ticket] = []
@@ -258,7 +259,7 @@ class Runtime(Residency):
         short_type = error.type.rsplit(".", 1)[-1]
         if error.type in policy.non_retryable or short_type in policy.non_retryable:
             return None
-        if error.type in ("aion.CodecError", "aion.NotRegisteredError"):
+        if error.type in ("aion.CodecError", "aion.NotRegisteredError", "aion.NotPicklableError"):
             return None
         delay = policy.initial_interval.total_seconds() * policy.backoff ** (attempt - 1)
         delay = min(delay, policy.max_interval.total_seconds())
@@ -332,7 +333,7 @@ class Runtime(Residency):
             run_id = self._run_id(workflow_id)
             ended = False
             events: list[Event] = []
-            for cls, fields in pending[workflow_id]:
+            for cls, fields in outcomes_by_ordinal(pending[workflow_id]):
                 data = dict(fields)
                 if cls is WorkflowStarted:
                     run_id, ended = data["run_id"], False
@@ -385,7 +386,7 @@ class Runtime(Residency):
                 return status
         return None
 
-    def _after_commit(self, workflow_id: str, event: Event) -> None:
+    def _after_commit(self, workflow_id: str, event: Event, batch: list[Event]) -> None:
         if isinstance(event, WorkflowStarted):
             self._begin_run(workflow_id, event)
             return
@@ -403,7 +404,7 @@ class Runtime(Residency):
                 # _specs stays the size of what is in flight (ending a run scans it).
                 self._specs.pop((workflow_id, event.run_id, event.ordinal), None)
             if inst.interp is not None and inst.interp.run_id == event.run_id:
-                inst.interp.apply(event)
+                inst.interp.apply(event, batch)
                 self._collect(inst)
             return
         if family != "decision":
@@ -511,7 +512,8 @@ class Runtime(Residency):
         )
 
         def done(outcome: Outcome) -> None:
-            self._inbox.append(("activity", key, attempt_no, outcome))
+            settled = settle_outcome(outcome, spec.name)  # any executor's report, normalised
+            self._inbox.append(("activity", key, attempt_no, settled))
             self._wake()
 
         attempt.future = self._runner.submit(definition, spec.args, spec.kwargs, info, done)

@@ -30,6 +30,7 @@ from aion import _codec
 from aion._commands import (
     Command,
     ContinueAsNew,
+    ParentClose,
 )
 from aion._definitions import Registry, WorkflowDefinition
 from aion._errors import (
@@ -65,7 +66,13 @@ from aion._events import (
 from aion._interpreter._divergence import Diverged, describe_decision, divergence_error
 from aion._interpreter._issue import ISSUERS, Issuer
 from aion._interpreter._nodes import ActivityNode, Deadline, Group, Node
-from aion._interpreter._support import decode_args, seed, source_of
+from aion._interpreter._support import (
+    argument_problem,
+    decode_args,
+    is_interrupt,
+    seed,
+    source_of,
+)
 from aion._interpreter._watchdog import DEFAULT_BUDGET, WATCHDOG, Runaway
 
 Decision = tuple[type[Event], dict[str, Any]]
@@ -133,14 +140,36 @@ class Interpreter(Issuer):
         self._queries: dict[str, Callable[..., Any]] = {}
         self._cancelling = False
         self._late_cancel: CancelRequested | None = None
+        # Children this run started: awaited ones by the ordinal of the await that
+        # started them (cancelling it cancels the child), the others with their
+        # parent-close policy (applied when the run ends).
+        self._awaited_children: dict[int, str] = {}
+        self._detached_children: dict[int, tuple[str, str]] = {}
+        # Semantics 2: a command whose final outcome is already recorded (later in the
+        # same run of outcomes) is never cancelled. `_tail` is where that is read:
+        # the run's history on replay, the batch just committed live.
+        self._settled_first = started.semantics_version >= 2
+        self._tail: Sequence[Event] = history
+        self._ahead: frozenset[int] | None = None
 
     # --- entry points -------------------------------------------------------------
 
     def start(self) -> None:
         """Create the generator from the recorded input and run it to its first wait."""
         try:
-            args = decode_args(self.definition.fn, self.started.args, "workflow input")
-            self._gen = self.definition.fn(*args)
+            fn = self.definition.fn
+            args = decode_args(fn, self.started.args, "workflow input")
+            problem = argument_problem(fn, args)
+            if problem is not None:
+                # A history written by older code, or made by hand: the recorded
+                # input no longer fits. Stall (deploy code that accepts it and the
+                # run resumes); never let it stop the engine that opens the file.
+                msg = (
+                    f"the recorded input of workflow {self.definition.name!r} does not fit "
+                    f"its code: {problem}."
+                )
+                raise _Stall(msg)
+            self._gen = fn(*args)
             self._resume(True, None)
         except (Diverged, _Stall, CodecError) as exc:
             self._stall(exc)
@@ -148,6 +177,7 @@ class Interpreter(Issuer):
     def feed(self, event: Event) -> None:
         """Consume the next recorded event of the run (replay)."""
         self.last_seq = event.seq
+        self._ahead = None
         handler = _HANDLERS.get(type(event))
         if handler is not None:  # an outcome: `apply`, inlined (half of all replayed events)
             if self.status != "running":
@@ -172,9 +202,18 @@ class Interpreter(Issuer):
             except Diverged as exc:
                 self._stall(exc)
 
-    def apply(self, event: Event) -> None:
-        """Apply an outcome event (recorded or just committed) and run the code on."""
+    def apply(self, event: Event, batch: Sequence[Event] = ()) -> None:
+        """Apply an outcome event (recorded or just committed) and run the code on.
+
+        Args:
+            event: The outcome.
+            batch: The events committed with it (this workflow's, in order), so a
+                command whose outcome follows ``event`` there is not cancelled.
+        """
         self.last_seq = event.seq
+        self._ahead = None
+        if batch:
+            self._tail = batch
         if self.status != "running":
             self._late(event)
             return
@@ -185,6 +224,12 @@ class Interpreter(Issuer):
                 handler(self, event)
         except (Diverged, _Stall) as exc:
             self._stall(exc)
+
+    def release_history(self) -> None:
+        """Drop the recorded events once replay has matched them all (memory)."""
+        self.recorded = ()
+        self.history = ()
+        self._tail = ()
 
     def take_decisions(self) -> list[Decision]:
         """Hand the new decisions to the engine (and forget them)."""
@@ -206,6 +251,19 @@ class Interpreter(Issuer):
     def pending_children(self) -> dict[int, str]:
         """Child awaits still pending: ordinal -> child workflow id."""
         return {o: n.name for o, n in self._pending.items() if n.kind == "child"}
+
+    def child_started_by(self, ordinal: int) -> str | None:
+        """The child a start-and-await command (``await_child(workflow)``) started, if any."""
+        return self._awaited_children.get(ordinal)
+
+    def children_to_close(self, cancelled: bool) -> list[str]:
+        """Children started with `start_child` that this run's end cancels (its policy says)."""
+        return [
+            child_id
+            for child_id, policy in self._detached_children.values()
+            if policy == ParentClose.CANCEL.value
+            or (cancelled and policy == ParentClose.PROPAGATE_CANCEL.value)
+        ]
 
     def unconsumed_signals(self) -> list[tuple[str, Any]]:
         """Buffered signals no receive has consumed (carried over by continue-as-new).
@@ -247,7 +305,9 @@ class Interpreter(Issuer):
             raise QueryError(msg)
         try:
             return handler(*args)
-        except Exception as exc:
+        except BaseException as exc:
+            if is_interrupt(exc):
+                raise
             msg = (
                 f"query {name!r} on workflow {self.workflow_id!r} raised "
                 f"{type(exc).__name__}: {exc}"
@@ -291,7 +351,12 @@ class Interpreter(Issuer):
                 return
             except (Diverged, _Stall):
                 raise
-            except Exception as exc:
+            except BaseException as exc:
+                # Whatever the workflow raises (SystemExit, KeyboardInterrupt,
+                # GeneratorExit, a BaseException of its own) fails that workflow and
+                # never the engine; only a real Ctrl-C goes on to stop it.
+                if is_interrupt(exc):
+                    raise
                 self._finish_failed(exc)
                 return
             source = source_of(gen)
@@ -435,10 +500,27 @@ class Interpreter(Issuer):
         if scope.done:
             return
         self._pending.pop(scope.ordinal, None)
-        self._decide(
-            CommandCancelled, {"ordinal": scope.ordinal, "reason": "inner command settled"}
-        )
+        if not self._outcome_recorded(scope.ordinal):
+            self._decide(
+                CommandCancelled, {"ordinal": scope.ordinal, "reason": "inner command settled"}
+            )
         self._settle(scope, inner.ok, inner.value)
+
+    def _outcome_recorded(self, ordinal: int) -> bool:
+        """Whether ``ordinal``'s final outcome follows the event being applied.
+
+        Outcomes committed together are applied one by one (lowest ordinal
+        first), so when one of them settles a group or a deadline, a sibling's
+        outcome may already be in history. That sibling is settled, not
+        cancelled: a history never records a cancellation after an outcome.
+        Read from the events alone, so live runs and replays agree.
+        """
+        if not self._settled_first:
+            return False
+        ahead = self._ahead
+        if ahead is None:
+            ahead = self._ahead = _final_outcomes_after(self._tail, self.last_seq)
+        return ordinal in ahead
 
     def _cancel_members(self, group: Group, reason: str) -> None:
         for member in group.members:
@@ -460,7 +542,7 @@ class Interpreter(Issuer):
             if receivers is not None and node in receivers:
                 receivers.remove(node)
         self._pending.pop(node.ordinal, None)
-        if node.kind != "value":
+        if node.kind != "value" and not self._outcome_recorded(node.ordinal):
             self._decide(CommandCancelled, {"ordinal": node.ordinal, "reason": reason})
 
     def _cancel_all(self, reason: str) -> None:
@@ -548,6 +630,38 @@ class Interpreter(Issuer):
         self._cancelling = True
         self._cancel_all("workflow cancelled")
         self._resume(False, Cancelled(event.reason))
+
+
+def _is_final(event: Event) -> bool:
+    if isinstance(event, ActivityFailed):
+        return event.retry_at is None
+    return isinstance(event, _FINAL_OUTCOMES)
+
+
+_FINAL_OUTCOMES = (
+    ActivityCompleted,
+    TimerFired,
+    SignalDelivered,
+    SignalDeliveryFailed,
+    ChildCompleted,
+    ChildFailed,
+)
+
+
+def _final_outcomes_after(events: Sequence[Event], seq: int) -> frozenset[int]:
+    """Ordinals settled by the outcomes right after ``seq`` (up to the next decision)."""
+    if not events:
+        return frozenset()
+    i = seq - events[0].seq
+    if not (0 <= i < len(events) and events[i].seq == seq):
+        i = next((k for k, e in enumerate(events) if e.seq == seq), len(events))
+    out: set[int] = set()
+    for event in events[i + 1 :]:
+        if event.FAMILY != "outcome":
+            break
+        if _is_final(event):
+            out.add(event.ordinal)  # type: ignore[attr-defined]
+    return frozenset(out)
 
 
 def _same_decision(recorded: Event, cls: type[Event], fields: dict[str, Any]) -> bool:

@@ -26,6 +26,7 @@ from aion._commands import (
     Command,
     Now,
     OnQuery,
+    ParentClose,
     Patched,
     Random,
     ReceiveSignal,
@@ -68,6 +69,8 @@ class Issuer:
     _receivers: dict[str, deque[Node]]
     _signals: dict[str, deque[Any]]
     _queries: dict[str, Callable[..., Any]]
+    _awaited_children: dict[int, str]
+    _detached_children: dict[int, tuple[str, str]]
 
     if TYPE_CHECKING:
 
@@ -254,10 +257,12 @@ class Issuer:
         workflow_id: str | None,
         awaited: bool,
         source: str,
+        parent_close: str = ParentClose.PROPAGATE_CANCEL.value,
     ) -> tuple[int, str]:
         ordinal = self._ordinal()
         child_id = self._child_id(ordinal, workflow_id)
         json_args = _codec.to_jsonable(list(args), f"the arguments of child workflow {workflow!r}")
+        index = self._issued
         self._decide(
             ChildStarted,
             {
@@ -268,12 +273,22 @@ class Issuer:
                 "child_id": child_id,
                 "args": json_args,
                 "awaited": awaited,
+                "parent_close": parent_close,
             },
         )
+        if awaited:
+            self._awaited_children[ordinal] = child_id
+        else:
+            recorded = self.recorded[index] if index < len(self.recorded) else None
+            if isinstance(recorded, ChildStarted):
+                parent_close = recorded.parent_close  # the recorded policy governs
+            self._detached_children[ordinal] = (child_id, parent_close)
         return ordinal, child_id
 
     def _issue_start_child(self, cmd: StartChild, parent: Node | None, source: str) -> Node:
-        _, child_id = self._start_child(cmd.workflow, cmd.args, cmd.workflow_id, False, source)
+        _, child_id = self._start_child(
+            cmd.workflow, cmd.args, cmd.workflow_id, False, source, cmd.parent_close.value
+        )
         return self._immediate(ChildHandle(workflow_id=child_id, workflow=cmd.workflow))
 
     def _issue_await_child(self, cmd: AwaitChild, parent: Node | None, source: str) -> Node:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dis
 import hashlib
 import inspect
 import os
@@ -109,3 +110,53 @@ def policy_json(policy: Any) -> Any:
 
 def seed(*parts: Any) -> bytes:
     return hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=16).digest()
+
+
+def argument_problem(fn: Callable[..., Any], args: Sequence[Any]) -> str | None:
+    """Why ``fn(*args)`` cannot be called (its signature refuses them), or None.
+
+    Checked before a start is recorded, and again before a recorded input is
+    handed to the generator function: a call that cannot bind is reported
+    as a sentence instead of a `TypeError` from deep inside the engine.
+    """
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # a builtin or C callable: let the call decide
+        return None
+    try:
+        signature.bind(*args)
+    except TypeError as exc:
+        plain = signature.replace(
+            parameters=[
+                p.replace(annotation=inspect.Parameter.empty) for p in signature.parameters.values()
+            ],
+            return_annotation=inspect.Signature.empty,
+        )
+        return f"{fn.__qualname__}{plain} cannot take {len(args)} argument(s): {exc}"
+    return None
+
+
+_RAISE_OPS: frozenset[int] = frozenset(
+    dis.opmap[name] for name in ("RAISE_VARARGS", "RERAISE") if name in dis.opmap
+)
+
+
+def is_interrupt(exc: BaseException) -> bool:
+    """Whether ``exc`` is a real Ctrl-C, not a ``raise KeyboardInterrupt`` in workflow code.
+
+    Both arrive as `KeyboardInterrupt` out of the generator. A signal's is
+    raised by the interpreter loop wherever the thread happened to be (a
+    loop's backward jump, a call), while a raised one comes from a ``raise``
+    instruction. The first must stop the engine as Ctrl-C always does; the
+    second is the workflow's own failure and is recorded as such.
+    """
+    if not isinstance(exc, KeyboardInterrupt):
+        return False
+    tb = exc.__traceback__
+    if tb is None:
+        return True
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    code = tb.tb_frame.f_code.co_code
+    lasti = tb.tb_lasti
+    return not (0 <= lasti < len(code) and code[lasti] in _RAISE_OPS)
