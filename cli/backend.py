@@ -26,9 +26,18 @@ from aion._events import (
     SignalReceived,
     WorkflowStarted,
 )
-from aion.store import Append, DuckDBStore, TimerInfo, WorkflowInfo
+from aion.store import (
+    Append,
+    DuckDBStore,
+    Store,
+    TimerInfo,
+    WorkflowInfo,
+    is_postgres_url,
+    open_store,
+)
+from aion.store._postgres_url import redact
 
-from .app import EXIT_STORE, CliError
+from .app import EXIT_STORE, EXIT_USAGE, CliError
 from .endpoint import EndpointClient, read_endpoint
 from .loader import Code
 from .timeline import pending_from_history
@@ -82,7 +91,27 @@ class Backend(Protocol):
 
 
 def open_backend(db: str, *, write: bool) -> Backend:
-    """The worker's endpoint when one serves ``db``, else the file (created only for writes)."""
+    """The worker's endpoint when one serves ``db``, else the file (created only for writes).
+
+    A PostgreSQL URL is always opened directly (the server takes many clients),
+    for reading only: until the multi-worker engine lands, an engine on the
+    database keeps its heads in memory, so a write from here would race it.
+    """
+    if is_postgres_url(db):
+        if write:
+            msg = "on PostgreSQL the CLI only reads for now; this command writes."
+            raise CliError(
+                msg,
+                "start, signal and cancel workflows from the engine's process "
+                "(the multi-worker engine will accept them from anywhere).",
+                EXIT_USAGE,
+            )
+        store = open_store(db, read_only=True)
+        if not getattr(store, "exists", True):
+            store.close()
+            msg = f"there is no aion schema in the PostgreSQL database {redact(db)!r}."
+            raise CliError(msg, f"create it with: aion db init --db {redact(db)!r}", EXIT_STORE)
+        return LocalBackend(store)
     endpoint = read_endpoint(db)
     if endpoint is not None:
         return RemoteBackend(EndpointClient(endpoint))
@@ -103,9 +132,9 @@ class LocalBackend:
 
     remote = False
 
-    def __init__(self, store: DuckDBStore) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
-        self.writable = not store.read_only
+        self.writable = not getattr(store, "read_only", False)
 
     def workflows(self, status: str | None, workflow_type: str | None) -> list[WorkflowInfo]:
         """Visibility records from the store's index."""
@@ -191,7 +220,7 @@ class LocalBackend:
         history = self.history(workflow_id)
         if not code.workflows:
             msg = (
-                f"no worker serves {self.store.path!r}, "
+                f"no worker serves {getattr(self.store, 'path', 'this database')!r}, "
                 "so answering a query needs the workflow code."
             )
             raise CliError(

@@ -45,7 +45,7 @@ from aion._events import (
 )
 from aion._gcpause import paused_gc
 from aion._replay import replay
-from aion.store import DuckDBStore, Store, WorkflowInfo
+from aion.store import Store, WorkflowInfo, open_store
 
 Queued = tuple[type[Event], dict[str, Any]]
 
@@ -89,7 +89,7 @@ class Engine(Runtime):
             msg = "give Engine either a path or a store, not both."
             raise ConfigurationError(msg)
         self._owns_store = store is None
-        self.store: Store = store if store is not None else DuckDBStore(path or "aion.duckdb")
+        self.store: Store = store if store is not None else open_store(path or "aion.duckdb")
         self.registry = Registry(workflows, activities)
         self.clock: Clock = clock or SystemClock()
         self._lock = threading.RLock()

@@ -116,6 +116,11 @@ class PostgresStore(WorkerSessions):
         self._exists = False
         self._open()
 
+    @property
+    def exists(self) -> bool:
+        """Whether aion's schema is in the database (a read-only open never creates it)."""
+        return self._exists
+
     # --- connection -------------------------------------------------------------------
 
     def _connect(self) -> _Conn:
