@@ -7,11 +7,11 @@ import subprocess
 import sys
 from datetime import datetime
 
+from aion_cli.main import cli
 from click.testing import CliRunner
 
 import aion
 from aion.store import PostgresStore
-from aion_cli.main import cli
 
 
 @aion.activity

@@ -1,0 +1,393 @@
+"""PostgreSQL-only store cases: exact bytes, racing writers, a killed COMMIT, schemas, fencing.
+
+Every case uses real parts: a second process or connection, pg_terminate_backend,
+SIGSTOP past a lease. Waits are on observed state (pg_stat_activity, the
+database clock), never on a sleep that hopes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+import pytest
+
+import aion
+from aion import _codec
+from aion._engine._commit import commit
+from aion._events import SignalReceived, WorkflowStarted
+from aion.store import Append, FencedError, LeaseExpired, PostgresStore, open_store
+from aion.store._postgres_url import split_schema
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def started(workflow_type: str = "flow") -> WorkflowStarted:
+    return WorkflowStarted(seq=1, run_id="r1", recorded_at=T0, name=workflow_type, args=[])
+
+
+def sig(seq: int, name: str = "s", payload: Any = None) -> SignalReceived:
+    return SignalReceived(seq=seq, run_id="r1", recorded_at=T0, name=name, payload=payload)
+
+
+@pytest.fixture
+def store(pg_url: str) -> Iterator[PostgresStore]:
+    s = open_store(pg_url)
+    assert isinstance(s, PostgresStore)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def admin(pg_database: str) -> Iterator[psycopg.Connection[tuple[Any, ...]]]:
+    with psycopg.connect(pg_database, autocommit=True) as con:
+        yield con
+
+
+def until(what: str, check: Callable[[], bool], limit: float = 30.0) -> None:
+    """Poll an observable condition (bounded; a failure says what never happened)."""
+    deadline = time.monotonic() + limit
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never observed: {what}")
+        time.sleep(0.02)
+
+
+def spawn(mode: str, url: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.postgres.pg_proc", mode, url],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+def read(proc: subprocess.Popen[str]) -> dict[str, Any]:
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert line, f"the process ended (rc={proc.wait()}) without reporting"
+    return json.loads(line)  # type: ignore[no-any-return]
+
+
+def test_payload_text_round_trips_exactly(store: PostgresStore, admin: Any) -> None:
+    event = sig(2, payload={"zeta": [1, 2.5, "é\u0000"], "alpha": {"b": None, "a": True}})
+    store.append([Append(workflow_id="w", expected_seq=0, events=[started(), event])])
+    raw = admin.execute(
+        f"SELECT payload::text FROM {store.schema}.events WHERE workflow_id = 'w' AND seq = 2"
+    ).fetchone()[0]
+    assert raw == _codec.event_payload(event)
+    assert store.history("w")[1] == event
+    # The column keeps text that is not canonical too: order and duplicate keys (jsonb would not).
+    odd = '{"b": 1,  "a": 2, "a": 3}'
+    admin.execute(
+        f"INSERT INTO {store.schema}.events VALUES ('x', 1, 'r', 'SignalReceived', NULL, 's', "
+        "%s, now(), NULL, NULL)",
+        [odd],
+    )
+    back = admin.execute(f"SELECT payload::text, payload::jsonb::text FROM {store.schema}.events "
+                         "WHERE workflow_id = 'x'").fetchone()  # fmt: skip
+    assert back[0] == odd
+    assert back[1] != odd
+
+
+def test_two_writers_on_the_same_seq_exactly_one_wins(
+    store: PostgresStore, pg_url: str, admin: Any
+) -> None:
+    store.append([Append(workflow_id="w", expected_seq=0, events=[started()])])
+    holder = spawn("hold", pg_url)
+    try:
+        assert read(holder)["state"] == "holding"  # its transaction holds the row lock now
+        outcome: list[BaseException | None] = []
+
+        def second() -> None:
+            try:
+                store.append([Append(workflow_id="w", expected_seq=1, events=[sig(2, "second")])])
+                outcome.append(None)
+            except BaseException as exc:
+                outcome.append(exc)
+
+        thread = threading.Thread(target=second)
+        thread.start()
+        mine = store._conn.info.backend_pid
+        until(
+            "the second writer waiting on the first one's row lock",
+            lambda: (
+                admin.execute(
+                    "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", [mine]
+                ).fetchone()[0]
+                == "Lock"
+            ),
+        )
+        assert holder.stdin is not None
+        holder.stdin.write("go\n")
+        holder.stdin.flush()
+        assert read(holder) == {"state": "done", "outcome": "ok"}
+        thread.join()
+    finally:
+        holder.wait(timeout=60)
+    assert len(outcome) == 1 and isinstance(outcome[0], aion.SequenceConflict)
+    assert (outcome[0].expected, outcome[0].found) == (1, 2)
+    assert [e.name for e in store.history("w")[1:]] == ["holder"]  # type: ignore[attr-defined]
+
+
+def test_a_connection_killed_during_commit_leaves_all_or_nothing(
+    store: PostgresStore, admin: Any
+) -> None:
+    s = store.schema
+    store.append([Append(workflow_id=w, expected_seq=0, events=[started()]) for w in "ab"])
+    # A deferred constraint trigger runs inside COMMIT; it waits on an advisory lock we hold,
+    # so the writer is provably inside its COMMIT when its backend is terminated.
+    admin.execute(
+        f"CREATE FUNCTION {s}.wait_gate() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN PERFORM pg_advisory_xact_lock_shared(4242); RETURN NULL; END $$"
+    )
+    admin.execute(
+        f"CREATE CONSTRAINT TRIGGER gate AFTER INSERT ON {s}.events DEFERRABLE INITIALLY "
+        f"DEFERRED FOR EACH ROW EXECUTE FUNCTION {s}.wait_gate()"
+    )
+    admin.execute("SELECT pg_advisory_lock(4242)")
+    batch = [
+        Append(workflow_id="a", expected_seq=1, events=[sig(2), sig(3)]),
+        Append(workflow_id="b", expected_seq=1, events=[sig(2)]),
+    ]
+    errors: list[BaseException] = []
+    writer = threading.Thread(target=lambda: _catch(errors, lambda: commit(store, batch)))
+    first_pid = store._conn.info.backend_pid
+    writer.start()
+    until(
+        "the writer blocked inside COMMIT",
+        lambda: (
+            admin.execute(
+                "SELECT query, wait_event_type FROM pg_stat_activity WHERE pid = %s", [first_pid]
+            ).fetchone()
+            == ("COMMIT", "Lock")
+        ),
+    )
+    assert admin.execute("SELECT pg_terminate_backend(%s)", [first_pid]).fetchone()[0]
+    until(
+        "the killed backend gone",
+        lambda: admin.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [first_pid])
+        .fetchone()[0] == 0,
+    )  # fmt: skip
+    # Nothing of the killed transaction is visible: neither workflow moved.
+    heads = admin.execute(f"SELECT workflow_id, last_seq FROM {s}.workflows ORDER BY 1").fetchall()
+    assert heads == [("a", 1), ("b", 1)]
+    assert admin.execute(f"SELECT count(*) FROM {s}.events").fetchone()[0] == 2
+    admin.execute("SELECT pg_advisory_unlock(4242)")
+    writer.join(timeout=60)
+    assert errors == []  # commit() reconnected, saw the batch absent, and appended it once
+    assert store._conn.info.backend_pid != first_pid
+    assert [e.seq for e in store.history("a")] == [1, 2, 3]
+    assert [e.seq for e in store.history("b")] == [1, 2]
+
+
+def _catch(errors: list[BaseException], fn: Callable[[], object]) -> None:
+    try:
+        fn()
+    except BaseException as exc:
+        errors.append(exc)
+
+
+def test_a_lost_connection_is_a_typed_error(store: PostgresStore, admin: Any) -> None:
+    admin.execute("SELECT pg_terminate_backend(%s)", [store._conn.info.backend_pid])
+    with pytest.raises(aion.StoreInvalidatedError, match="the connection to PostgreSQL was lost"):
+        store.append([Append(workflow_id="w", expected_seq=0, events=[started()])])
+    store.reopen()
+    store.append([Append(workflow_id="w", expected_seq=0, events=[started()])])
+    assert store.history("w") == [started()]
+
+
+def test_foreign_and_newer_schemas_are_refused(pg_database: str, admin: Any) -> None:
+    admin.execute("CREATE SCHEMA shop")
+    admin.execute("CREATE TABLE shop.orders (id int)")
+    with pytest.raises(aion.ForeignStoreError, match=r"'shop' is not an aion store \(it holds "):
+        open_store(f"{pg_database}?aion_schema=shop")
+    assert admin.execute(
+        "SELECT array_agg(tablename) FROM pg_tables WHERE schemaname = 'shop'"
+    ).fetchone()[0] == ["orders"]  # fmt: skip
+    dsn, _ = split_schema(pg_database)
+    PostgresStore(dsn, schema="later").close()
+    admin.execute("UPDATE later.meta SET value = '2' WHERE key = 'schema_version'")
+    with pytest.raises(aion.ForeignStoreError, match=r"newer aion \(schema version 2"):
+        PostgresStore(dsn, schema="later")
+    with pytest.raises(aion.StoreError, match="schema name 'Bad-Name' is not usable"):
+        PostgresStore(dsn, schema="Bad-Name")
+    with pytest.raises(aion.StoreError, match="cannot connect to PostgreSQL at"):
+        PostgresStore("postgresql://postgres:secret@127.0.0.1:1/x?connect_timeout=2")
+
+
+def test_aion_lives_beside_the_users_tables(pg_database: str, admin: Any) -> None:
+    admin.execute("CREATE TABLE public.customers (id int)")
+    try:
+        with aion.Engine(pg_database) as engine:
+            assert engine.store.workflows() == []
+        tables = admin.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+        ).fetchall()
+        assert tables == [("customers",)]
+    finally:
+        admin.execute("DROP TABLE public.customers")
+        admin.execute("DROP SCHEMA aion CASCADE")
+
+
+# --- ownership and fencing ---------------------------------------------------------------
+
+
+def db_now_past(admin: Any, schema: str, session_id: int) -> bool:
+    return bool(
+        admin.execute(
+            f"SELECT lease_until < clock_timestamp() FROM {schema}.sessions WHERE session_id = %s",
+            [session_id],
+        ).fetchone()[0]
+    )
+
+
+def test_claims_take_only_registered_types_and_never_a_live_owners(
+    store: PostgresStore, pg_url: str
+) -> None:
+    store.append(
+        [
+            Append(workflow_id="f", expected_seq=0, events=[started("flow")]),
+            Append(workflow_id="o", expected_seq=0, events=[started("other")]),
+        ]
+    )
+    a = store.register_session(workflow_types=["flow"])
+    claims = store.claim(a)
+    assert [(c.workflow_id, c.epoch, c.last_seq) for c in claims] == [("f", 1, 1)]
+    second = open_store(pg_url)
+    assert isinstance(second, PostgresStore)
+    try:
+        b = second.register_session(workflow_types=["flow", "other"])
+        assert [c.workflow_id for c in second.claim(b)] == ["o"]  # f has a live owner
+        assert second.claim(b) == []
+        store.heartbeat(a)
+        # An unfenced writer may not touch a live session's workflow.
+        with pytest.raises(FencedError, match="'f' is owned by worker session"):
+            second.append([Append(workflow_id="f", expected_seq=1, events=[sig(2)])])
+        store.release(a, ["f"], idle=True)
+        assert second.claim(b) == []  # idle, no due timer, no message
+        store.post("f", "signal", '{"x":1}')
+        assert [(c.workflow_id, c.epoch) for c in second.claim(b)] == [("f", 2)]
+        [message] = second.inbox(["f"])
+        assert (message.kind, message.payload) == ("signal", '{"x":1}')
+        fence = aion.store.Fence(session_id=b.session_id, epochs={"f": 2})
+        second.append(
+            [Append(workflow_id="f", expected_seq=1, events=[sig(2, payload={"x": 1})])],
+            fence=fence,
+            consume=[message.message_id],
+        )
+        assert second.inbox(["f"]) == []
+        second.end_session(b)
+        assert [c.workflow_id for c in store.claim(a)] == ["f"]  # "other" is not its type
+    finally:
+        second.close()
+
+
+def test_a_taken_over_owner_is_fenced_and_writes_nothing(
+    store: PostgresStore, pg_url: str, admin: Any
+) -> None:
+    store.append([Append(workflow_id="w", expected_seq=0, events=[started()])])
+    old = store.register_session(workflow_types=["flow"], lease_seconds=0.5)
+    old_fence = aion.store.Fence.of(old, store.claim(old))
+    head = store.info("w").last_seq  # type: ignore[union-attr]  # the old owner reads...
+    until(
+        "the old lease run out on the database clock",
+        lambda: db_now_past(admin, store.schema, old.session_id),
+    )
+    new_store = open_store(pg_url)
+    assert isinstance(new_store, PostgresStore)
+    try:
+        new = new_store.register_session(workflow_types=["flow"])
+        claims = new_store.claim(new)
+        assert [(c.workflow_id, c.epoch) for c in claims] == [("w", 2)]
+        # ... and writes after the takeover: refused, nothing written.
+        with pytest.raises(FencedError, match="lease has expired"):
+            store.append(
+                [Append(workflow_id="w", expected_seq=head, events=[sig(2, "old")])],
+                fence=old_fence,
+            )
+        with pytest.raises(LeaseExpired, match="let its lease run out"):
+            store.heartbeat(old)
+        with pytest.raises(LeaseExpired):
+            store.claim(old)
+        assert store.history("w") == [started()]
+        # A live session presenting a stale epoch is fenced too.
+        third = store.register_session(workflow_types=["flow"])
+        with pytest.raises(FencedError, match="was taken over"):
+            store.append(
+                [Append(workflow_id="w", expected_seq=1, events=[sig(2, "third")])],
+                fence=aion.store.Fence(session_id=third.session_id, epochs={"w": 2}),
+            )
+        new_store.append(
+            [Append(workflow_id="w", expected_seq=1, events=[sig(2, "new")])],
+            fence=aion.store.Fence.of(new, claims),
+        )
+    finally:
+        new_store.close()
+    assert [getattr(e, "name", None) for e in store.history("w")] == ["flow", "new"]
+
+
+def test_an_owner_stopped_inside_its_commit_past_the_lease_never_writes(
+    store: PostgresStore, pg_url: str, admin: Any
+) -> None:
+    store.append([Append(workflow_id="w", expected_seq=0, events=[started()])])
+    old = spawn("stop", pg_url)
+    try:
+        claimed = read(old)
+        assert (claimed["ids"], claimed["epochs"]) == (["w"], [1])
+        stopping = read(old)
+        assert stopping["state"] == "stopping"
+        _, status = os.waitpid(old.pid, os.WUNTRACED)
+        assert os.WIFSTOPPED(status)
+        session_id = admin.execute(
+            f"SELECT max(session_id) FROM {store.schema}.sessions"
+        ).fetchone()[0]
+        new = store.register_session(workflow_types=["flow"])
+        # While the stopped owner's transaction holds the row, nobody can take it.
+        assert store.claim(new) == []
+        until("the old lease run out", lambda: db_now_past(admin, store.schema, session_id))
+        # idle_in_transaction_session_timeout (half the lease) ends the stopped transaction.
+        until(
+            "the stopped owner's backend ended",
+            lambda: admin.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [stopping["pid"]]
+            ).fetchone()[0] == 0,
+        )  # fmt: skip
+        claims = store.claim(new)
+        assert [(c.workflow_id, c.epoch) for c in claims] == [("w", 2)]
+        store.append(
+            [Append(workflow_id="w", expected_seq=1, events=[sig(2, "new-owner")])],
+            fence=aion.store.Fence.of(new, claims),
+        )
+        os.kill(old.pid, signal.SIGCONT)
+        done = read(old)
+    finally:
+        if old.poll() is None:
+            os.kill(old.pid, signal.SIGCONT)
+        old.wait(timeout=60)
+    assert done == {"state": "done", "first": "StoreInvalidatedError", "retry": "FencedError"}
+    assert [getattr(e, "name", None) for e in store.history("w")] == ["flow", "new-owner"]
+
+
+def test_claims_from_several_processes_never_double_claim(store: PostgresStore) -> None:
+    ids = [f"w{i:03d}" for i in range(120)]
+    store.append([Append(workflow_id=w, expected_seq=0, events=[started()]) for w in ids])
+    url = f"{store.dsn}{'&' if '?' in store.dsn else '?'}aion_schema={store.schema}"
+    procs = [spawn("claim", url) for _ in range(4)]
+    got = []
+    for proc in procs:
+        got.append(read(proc)["ids"])
+        proc.wait(timeout=60)
+    flat = [w for ids_ in got for w in ids_]
+    assert sorted(flat) == ids  # every workflow claimed, none twice
+    epochs = {r.workflow_id for r in store.workflows()}
+    assert epochs == set(ids)
