@@ -40,12 +40,14 @@ def pg_database() -> Iterator[str]:
     import psycopg
 
     dsn = server_dsn()
+    problem = None
     try:
         admin = psycopg.connect(dsn, autocommit=True, connect_timeout=5)
     except psycopg.OperationalError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        problem = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if problem is not None:
         pytest.fail(
-            f"no PostgreSQL server answers at {dsn!r} ({first}). Start one (the CI script "
+            f"no PostgreSQL server answers at {dsn!r} ({problem}). Start one (the CI script "
             "does: bash .ci/run), or point AION_TEST_POSTGRES at a server with trust auth.",
             pytrace=False,
         )
