@@ -93,17 +93,25 @@ class Backend(Protocol):
 def open_backend(db: str, *, write: bool) -> Backend:
     """The worker's endpoint when one serves ``db``, else the file (created only for writes).
 
-    A PostgreSQL URL is always opened directly (the server takes many clients),
-    for reading only: until the multi-worker engine lands, an engine on the
-    database keeps its heads in memory, so a write from here would race it.
+    On a PostgreSQL URL a worker serving it from this machine is asked, as on
+    DuckDB; without one, reads go straight to the database (the server takes
+    many clients) and writes are refused: until the multi-worker engine lands,
+    an engine elsewhere keeps its heads in memory, so a write straight into
+    the tables would race it.
     """
     if is_postgres_url(db):
+        endpoint = read_endpoint(db)
+        if endpoint is not None:
+            return RemoteBackend(EndpointClient(endpoint))
         if write:
-            msg = "on PostgreSQL the CLI only reads for now; this command writes."
+            msg = (
+                "on PostgreSQL the CLI writes only through a worker running on this machine "
+                "(aion worker / aion run), and none serves this database."
+            )
             raise CliError(
                 msg,
-                "start, signal and cancel workflows from the engine's process "
-                "(the multi-worker engine will accept them from anywhere).",
+                "start `aion --db URL worker -m MODULE` here, or start and signal workflows "
+                "from the engine's process.",
                 EXIT_USAGE,
             )
         store = open_store(db, read_only=True)
