@@ -170,18 +170,20 @@ class PostgresStore(WorkerSessions):
         text = str(exc).strip()
         first = text.splitlines()[0] if text else type(exc).__name__
         where = f"cannot {doing} the aion store {self.schema!r} at {self.path!r}"
+        conflicts = (
+            psycopg.errors.SerializationFailure,
+            psycopg.errors.DeadlockDetected,
+            psycopg.errors.UniqueViolation,
+            psycopg.errors.LockNotAvailable,
+        )
+        if isinstance(exc, conflicts) and not self._conn.broken:
+            return StoreConflictError(f"{where}: the transaction was rolled back ({first}).")
         if self._conn.broken or self._conn.closed or isinstance(exc, psycopg.OperationalError):
-            if isinstance(
-                exc, psycopg.errors.SerializationFailure | psycopg.errors.DeadlockDetected
-            ):
-                return StoreConflictError(f"{where}: the transaction was rolled back ({first}).")
             msg = (
                 f"{where}: the connection to PostgreSQL was lost ({first}); whether the "
                 "transaction in progress committed is known only after reconnecting."
             )
             return StoreInvalidatedError(msg)
-        if isinstance(exc, psycopg.errors.UniqueViolation | psycopg.errors.LockNotAvailable):
-            return StoreConflictError(f"{where}: the transaction was rolled back ({first}).")
         if isinstance(exc, psycopg.DataError) and "NUL" in text:
             msg = f"{where}: PostgreSQL text cannot hold NUL (0x00) characters ({first})."
             return StoreError(msg)

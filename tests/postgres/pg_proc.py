@@ -9,6 +9,10 @@ Modes (each prints JSON lines on stdout the test reads, and follows orders on st
   print how the commit ended, then retry the same fenced append and print that.
 * ``claim URL``: register a session and claim in small batches until nothing
   is left; print the claimed ids.
+* ``gate URL``: print its backend pid, then append to ``a`` (2 events) and
+  ``b`` (1 event) in one batch (the test holds that COMMIT, then SIGKILLs us).
+* ``loop URL``: append one event to each of ``a``, ``b`` and ``c`` per batch,
+  forever, printing the number of batches committed after each.
 """
 
 from __future__ import annotations
@@ -74,6 +78,32 @@ def main(mode: str, url: str) -> None:
         first = outcome(store, batch, fence)
         store.reopen()
         say(state="done", first=first, retry=outcome(store, batch, fence))
+    elif mode == "gate":
+        store = PostgresStore(dsn, schema=schema)
+        say(state="appending", pid=store._conn.info.backend_pid)
+        store.append(
+            [
+                Append(
+                    workflow_id="a",
+                    expected_seq=1,
+                    events=[signal_event(2, "x"), signal_event(3, "x")],
+                ),
+                Append(workflow_id="b", expected_seq=1, events=[signal_event(2, "x")]),
+            ]
+        )
+        say(state="done")
+    elif mode == "loop":
+        store = PostgresStore(dsn, schema=schema)
+        head = 1
+        while True:
+            head += 1
+            store.append(
+                [
+                    Append(workflow_id=w, expected_seq=head - 1, events=[signal_event(head, w)])
+                    for w in "abc"
+                ]
+            )
+            say(state="committed", batches=head - 1)
     elif mode == "claim":
         store = PostgresStore(dsn, schema=schema)
         session = store.register_session(workflow_types=["flow"])

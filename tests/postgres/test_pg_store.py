@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -23,8 +23,8 @@ import pytest
 
 import aion
 from aion import _codec
-from aion._engine._commit import commit
-from aion._events import SignalReceived, WorkflowStarted
+from aion._engine._commit import commit, landed
+from aion._events import SignalReceived, TimerStarted, WorkflowStarted
 from aion.store import Append, FencedError, LeaseExpired, PostgresStore, open_store
 from aion.store._postgres_url import split_schema
 
@@ -139,13 +139,12 @@ def test_two_writers_on_the_same_seq_exactly_one_wins(
     assert [e.name for e in store.history("w")[1:]] == ["holder"]  # type: ignore[attr-defined]
 
 
-def test_a_connection_killed_during_commit_leaves_all_or_nothing(
-    store: PostgresStore, admin: Any
-) -> None:
-    s = store.schema
-    store.append([Append(workflow_id=w, expected_seq=0, events=[started()]) for w in "ab"])
-    # A deferred constraint trigger runs inside COMMIT; it waits on an advisory lock we hold,
-    # so the writer is provably inside its COMMIT when its backend is terminated.
+def install_commit_gate(admin: Any, s: str) -> None:
+    """Make every COMMIT that inserted events wait while the test holds advisory lock 4242.
+
+    A deferred constraint trigger runs inside COMMIT, so a writer seen waiting
+    there is provably mid-COMMIT when the test kills it.
+    """
     admin.execute(
         f"CREATE FUNCTION {s}.wait_gate() RETURNS trigger LANGUAGE plpgsql AS "
         "$$ BEGIN PERFORM pg_advisory_xact_lock_shared(4242); RETURN NULL; END $$"
@@ -154,6 +153,69 @@ def test_a_connection_killed_during_commit_leaves_all_or_nothing(
         f"CREATE CONSTRAINT TRIGGER gate AFTER INSERT ON {s}.events DEFERRABLE INITIALLY "
         f"DEFERRED FOR EACH ROW EXECUTE FUNCTION {s}.wait_gate()"
     )
+
+
+def in_commit(admin: Any, pid: int) -> bool:
+    row = admin.execute(
+        "SELECT query, wait_event_type FROM pg_stat_activity WHERE pid = %s", [pid]
+    ).fetchone()
+    return row == ("COMMIT", "Lock")
+
+
+def backend_gone(admin: Any, pid: int) -> bool:
+    count = admin.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [pid])
+    return bool(count.fetchone()[0] == 0)
+
+
+def test_a_writer_process_sigkilled_inside_commit_leaves_all_or_nothing(
+    store: PostgresStore, pg_url: str, admin: Any
+) -> None:
+    s = store.schema
+    store.append([Append(workflow_id=w, expected_seq=0, events=[started()]) for w in "ab"])
+    install_commit_gate(admin, s)
+    admin.execute("SELECT pg_advisory_lock(4242)")
+    writer = spawn("gate", pg_url)
+    pid = read(writer)["pid"]
+    until("the writer process blocked inside COMMIT", lambda: in_commit(admin, pid))
+    writer.kill()  # SIGKILL: the client is gone; its backend is still inside COMMIT
+    assert writer.wait(timeout=30) == -signal.SIGKILL
+    admin.execute("SELECT pg_advisory_unlock(4242)")
+    until("the dead writer's backend gone", lambda: backend_gone(admin, pid))
+    heads = dict(admin.execute(f"SELECT workflow_id, last_seq FROM {s}.workflows").fetchall())
+    events = admin.execute(f"SELECT count(*) FROM {s}.events").fetchone()[0]
+    # All or nothing (with the server's default client_connection_check_interval = 0 the
+    # backend never notices its client died, so the COMMIT completes: all).
+    assert (heads, events) in [({"a": 1, "b": 1}, 2), ({"a": 3, "b": 2}, 5)]
+    batch = [
+        Append(workflow_id="a", expected_seq=1, events=[sig(2), sig(3)]),
+        Append(workflow_id="b", expected_seq=1, events=[sig(2)]),
+    ]
+    assert landed(store, batch) == (events == 5)
+
+
+def test_a_writer_process_sigkilled_mid_stream_never_leaves_a_partial_batch(
+    store: PostgresStore, pg_url: str, admin: Any
+) -> None:
+    store.append([Append(workflow_id=w, expected_seq=0, events=[started()]) for w in "abc"])
+    writer = spawn("loop", pg_url)
+    try:
+        while read(writer)["batches"] < 25:
+            pass
+    finally:
+        writer.kill()
+        writer.wait(timeout=30)
+    heads = {w: store.info(w).last_seq for w in "abc"}  # type: ignore[union-attr]
+    assert len(set(heads.values())) == 1 and heads["a"] >= 26, heads
+    for w in "abc":
+        assert [e.seq for e in store.history(w)] == list(range(1, heads[w] + 1))
+
+
+def test_a_connection_killed_during_commit_leaves_all_or_nothing(
+    store: PostgresStore, admin: Any
+) -> None:
+    s = store.schema
+    store.append([Append(workflow_id=w, expected_seq=0, events=[started()]) for w in "ab"])
+    install_commit_gate(admin, s)
     admin.execute("SELECT pg_advisory_lock(4242)")
     batch = [
         Append(workflow_id="a", expected_seq=1, events=[sig(2), sig(3)]),
@@ -292,6 +354,26 @@ def test_claims_take_only_registered_types_and_never_a_live_owners(
         second.close()
 
 
+def test_a_released_idle_workflow_is_claimable_when_its_timer_is_due(
+    store: PostgresStore, admin: Any
+) -> None:
+    db_now = admin.execute("SELECT clock_timestamp()").fetchone()[0]
+    for workflow_id, fire_at in (
+        ("due", db_now - timedelta(seconds=1)),
+        ("later", db_now + timedelta(hours=1)),
+    ):
+        timer = TimerStarted(
+            seq=2, run_id="r1", recorded_at=T0, ordinal=1, fire_at=fire_at, seconds=1.0
+        )
+        store.append([Append(workflow_id=workflow_id, expected_seq=0, events=[started(), timer])])
+    a = store.register_session(workflow_types=["flow"])
+    assert [c.workflow_id for c in store.claim(a)] == ["due", "later"]  # never released: both
+    store.release(a, ["due", "later"], idle=True)
+    assert [(c.workflow_id, c.epoch) for c in store.claim(a)] == [("due", 2)]
+    store.release(a, ["due"], idle=False)  # released with work left: claimable at once
+    assert [(c.workflow_id, c.epoch) for c in store.claim(a)] == [("due", 3)]
+
+
 def test_a_taken_over_owner_is_fenced_and_writes_nothing(
     store: PostgresStore, pg_url: str, admin: Any
 ) -> None:
@@ -391,3 +473,11 @@ def test_claims_from_several_processes_never_double_claim(store: PostgresStore) 
     assert sorted(flat) == ids  # every workflow claimed, none twice
     epochs = {r.workflow_id for r in store.workflows()}
     assert epochs == set(ids)
+
+
+def test_text_postgres_cannot_hold_is_a_typed_error(store: PostgresStore) -> None:
+    with pytest.raises(aion.StoreError, match=r"PostgreSQL text cannot hold NUL \(0x00\)"):
+        store.append([Append(workflow_id="a\x00b", expected_seq=0, events=[started()])])
+    assert store.workflows() == []
+    store.append([Append(workflow_id="ok", expected_seq=0, events=[started()])])  # still usable
+    assert [i.workflow_id for i in store.workflows()] == ["ok"]
