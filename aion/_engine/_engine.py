@@ -55,8 +55,9 @@ class Engine(Runtime):
 
     Args:
         path: The DuckDB file (created if missing; ``":memory:"`` for a
-            throwaway database). Opening an existing file recovers it: every
-            unfinished workflow is replayed and continues.
+            throwaway database), or a ``postgresql://`` URL (a `PostgresStore`;
+            one engine per database for now). Opening an existing store
+            recovers it: every unfinished workflow is replayed and continues.
         store: A store to use instead of ``path`` (e.g. `MemoryStore()`).
         workflows: Workflow functions the engine can run.
         activities: Activity functions the engine can call.
