@@ -283,8 +283,41 @@ def test_foreign_and_newer_schemas_are_refused(pg_database: str, admin: Any) -> 
         PostgresStore(dsn, schema="later")
     with pytest.raises(aion.StoreError, match="schema name 'Bad-Name' is not usable"):
         PostgresStore(dsn, schema="Bad-Name")
-    with pytest.raises(aion.StoreError, match="cannot connect to PostgreSQL at"):
+    with pytest.raises(aion.StoreError, match="cannot connect to PostgreSQL at") as err:
         PostgresStore("postgresql://postgres:secret@127.0.0.1:1/x?connect_timeout=2")
+    assert "secret" not in str(err.value) and "postgres:***@127.0.0.1:1" in str(err.value)
+
+
+def test_read_only_opens_create_nothing_and_refuse_appends(pg_url: str, admin: Any) -> None:
+    schema = split_schema(pg_url)[1]
+    reader = open_store(pg_url, read_only=True)
+    assert isinstance(reader, PostgresStore) and not reader.exists
+    assert reader.workflows() == [] and reader.history("w") == [] and reader.info("w") is None
+    assert (
+        admin.execute("SELECT count(*) FROM pg_namespace WHERE nspname = %s", [schema]).fetchone()[
+            0
+        ]
+        == 0
+    )
+    reader.close()
+    open_store(pg_url).close()
+    reader = open_store(pg_url, read_only=True)
+    try:
+        with pytest.raises(aion.StoreError, match="is open read-only"):
+            reader.append([Append(workflow_id="w", expected_seq=0, events=[started()])])
+    finally:
+        reader.close()
+
+
+def test_postgres_scheme_alias_opens_the_same_store(pg_url: str) -> None:
+    with aion.Engine(pg_url.replace("postgresql://", "postgres://", 1)) as engine:
+        assert isinstance(engine.store, PostgresStore)
+        engine.store.append([Append(workflow_id="w", expected_seq=0, events=[started()])])
+    again = open_store(pg_url)
+    try:
+        assert again.history("w") == [started()]
+    finally:
+        again.close()
 
 
 def test_aion_lives_beside_the_users_tables(pg_database: str, admin: Any) -> None:
