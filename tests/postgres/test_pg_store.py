@@ -514,3 +514,27 @@ def test_text_postgres_cannot_hold_is_a_typed_error(store: PostgresStore) -> Non
     assert store.workflows() == []
     store.append([Append(workflow_id="ok", expected_seq=0, events=[started()])])  # still usable
     assert [i.workflow_id for i in store.workflows()] == ["ok"]
+
+
+def test_a_fenced_append_owns_what_it_creates_and_nothing_it_did_not_claim(
+    store: PostgresStore,
+) -> None:
+    store.append([Append(workflow_id="other", expected_seq=0, events=[started()])])
+    a = store.register_session(workflow_types=["flow"])
+    fence = aion.store.Fence(session_id=a.session_id)
+    store.append([Append(workflow_id="child", expected_seq=0, events=[started()])], fence=fence)
+    b = store.register_session(workflow_types=["flow"])
+    assert [c.workflow_id for c in store.claim(b)] == ["other"]  # child is a's (epoch 1)
+    with pytest.raises(FencedError, match="'child' is owned by worker session"):
+        store.append([Append(workflow_id="child", expected_seq=1, events=[sig(2)])])
+    store.append(
+        [Append(workflow_id="child", expected_seq=1, events=[sig(2)])],
+        fence=aion.store.Fence(session_id=a.session_id, epochs={"child": 1}),
+    )
+    with pytest.raises(FencedError, match="'other' was taken over"):
+        store.append(
+            [Append(workflow_id="other", expected_seq=1, events=[sig(2)])],
+            fence=aion.store.Fence(session_id=a.session_id, epochs={"other": 1}),
+        )
+    assert [e.seq for e in store.history("child")] == [1, 2]
+    assert store.history("other") == [started()]
