@@ -1,81 +1,24 @@
-"""PostgreSQL-only store cases: exact bytes, racing writers, a killed COMMIT, schemas, fencing.
+"""PostgreSQL-only store cases: exact bytes, racing writers, a killed COMMIT, schemas.
 
 Every case uses real parts: a second process or connection, pg_terminate_backend,
-SIGSTOP past a lease. Waits are on observed state (pg_stat_activity, the
-database clock), never on a sleep that hopes.
+SIGKILL. Waits are on observed state (pg_stat_activity), never on a sleep that hopes.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import signal
-import subprocess
-import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
 from typing import Any
 
-import psycopg
 import pytest
 
 import aion
 from aion import _codec
 from aion._engine._commit import commit, landed
-from aion._events import SignalReceived, TimerStarted, WorkflowStarted
-from aion.store import Append, FencedError, LeaseExpired, PostgresStore, open_store
+from aion.store import Append, PostgresStore, open_store
 from aion.store._postgres_url import split_schema
-
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-def started(workflow_type: str = "flow") -> WorkflowStarted:
-    return WorkflowStarted(seq=1, run_id="r1", recorded_at=T0, name=workflow_type, args=[])
-
-
-def sig(seq: int, name: str = "s", payload: Any = None) -> SignalReceived:
-    return SignalReceived(seq=seq, run_id="r1", recorded_at=T0, name=name, payload=payload)
-
-
-@pytest.fixture
-def store(pg_url: str) -> Iterator[PostgresStore]:
-    s = open_store(pg_url)
-    assert isinstance(s, PostgresStore)
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def admin(pg_database: str) -> Iterator[psycopg.Connection[tuple[Any, ...]]]:
-    with psycopg.connect(pg_database, autocommit=True) as con:
-        yield con
-
-
-def until(what: str, check: Callable[[], bool], limit: float = 30.0) -> None:
-    """Poll an observable condition (bounded; a failure says what never happened)."""
-    deadline = time.monotonic() + limit
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"never observed: {what}")
-        time.sleep(0.02)
-
-
-def spawn(mode: str, url: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "tests.postgres.pg_proc", mode, url],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-
-
-def read(proc: subprocess.Popen[str]) -> dict[str, Any]:
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    assert line, f"the process ended (rc={proc.wait()}) without reporting"
-    return json.loads(line)  # type: ignore[no-any-return]
+from tests.postgres.helpers import backend_gone, read, sig, spawn, started, until
 
 
 def test_payload_text_round_trips_exactly(store: PostgresStore, admin: Any) -> None:
@@ -162,11 +105,6 @@ def in_commit(admin: Any, pid: int) -> bool:
     return row == ("COMMIT", "Lock")
 
 
-def backend_gone(admin: Any, pid: int) -> bool:
-    count = admin.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [pid])
-    return bool(count.fetchone()[0] == 0)
-
-
 def test_a_writer_process_sigkilled_inside_commit_leaves_all_or_nothing(
     store: PostgresStore, pg_url: str, admin: Any
 ) -> None:
@@ -235,11 +173,7 @@ def test_a_connection_killed_during_commit_leaves_all_or_nothing(
         ),
     )
     assert admin.execute("SELECT pg_terminate_backend(%s)", [first_pid]).fetchone()[0]
-    until(
-        "the killed backend gone",
-        lambda: admin.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [first_pid])
-        .fetchone()[0] == 0,
-    )  # fmt: skip
+    until("the killed backend gone", lambda: backend_gone(admin, first_pid))
     # Nothing of the killed transaction is visible: neither workflow moved.
     heads = admin.execute(f"SELECT workflow_id, last_seq FROM {s}.workflows ORDER BY 1").fetchall()
     assert heads == [("a", 1), ("b", 1)]
@@ -334,207 +268,9 @@ def test_aion_lives_beside_the_users_tables(pg_database: str, admin: Any) -> Non
         admin.execute("DROP SCHEMA aion CASCADE")
 
 
-# --- ownership and fencing ---------------------------------------------------------------
-
-
-def db_now_past(admin: Any, schema: str, session_id: int) -> bool:
-    return bool(
-        admin.execute(
-            f"SELECT lease_until < clock_timestamp() FROM {schema}.sessions WHERE session_id = %s",
-            [session_id],
-        ).fetchone()[0]
-    )
-
-
-def test_claims_take_only_registered_types_and_never_a_live_owners(
-    store: PostgresStore, pg_url: str
-) -> None:
-    store.append(
-        [
-            Append(workflow_id="f", expected_seq=0, events=[started("flow")]),
-            Append(workflow_id="o", expected_seq=0, events=[started("other")]),
-        ]
-    )
-    a = store.register_session(workflow_types=["flow"])
-    claims = store.claim(a)
-    assert [(c.workflow_id, c.epoch, c.last_seq) for c in claims] == [("f", 1, 1)]
-    second = open_store(pg_url)
-    assert isinstance(second, PostgresStore)
-    try:
-        b = second.register_session(workflow_types=["flow", "other"])
-        assert [c.workflow_id for c in second.claim(b)] == ["o"]  # f has a live owner
-        assert second.claim(b) == []
-        store.heartbeat(a)
-        # An unfenced writer may not touch a live session's workflow.
-        with pytest.raises(FencedError, match="'f' is owned by worker session"):
-            second.append([Append(workflow_id="f", expected_seq=1, events=[sig(2)])])
-        store.release(a, ["f"], idle=True)
-        assert second.claim(b) == []  # idle, no due timer, no message
-        store.post("f", "signal", '{"x":1}')
-        assert [(c.workflow_id, c.epoch) for c in second.claim(b)] == [("f", 2)]
-        [message] = second.inbox(["f"])
-        assert (message.kind, message.payload) == ("signal", '{"x":1}')
-        fence = aion.store.Fence(session_id=b.session_id, epochs={"f": 2})
-        second.append(
-            [Append(workflow_id="f", expected_seq=1, events=[sig(2, payload={"x": 1})])],
-            fence=fence,
-            consume=[message.message_id],
-        )
-        assert second.inbox(["f"]) == []
-        second.end_session(b)
-        assert [c.workflow_id for c in store.claim(a)] == ["f"]  # "other" is not its type
-    finally:
-        second.close()
-
-
-def test_a_released_idle_workflow_is_claimable_when_its_timer_is_due(
-    store: PostgresStore, admin: Any
-) -> None:
-    db_now = admin.execute("SELECT clock_timestamp()").fetchone()[0]
-    for workflow_id, fire_at in (
-        ("due", db_now - timedelta(seconds=1)),
-        ("later", db_now + timedelta(hours=1)),
-    ):
-        timer = TimerStarted(
-            seq=2, run_id="r1", recorded_at=T0, ordinal=1, fire_at=fire_at, seconds=1.0
-        )
-        store.append([Append(workflow_id=workflow_id, expected_seq=0, events=[started(), timer])])
-    a = store.register_session(workflow_types=["flow"])
-    assert [c.workflow_id for c in store.claim(a)] == ["due", "later"]  # never released: both
-    store.release(a, ["due", "later"], idle=True)
-    assert [(c.workflow_id, c.epoch) for c in store.claim(a)] == [("due", 2)]
-    store.release(a, ["due"], idle=False)  # released with work left: claimable at once
-    assert [(c.workflow_id, c.epoch) for c in store.claim(a)] == [("due", 3)]
-
-
-def test_a_taken_over_owner_is_fenced_and_writes_nothing(
-    store: PostgresStore, pg_url: str, admin: Any
-) -> None:
-    store.append([Append(workflow_id="w", expected_seq=0, events=[started()])])
-    old = store.register_session(workflow_types=["flow"], lease_seconds=0.5)
-    old_fence = aion.store.Fence.of(old, store.claim(old))
-    head = store.info("w").last_seq  # type: ignore[union-attr]  # the old owner reads...
-    until(
-        "the old lease run out on the database clock",
-        lambda: db_now_past(admin, store.schema, old.session_id),
-    )
-    new_store = open_store(pg_url)
-    assert isinstance(new_store, PostgresStore)
-    try:
-        new = new_store.register_session(workflow_types=["flow"])
-        claims = new_store.claim(new)
-        assert [(c.workflow_id, c.epoch) for c in claims] == [("w", 2)]
-        # ... and writes after the takeover: refused, nothing written.
-        with pytest.raises(FencedError, match="lease has expired"):
-            store.append(
-                [Append(workflow_id="w", expected_seq=head, events=[sig(2, "old")])],
-                fence=old_fence,
-            )
-        with pytest.raises(LeaseExpired, match="let its lease run out"):
-            store.heartbeat(old)
-        with pytest.raises(LeaseExpired):
-            store.claim(old)
-        assert store.history("w") == [started()]
-        # A live session presenting a stale epoch is fenced too.
-        third = store.register_session(workflow_types=["flow"])
-        with pytest.raises(FencedError, match="was taken over"):
-            store.append(
-                [Append(workflow_id="w", expected_seq=1, events=[sig(2, "third")])],
-                fence=aion.store.Fence(session_id=third.session_id, epochs={"w": 2}),
-            )
-        new_store.append(
-            [Append(workflow_id="w", expected_seq=1, events=[sig(2, "new")])],
-            fence=aion.store.Fence.of(new, claims),
-        )
-    finally:
-        new_store.close()
-    assert [getattr(e, "name", None) for e in store.history("w")] == ["flow", "new"]
-
-
-def test_an_owner_stopped_inside_its_commit_past_the_lease_never_writes(
-    store: PostgresStore, pg_url: str, admin: Any
-) -> None:
-    store.append([Append(workflow_id="w", expected_seq=0, events=[started()])])
-    old = spawn("stop", pg_url)
-    try:
-        claimed = read(old)
-        assert (claimed["ids"], claimed["epochs"]) == (["w"], [1])
-        stopping = read(old)
-        assert stopping["state"] == "stopping"
-        _, status = os.waitpid(old.pid, os.WUNTRACED)
-        assert os.WIFSTOPPED(status)
-        session_id = admin.execute(
-            f"SELECT max(session_id) FROM {store.schema}.sessions"
-        ).fetchone()[0]
-        new = store.register_session(workflow_types=["flow"])
-        # While the stopped owner's transaction holds the row, nobody can take it.
-        assert store.claim(new) == []
-        until("the old lease run out", lambda: db_now_past(admin, store.schema, session_id))
-        # idle_in_transaction_session_timeout (half the lease) ends the stopped transaction.
-        until(
-            "the stopped owner's backend ended",
-            lambda: admin.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [stopping["pid"]]
-            ).fetchone()[0] == 0,
-        )  # fmt: skip
-        claims = store.claim(new)
-        assert [(c.workflow_id, c.epoch) for c in claims] == [("w", 2)]
-        store.append(
-            [Append(workflow_id="w", expected_seq=1, events=[sig(2, "new-owner")])],
-            fence=aion.store.Fence.of(new, claims),
-        )
-        os.kill(old.pid, signal.SIGCONT)
-        done = read(old)
-    finally:
-        if old.poll() is None:
-            os.kill(old.pid, signal.SIGCONT)
-        old.wait(timeout=60)
-    assert done == {"state": "done", "first": "StoreInvalidatedError", "retry": "FencedError"}
-    assert [getattr(e, "name", None) for e in store.history("w")] == ["flow", "new-owner"]
-
-
-def test_claims_from_several_processes_never_double_claim(store: PostgresStore) -> None:
-    ids = [f"w{i:03d}" for i in range(120)]
-    store.append([Append(workflow_id=w, expected_seq=0, events=[started()]) for w in ids])
-    url = f"{store.dsn}{'&' if '?' in store.dsn else '?'}aion_schema={store.schema}"
-    procs = [spawn("claim", url) for _ in range(4)]
-    got = []
-    for proc in procs:
-        got.append(read(proc)["ids"])
-        proc.wait(timeout=60)
-    flat = [w for ids_ in got for w in ids_]
-    assert sorted(flat) == ids  # every workflow claimed, none twice
-    epochs = {r.workflow_id for r in store.workflows()}
-    assert epochs == set(ids)
-
-
 def test_text_postgres_cannot_hold_is_a_typed_error(store: PostgresStore) -> None:
     with pytest.raises(aion.StoreError, match=r"PostgreSQL text cannot hold NUL \(0x00\)"):
         store.append([Append(workflow_id="a\x00b", expected_seq=0, events=[started()])])
     assert store.workflows() == []
     store.append([Append(workflow_id="ok", expected_seq=0, events=[started()])])  # still usable
     assert [i.workflow_id for i in store.workflows()] == ["ok"]
-
-
-def test_a_fenced_append_owns_what_it_creates_and_nothing_it_did_not_claim(
-    store: PostgresStore,
-) -> None:
-    store.append([Append(workflow_id="other", expected_seq=0, events=[started()])])
-    a = store.register_session(workflow_types=["flow"])
-    fence = aion.store.Fence(session_id=a.session_id)
-    store.append([Append(workflow_id="child", expected_seq=0, events=[started()])], fence=fence)
-    b = store.register_session(workflow_types=["flow"])
-    assert [c.workflow_id for c in store.claim(b)] == ["other"]  # child is a's (epoch 1)
-    with pytest.raises(FencedError, match="'child' is owned by worker session"):
-        store.append([Append(workflow_id="child", expected_seq=1, events=[sig(2)])])
-    store.append(
-        [Append(workflow_id="child", expected_seq=1, events=[sig(2)])],
-        fence=aion.store.Fence(session_id=a.session_id, epochs={"child": 1}),
-    )
-    with pytest.raises(FencedError, match="'other' was taken over"):
-        store.append(
-            [Append(workflow_id="other", expected_seq=1, events=[sig(2)])],
-            fence=aion.store.Fence(session_id=a.session_id, epochs={"other": 1}),
-        )
-    assert [e.seq for e in store.history("child")] == [1, 2]
-    assert store.history("other") == [started()]
