@@ -2,7 +2,9 @@
 
 Appends batches shaped like the engine's steps (each workflow in a batch gets
 an outcome and its next command: ActivityCompleted + ActivityScheduled) to a
-fresh schema and prints events/s committed for several batch widths. The DSN
+fresh schema and prints events/s committed for several batch widths; then
+runs one engine (100 workflows x 10 no-op activities, bench.live_core's
+workflow) on PostgreSQL and on a DuckDB file for comparison. The DSN
 defaults to ``AION_BENCH_POSTGRES`` or the local test server. The schema is
 dropped afterwards. Not part of BENCHMARKS.md yet (issue 14 adds the
 multi-worker figures there).
@@ -12,14 +14,19 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
+import threading
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import psycopg
 
+import aion
 from aion._events import ActivityCompleted, ActivityScheduled, Event, WorkflowStarted
-from aion.store import Append, PostgresStore
+from aion.store import Append, DuckDBStore, PostgresStore, Store
+from bench.live_core import chain, noop
 
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 #: (workflows per batch, batches): about 2,000-20,000 events per row of the table.
@@ -64,6 +71,42 @@ def measure(store: PostgresStore, width: int, batches: int) -> tuple[float, floa
     return events / elapsed, 1000 * elapsed / batches
 
 
+class _Counting(PostgresStore):
+    events = 0
+
+    def append(self, batch: Sequence[Append], **kw: object) -> None:  # type: ignore[override]
+        super().append(batch, **kw)  # type: ignore[arg-type]
+        self.events += sum(len(item.events) for item in batch)
+
+
+class _CountingDuck(DuckDBStore):
+    events = 0
+
+    def append(self, batch: Sequence[Append]) -> None:
+        super().append(batch)
+        self.events += sum(len(item.events) for item in batch)
+
+
+def engine_figure(store: _Counting | _CountingDuck, workflows: int, activities: int) -> float:
+    """Events/s one engine commits serving ``workflows`` chains of ``activities``."""
+    engine = aion.Engine(store=store, workflows=[chain], activities=[noop], max_workers=2)
+    for w in range(workflows):
+        engine.start(chain, activities, workflow_id=f"w{w}")
+    before = store.events
+    began = time.perf_counter()
+    stop = threading.Event()
+    worker = threading.Thread(target=engine.serve, args=(stop,), daemon=True)
+    worker.start()
+    check: Store = store
+    while len(check.workflows(status="completed")) < workflows:
+        time.sleep(0.01)
+    seconds = time.perf_counter() - began
+    stop.set()
+    worker.join()
+    engine.close()
+    return (store.events - before) / seconds
+
+
 def main(dsn: str) -> None:
     """Print the table."""
     schema = f"bench_{uuid.uuid4().hex[:8]}"
@@ -76,6 +119,19 @@ def main(dsn: str) -> None:
             print(f"{width:>16} {2 * width:>13} {per_commit:>10.2f} {rate:>10,.0f}")
     finally:
         store.close()
+    try:
+        pg = _Counting(dsn, schema=schema)
+        rate = engine_figure(pg, 100, 10)
+        pg.close()
+        with tempfile.TemporaryDirectory() as workdir:
+            duck = _CountingDuck(os.path.join(workdir, "bench.duckdb"))
+            duck_rate = engine_figure(duck, 100, 10)
+            duck.close()
+        print(
+            f"one engine, 100 workflows x 10 activities: {rate:,.0f} events/s on PostgreSQL, "
+            f"{duck_rate:,.0f} events/s on DuckDB"
+        )
+    finally:
         with psycopg.connect(dsn, autocommit=True) as con:
             con.execute(f"DROP SCHEMA {schema} CASCADE")
 
