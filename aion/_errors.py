@@ -256,3 +256,28 @@ class QueryError(AionError):
 
 class InternalError(AionError):
     """An invariant inside aion broke: this is a bug in aion, please report it."""
+
+
+class FencedError(StoreError):
+    """An append was refused because the writer no longer owns the workflow.
+
+    Raised by the PostgreSQL store when a worker session's claim on a workflow
+    was taken over (its lease expired and another session claimed it), when its
+    own lease has expired, or when an unowned writer touches a workflow that a
+    live worker session owns. Nothing of the batch was written.
+
+    Attributes:
+        workflow_id: The workflow the writer does not own.
+    """
+
+    def __init__(self, message: str, *, workflow_id: str) -> None:
+        super().__init__(message)
+        self.workflow_id = workflow_id
+
+
+class LeaseExpired(StoreError):
+    """A worker session's lease ran out on the database clock: the session is over.
+
+    Its workflows may already be owned by another session; the worker must stop
+    writing and register a new session.
+    """

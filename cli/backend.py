@@ -26,9 +26,18 @@ from aion.events import (
     SignalReceived,
     WorkflowStarted,
 )
-from aion.store import Append, DuckDBStore, TimerInfo, WorkflowInfo
+from aion.store import (
+    Append,
+    DuckDBStore,
+    Store,
+    TimerInfo,
+    WorkflowInfo,
+    is_postgres_url,
+    open_store,
+)
+from aion.store._postgres_url import redact
 
-from .app import EXIT_STORE, CliError
+from .app import EXIT_STORE, EXIT_USAGE, CliError
 from .endpoint import EndpointClient, read_endpoint
 from .loader import Code
 
@@ -81,7 +90,35 @@ class Backend(Protocol):
 
 
 def open_backend(db: str, *, write: bool) -> Backend:
-    """The worker's endpoint when one serves ``db``, else the file (created only for writes)."""
+    """The worker's endpoint when one serves ``db``, else the file (created only for writes).
+
+    On a PostgreSQL URL a worker serving it from this machine is asked, as on
+    DuckDB; without one, reads go straight to the database (the server takes
+    many clients) and writes are refused: until the multi-worker engine lands,
+    an engine elsewhere keeps its heads in memory, so a write straight into
+    the tables would race it.
+    """
+    if is_postgres_url(db):
+        endpoint = read_endpoint(db)
+        if endpoint is not None:
+            return RemoteBackend(EndpointClient(endpoint))
+        if write:
+            msg = (
+                "on PostgreSQL the CLI writes only through a worker running on this machine "
+                "(aion worker / aion run), and none serves this database."
+            )
+            raise CliError(
+                msg,
+                "start `aion --db URL worker -m MODULE` here, or start and signal workflows "
+                "from the engine's process.",
+                EXIT_USAGE,
+            )
+        store = open_store(db, read_only=True)
+        if not getattr(store, "exists", True):
+            store.close()
+            msg = f"there is no aion schema in the PostgreSQL database {redact(db)!r}."
+            raise CliError(msg, f"create it with: aion db init --db {redact(db)!r}", EXIT_STORE)
+        return LocalBackend(store)
     endpoint = read_endpoint(db)
     if endpoint is not None:
         return RemoteBackend(EndpointClient(endpoint))
@@ -102,9 +139,9 @@ class LocalBackend:
 
     remote = False
 
-    def __init__(self, store: DuckDBStore) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
-        self.writable = not store.read_only
+        self.writable = not getattr(store, "read_only", False)
 
     def workflows(self, status: str | None, workflow_type: str | None) -> list[WorkflowInfo]:
         """Visibility records from the store's index."""
@@ -187,7 +224,7 @@ class LocalBackend:
         history = self.history(workflow_id)
         if not code.workflows:
             msg = (
-                f"no worker serves {self.store.path!r}, "
+                f"no worker serves {getattr(self.store, 'path', 'this database')!r}, "
                 "so answering a query needs the workflow code."
             )
             raise CliError(

@@ -14,6 +14,7 @@ answered by ``{"ok": true, "value": ...}`` or ``{"ok": false, "error": {...}}``.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import http.client
 import json
@@ -27,6 +28,8 @@ from typing import Any
 
 import attrs
 
+from aion.store import is_postgres_url
+
 from .app import EXIT_STORE, RemoteError, classify
 
 HOST = "127.0.0.1"
@@ -38,7 +41,14 @@ Handler = Callable[[dict[str, Any]], Any]
 
 
 def endpoint_file(db: str) -> Path:
-    """Where a worker serving ``db`` advertises itself."""
+    """Where a worker serving ``db`` advertises itself.
+
+    Next to a DuckDB file; for a PostgreSQL URL (no file to sit next to) in the
+    user's own ``~/.cache/aion/``, named by a hash of the URL.
+    """
+    if is_postgres_url(db):
+        digest = hashlib.sha256(db.encode()).hexdigest()[:24]
+        return Path.home() / ".cache" / "aion" / f"postgres-{digest}.aion-worker.json"
     return Path(os.path.abspath(db) + ".aion-worker.json")
 
 
@@ -54,6 +64,7 @@ class Endpoint:
 
 def _write_private(path: Path, text: str) -> None:
     """Write ``text`` so that only the owner can ever read it (no window with looser modes)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
@@ -171,7 +182,7 @@ class EndpointServer:
             "port": self.port,
             "pid": os.getpid(),
             "secret": self.secret,
-            "db": os.path.abspath(self.db),
+            "db": self.db if is_postgres_url(self.db) else os.path.abspath(self.db),
         }
         _write_private(endpoint_file(self.db), json.dumps(data))
 

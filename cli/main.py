@@ -8,6 +8,7 @@ import click
 
 from .app import App, default_db
 from .cancel_cmd import cancel
+from .db_cmd import db
 from .debug_cmd import debug
 from .describe_cmd import describe
 from .export_cmd import export
@@ -84,6 +85,7 @@ for command in (
     export,
     import_,
     debug,
+    db,
 ):
     cli.add_command(command)
 

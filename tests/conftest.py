@@ -38,3 +38,8 @@ EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 def epoch() -> datetime:
     """A fixed start time for ManualClock-driven tests."""
     return EPOCH
+
+
+# The PostgreSQL fixtures (a fresh database per test session) for every test module.
+from tests.postgres_fixture import pg_database as pg_database  # noqa: E402
+from tests.postgres_fixture import pg_url as pg_url  # noqa: E402

@@ -1,4 +1,4 @@
-"""One conformance suite, run against every store: MemoryStore and DuckDBStore."""
+"""One conformance suite, run against every store: MemoryStore, DuckDBStore and PostgresStore."""
 
 from __future__ import annotations
 
@@ -23,15 +23,17 @@ from aion._events import (
     WorkflowStalled,
     WorkflowStarted,
 )
-from aion.store import Append, DuckDBStore, MemoryStore, Store
+from aion.store import Append, DuckDBStore, MemoryStore, Store, open_store
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-@pytest.fixture(params=["memory", "duckdb-file", "duckdb-memory"])
+@pytest.fixture(params=["memory", "duckdb-file", "duckdb-memory", "postgres"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     s: Store
-    if request.param == "memory":
+    if request.param == "postgres":
+        s = open_store(request.getfixturevalue("pg_url"))
+    elif request.param == "memory":
         s = MemoryStore()
     elif request.param == "duckdb-file":
         s = DuckDBStore(tmp_path / "c.duckdb")
@@ -343,3 +345,18 @@ def test_duckdb_read_only_store_refuses_appends(tmp_path: Path) -> None:
             ro.append([Append(workflow_id="w", expected_seq=0, events=[started()])])
     finally:
         ro.close()
+
+
+def test_ending_a_workflow_clears_timers_set_in_earlier_batches(store: Store) -> None:
+    store.append([Append(workflow_id="w", expected_seq=0, events=timeline())])
+    assert len(store.due_timers()) == 1
+    store.append(
+        [
+            Append(
+                workflow_id="w",
+                expected_seq=6,
+                events=[WorkflowCompleted(seq=7, run_id="r1", recorded_at=T0, result=None)],
+            )
+        ]
+    )
+    assert store.due_timers() == []

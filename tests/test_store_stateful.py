@@ -1,16 +1,19 @@
-"""DuckDBStore against MemoryStore, the model assumed perfect (zarr-style state machine).
+"""DuckDBStore and PostgresStore against MemoryStore, the model assumed perfect (zarr-style).
 
 Rules append realistic events (starts, commands, outcomes, timers, ends,
 continue-as-new) to both stores with the same batches: good appends, appends
 with a stale expected seq (both must refuse and write nothing), batches
 spanning several workflows with one bad item (atomic: nothing written), and
-a reopen of the DuckDB file (its index is rebuilt from the rows). Invariants
+a reopen of the DuckDB file (its index is rebuilt from the rows) or of the
+PostgreSQL connection (a fresh schema per example). Invariants
 compare histories, visibility records, listings and due timers.
 """
 
 from __future__ import annotations
 
+import itertools
 import tempfile
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,7 +21,14 @@ from typing import Any
 import pytest
 from hypothesis import note, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 
 from aion import _codec
 from aion._errors import AionError
@@ -37,7 +47,7 @@ from aion._events import (
     WorkflowStalled,
     WorkflowStarted,
 )
-from aion.store import Append, DuckDBStore, MemoryStore
+from aion.store import Append, DuckDBStore, MemoryStore, Store, open_store
 
 pytestmark = pytest.mark.property
 
@@ -56,12 +66,15 @@ class StoreMachine(RuleBasedStateMachine):
         self.dir = Path(tempfile.mkdtemp(prefix="aion-stateful-"))
         self.path = str(self.dir / "store.duckdb")
         self.model = MemoryStore()
-        self.real = DuckDBStore(self.path)
+        self.real: Store = self.open_real()
         self.heads: dict[str, int] = {}
         self.runs: dict[str, str] = {}
         self.ordinals: dict[str, int] = {}
         self.closed: set[str] = set()
         self.clock = 0
+
+    def open_real(self) -> Store:
+        return DuckDBStore(self.path)
 
     def at(self) -> datetime:
         self.clock += 1
@@ -231,9 +244,9 @@ class StoreMachine(RuleBasedStateMachine):
 
     @rule()
     def reopen(self) -> None:
-        note("reopen the DuckDB file")
+        note("reopen the store")
         self.real.close()
-        self.real = DuckDBStore(self.path)
+        self.real = self.open_real()
 
     @invariant()
     def same_histories(self) -> None:
@@ -273,3 +286,24 @@ StoreMachine.TestCase.settings = settings(
     deadline=None,
 )
 test_duckdb_store_agrees_with_memory_store = StoreMachine.TestCase
+
+_examples = itertools.count(1)
+
+
+def test_postgres_store_agrees_with_memory_store(pg_database: str) -> None:
+    class PostgresMachine(StoreMachine):
+        def __init__(self) -> None:
+            self.url = f"{pg_database}?aion_schema=s{next(_examples)}_{uuid.uuid4().hex[:6]}"
+            super().__init__()
+
+        def open_real(self) -> Store:
+            return open_store(self.url)
+
+        def teardown(self) -> None:
+            import psycopg
+
+            super().teardown()
+            with psycopg.connect(pg_database, autocommit=True) as con:
+                con.execute(f"DROP SCHEMA {self.url.rsplit('=', 1)[1]} CASCADE")
+
+    run_state_machine_as_test(PostgresMachine, settings=StoreMachine.TestCase.settings)

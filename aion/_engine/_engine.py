@@ -47,7 +47,7 @@ from aion._events import (
 from aion._gcpause import paused_gc
 from aion._interpreter._support import argument_problem
 from aion._replay import replay
-from aion.store import DuckDBStore, Store, WorkflowInfo
+from aion.store import Store, WorkflowInfo, open_store
 
 Queued = tuple[type[Event], dict[str, Any]]
 
@@ -57,8 +57,9 @@ class Engine(Runtime):
 
     Args:
         path: The DuckDB file (created if missing; ``":memory:"`` for a
-            throwaway database). Opening an existing file recovers it: every
-            unfinished workflow is replayed and continues.
+            throwaway database), or a ``postgresql://`` URL (a `PostgresStore`;
+            one engine per database for now). Opening an existing store
+            recovers it: every unfinished workflow is replayed and continues.
         store: A store to use instead of ``path`` (e.g. `MemoryStore()`).
         workflows: Workflow functions the engine can run.
         activities: Activity functions the engine can call.
@@ -91,7 +92,7 @@ class Engine(Runtime):
             msg = "give Engine either a path or a store, not both."
             raise ConfigurationError(msg)
         self._owns_store = store is None
-        self.store: Store = store if store is not None else DuckDBStore(path or "aion.duckdb")
+        self.store: Store = store if store is not None else open_store(path or "aion.duckdb")
         self.registry = Registry(workflows, activities)
         self.clock: Clock = clock or SystemClock()
         self._lock = threading.RLock()

@@ -1,19 +1,55 @@
-"""History stores: the `Store` protocol, `MemoryStore` and `DuckDBStore` (the default)."""
+"""History stores: the `Store` protocol and its implementations.
 
+`MemoryStore`, `DuckDBStore` (the default) and `PostgresStore` (``pip install
+aion[postgres]``; imported on first use, so aion runs without psycopg), plus the
+worker-session records the PostgreSQL store's claims use.
+"""
+
+from typing import TYPE_CHECKING, Any
+
+from aion._errors import FencedError as FencedError
+from aion._errors import LeaseExpired as LeaseExpired
 from aion.store._duckdb import SCHEMA_VERSION as SCHEMA_VERSION
 from aion.store._duckdb import DuckDBStore as DuckDBStore
 from aion.store._memory import MemoryStore as MemoryStore
+from aion.store._open import open_store as open_store
+from aion.store._postgres_leases import Claim as Claim
+from aion.store._postgres_leases import Fence as Fence
+from aion.store._postgres_leases import InboxMessage as InboxMessage
+from aion.store._postgres_leases import Session as Session
+from aion.store._postgres_url import is_postgres_url as is_postgres_url
 from aion.store._protocol import Append as Append
 from aion.store._protocol import Store as Store
 from aion.store._protocol import TimerInfo as TimerInfo
 from aion.store._protocol import WorkflowInfo as WorkflowInfo
 
+if TYPE_CHECKING:
+    from aion.store._postgres import PostgresStore as PostgresStore
+
 __all__ = [
     "SCHEMA_VERSION",
     "Append",
+    "Claim",
     "DuckDBStore",
+    "Fence",
+    "FencedError",
+    "InboxMessage",
+    "LeaseExpired",
     "MemoryStore",
+    "PostgresStore",
+    "Session",
     "Store",
     "TimerInfo",
     "WorkflowInfo",
+    "is_postgres_url",
+    "open_store",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # PostgresStore needs psycopg, an optional extra: import it only when asked for.
+    if name == "PostgresStore":
+        from aion.store._postgres import PostgresStore
+
+        return PostgresStore
+    raise AttributeError(f"module 'aion.store' has no attribute {name!r}")

@@ -1,0 +1,517 @@
+"""`PostgresStore`: histories in a PostgreSQL database, shared by many processes.
+
+Unlike DuckDB, PostgreSQL serves many processes at once, so this store keeps
+no in-memory index: heads, the status projection and pending timers are
+tables written in the same transaction as the events, and every read asks
+the database. One append is one transaction that
+
+1. locks the batch's workflow rows (``FOR UPDATE``), which serialises two
+   writers on one workflow: the second sees the first's head and gets
+   `SequenceConflict`, with nothing written;
+2. checks the writer's fence (`aion.store.Fence`, see `_postgres_leases`);
+3. checks the seqs exactly as the other stores do, then writes the events
+   (``COPY``), the projection rows and the timer rows.
+
+Payloads are stored as ``json`` (not ``jsonb``): the exact text the codec
+produced, key order and duplicate keys included, so digests and replays see
+the bytes that were recorded. Every driver error leaves as a typed
+`StoreError`; a connection lost mid-transaction is `StoreInvalidatedError`
+(the outcome of a COMMIT in flight is unknown until `reopen`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import psycopg
+
+from aion import _codec
+from aion._errors import (
+    FencedError,
+    SequenceConflict,
+    StoreConflictError,
+    StoreError,
+    StoreInvalidatedError,
+)
+from aion._events import Event
+from aion.store import _postgres_leases as leases
+from aion.store._postgres_fold import Row, TimerOps, check, event_rows, fold
+from aion.store._postgres_leases import Fence
+from aion.store._postgres_schema import check_schema_name, prepare
+from aion.store._postgres_sessions import WorkerSessions
+from aion.store._postgres_url import redact
+from aion.store._protocol import Append, TimerInfo, WorkflowInfo
+
+#: The epoch of a workflow created by a fenced append (a claim of an unowned one bumps 0 -> 1).
+CREATED_EPOCH: Final = 1
+#: ``idle_in_transaction_session_timeout`` before any session asks for a shorter one.
+IDLE_TIMEOUT_SECONDS: Final = 10.0
+
+_Conn = psycopg.Connection[tuple[Any, ...]]
+_EVENT_COLUMNS: Final = (
+    "kind, seq, run_id, recorded_at, ordinal, name, payload::text, source, digest"
+)
+_INFO_COLUMNS: Final = (
+    "workflow_id, run_id, workflow_type, status, started_at, closed_at, last_seq, "
+    "parent_id, stalled_reason::text, runs"
+)
+
+
+def _decode(rows: Iterable[tuple[Any, ...]]) -> Iterator[tuple[str, Event]]:
+    """``(workflow_id, event)`` for rows of ``SELECT workflow_id, {_EVENT_COLUMNS}``.
+
+    The cyclic collector is paused meanwhile (decoding builds only acyclic,
+    long-lived objects; collections would rescan them for nothing).
+    """
+    decode = _codec.event_from_row
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        for workflow_id, kind, seq, run_id, at, ordinal, name, payload, source, digest in rows:
+            yield workflow_id, decode(kind, seq, run_id, at, ordinal, name, payload, source, digest)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _info(row: tuple[Any, ...]) -> WorkflowInfo:
+    workflow_id, run_id, wtype, status, started, closed, last_seq, parent, reason, runs = row
+    return WorkflowInfo(
+        workflow_id=workflow_id,
+        run_id=run_id,
+        workflow_type=wtype,
+        status=status,
+        started_at=started,
+        closed_at=closed,
+        last_seq=int(last_seq),
+        parent_id=parent,
+        stalled_reason=_codec.loads(reason) if reason is not None else None,
+        runs=int(runs),
+    )
+
+
+class PostgresStore(WorkerSessions):
+    """A history store in a PostgreSQL database (``pip install aion[postgres]``).
+
+    Args:
+        dsn: A libpq connection string or ``postgresql://`` URL.
+        schema: The schema aion's tables live in (created on first open).
+        read_only: Open for reading only (no schema is created; appends refused).
+    """
+
+    def __init__(self, dsn: str, *, schema: str = "aion", read_only: bool = False) -> None:
+        self.dsn = dsn
+        self.path = redact(dsn)  # what messages (and the CLI) show: never a password
+        self.schema = check_schema_name(schema)
+        self.read_only = read_only
+        self._lock = threading.RLock()
+        self._idle_timeout = IDLE_TIMEOUT_SECONDS
+        self._sessions: set[int] = set()
+        self._exists = False
+        self._open()
+
+    @property
+    def exists(self) -> bool:
+        """Whether aion's schema is in the database (a read-only open never creates it)."""
+        return self._exists
+
+    # --- connection -------------------------------------------------------------------
+
+    def _connect(self) -> _Conn:
+        """The driver connection; the one seam fault-injection tests replace."""
+        return psycopg.connect(self.dsn, autocommit=True, application_name="aion")
+
+    def _open(self) -> None:
+        try:
+            self._conn = self._connect()
+        except psycopg.Error as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            msg = f"cannot connect to PostgreSQL at {self.path!r}: {first}."
+            raise StoreError(msg) from None
+        try:
+            self._conn.execute("SET TimeZone = 'UTC'")
+            self._set_idle_timeout(self._idle_timeout)
+            if self.read_only:
+                self._conn.execute("SET default_transaction_read_only = on")
+            self._exists = prepare(self._conn, self.schema, create=not self.read_only)
+        except StoreError:
+            self._conn.close()
+            raise
+        except psycopg.Error as exc:
+            self._conn.close()
+            raise self._translate(exc, "open") from None
+
+    def _set_idle_timeout(self, seconds: float) -> None:
+        # A SET takes no parameters; the value is a number we computed, never user text.
+        self._conn.execute(f"SET idle_in_transaction_session_timeout = {int(seconds * 1000)}")
+        self._idle_timeout = seconds
+
+    def reopen(self) -> None:
+        """Drop the connection and connect again (after `StoreInvalidatedError`).
+
+        The tables are the truth, so nothing else needs rebuilding; a caller
+        compares heads with its interrupted batch to learn whether it landed.
+
+        Raises:
+            aion.StoreError: The server cannot be reached.
+        """
+        with self._lock:
+            with contextlib.suppress(psycopg.Error):
+                self._conn.close()
+            self._open()
+
+    def _translate(self, exc: psycopg.Error, doing: str) -> StoreError:
+        text = str(exc).strip()
+        first = text.splitlines()[0] if text else type(exc).__name__
+        where = f"cannot {doing} the aion store {self.schema!r} at {self.path!r}"
+        conflicts = (
+            psycopg.errors.SerializationFailure,
+            psycopg.errors.DeadlockDetected,
+            psycopg.errors.UniqueViolation,
+            psycopg.errors.LockNotAvailable,
+        )
+        if isinstance(exc, conflicts) and not self._conn.broken:
+            return StoreConflictError(f"{where}: the transaction was rolled back ({first}).")
+        if self._conn.broken or self._conn.closed or isinstance(exc, psycopg.OperationalError):
+            msg = (
+                f"{where}: the connection to PostgreSQL was lost ({first}); whether the "
+                "transaction in progress committed is known only after reconnecting."
+            )
+            return StoreInvalidatedError(msg)
+        if isinstance(exc, psycopg.DataError) and "NUL" in text:
+            msg = f"{where}: PostgreSQL text cannot hold NUL (0x00) characters ({first})."
+            return StoreError(msg)
+        return StoreError(f"{where}: {first}.")
+
+    @contextlib.contextmanager
+    def _guard(self, doing: str) -> Iterator[_Conn]:
+        with self._lock:
+            try:
+                yield self._conn
+            except psycopg.Error as exc:
+                raise self._translate(exc, doing) from None
+
+    # --- appends ----------------------------------------------------------------------
+
+    def append(
+        self,
+        batch: Sequence[Append],
+        *,
+        fence: Fence | None = None,
+        consume: Sequence[int] = (),
+    ) -> None:
+        """Append all events of ``batch`` in one transaction (all or nothing).
+
+        Args:
+            batch: The appends.
+            fence: The writing worker session and the epochs it claimed; every
+                workflow written must be owned by it (new ones become its own).
+                Without a fence, workflows a live session owns are refused.
+            consume: Inbox message ids the batch records; deleted in the same transaction.
+
+        Raises:
+            aion.SequenceConflict: A head moved (another writer appended first).
+            aion.store.FencedError: The writer does not own a workflow it writes.
+            aion.HistoryError: The batch is not contiguous or does not start a history.
+            aion.StoreInvalidatedError: The connection was lost; reconnect with `reopen`.
+        """
+        if self.read_only:
+            msg = f"the aion store at {self.path!r} is open read-only; appends need a writer."
+            raise StoreError(msg)
+        ids = list(dict.fromkeys(item.workflow_id for item in batch))
+        if not ids and not consume:
+            return
+        s = self.schema
+        with self._guard("append to") as conn, conn.transaction():
+            rows = self._lock_rows(conn, ids)
+            self._check_fence(conn, fence, ids, rows)
+            check(batch, rows)
+            timers = fold(batch, rows)
+            self._write_rows(conn, rows, fence)
+            events = event_rows(batch, _codec.event_payload)
+            if events:
+                with conn.cursor().copy(
+                    f"COPY {s}.events (workflow_id, seq, run_id, kind, ordinal, name, payload, "
+                    "recorded_at, source, digest) FROM STDIN"
+                ) as copy:
+                    for row in events:
+                        copy.write_row(row)
+            self._write_timers(conn, timers)
+            if consume:
+                conn.execute(
+                    f"DELETE FROM {s}.inbox WHERE message_id = ANY(%s)",
+                    [list(consume)],
+                )
+            self._before_commit()
+
+    def _before_commit(self) -> None:
+        """Called inside an append's transaction just before COMMIT (a seam for tests)."""
+
+    def _lock_rows(self, conn: _Conn, ids: list[str]) -> dict[str, Row]:
+        if not ids:
+            return {}
+        s = self.schema
+        found = conn.execute(
+            f"SELECT w.workflow_id, w.run_id, w.workflow_type, w.status, w.started_at, "
+            "w.closed_at, w.last_seq, w.parent_id, w.stalled_reason::text, w.runs, w.owner, "
+            "w.epoch, coalesce(o.lease_until > clock_timestamp(), false) "
+            f"FROM {s}.workflows w LEFT JOIN {s}.sessions o ON o.session_id = w.owner "
+            "WHERE w.workflow_id = ANY(%s) ORDER BY w.workflow_id FOR UPDATE OF w",
+            [ids],
+        ).fetchall()
+        rows = {}
+        for (
+            wid,
+            run,
+            wtype,
+            status,
+            started,
+            closed,
+            seq,
+            parent,
+            reason,
+            runs,
+            owner,
+            ep,
+            live,
+        ) in found:
+            rows[wid] = Row(
+                workflow_id=wid,
+                run_id=run,
+                workflow_type=wtype,
+                status=status,
+                started_at=started,
+                closed_at=closed,
+                last_seq=int(seq),
+                parent_id=parent,
+                stalled_reason=_codec.loads(reason) if reason is not None else None,
+                runs=int(runs),
+                owner=owner,
+                epoch=int(ep),
+                owner_live=bool(live),
+            )
+        return rows
+
+    def _check_fence(
+        self, conn: _Conn, fence: Fence | None, ids: list[str], rows: dict[str, Row]
+    ) -> None:
+        if fence is None:
+            for wid in ids:
+                row = rows.get(wid)
+                if row is not None and row.owner is not None and row.owner_live:
+                    msg = (
+                        f"workflow {wid!r} is owned by worker session {row.owner}; "
+                        "only that session may append to it."
+                    )
+                    raise FencedError(msg, workflow_id=wid)
+            return
+        live = conn.execute(
+            leases.live_session_sql(self.schema),
+            [fence.session_id],
+        ).fetchone()
+        if live is None or not live[0]:
+            msg = (
+                f"worker session {fence.session_id}'s lease has expired: it may no longer "
+                "append (its workflows can be taken over)."
+            )
+            raise FencedError(msg, workflow_id=ids[0] if ids else "")
+        for wid in ids:
+            row = rows.get(wid)
+            if row is None:
+                continue  # created by this append, owned by the session
+            want = fence.epochs.get(wid)
+            if row.owner != fence.session_id or want is None or row.epoch != want:
+                msg = (
+                    f"workflow {wid!r} was taken over (owner session {row.owner}, epoch "
+                    f"{row.epoch}); session {fence.session_id} at epoch {want} may not "
+                    "append to it."
+                )
+                raise FencedError(msg, workflow_id=wid)
+
+    def _write_rows(self, conn: _Conn, rows: dict[str, Row], fence: Fence | None) -> None:
+        s = self.schema
+        new = [r for r in rows.values() if r.new]
+        old = [r for r in rows.values() if not r.new]
+        cur = conn.cursor()
+        if new:
+            owner = fence.session_id if fence is not None else None
+            epoch = CREATED_EPOCH if fence is not None else 0
+            inserted = {
+                r[0]
+                for r in cur.execute(
+                    f"INSERT INTO {s}.workflows (workflow_id, run_id, workflow_type, status, "
+                    "started_at, closed_at, last_seq, parent_id, stalled_reason, runs, owner, "
+                    "epoch) SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], "
+                    "%s::timestamptz[], %s::timestamptz[], %s::bigint[], %s::text[], "
+                    "%s::json[], %s::int[], %s::bigint[], %s::bigint[]) "
+                    "ON CONFLICT (workflow_id) DO NOTHING RETURNING workflow_id",
+                    [
+                        [r.workflow_id for r in new],
+                        [r.run_id for r in new],
+                        [r.workflow_type for r in new],
+                        [r.status for r in new],
+                        [r.started_at for r in new],
+                        [r.closed_at for r in new],
+                        [r.last_seq for r in new],
+                        [r.parent_id for r in new],
+                        [_reason(r) for r in new],
+                        [r.runs for r in new],
+                        [owner for _ in new],
+                        [epoch for _ in new],
+                    ],
+                ).fetchall()
+            }
+            for r in new:
+                if r.workflow_id not in inserted:  # another writer created it meanwhile
+                    head = cur.execute(
+                        f"SELECT last_seq FROM {s}.workflows WHERE workflow_id = %s",
+                        [r.workflow_id],
+                    ).fetchone()
+                    raise SequenceConflict(r.workflow_id, 0, int(head[0]) if head else 0)
+        if old:
+            cur.execute(
+                f"UPDATE {s}.workflows w SET run_id = v.run_id, workflow_type = v.wtype, "
+                "status = v.status, closed_at = v.closed_at, last_seq = v.last_seq, "
+                "stalled_reason = v.reason, runs = v.runs "
+                "FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], "
+                "%s::timestamptz[], %s::bigint[], %s::json[], %s::int[]) "
+                "AS v(workflow_id, run_id, wtype, status, closed_at, last_seq, reason, runs) "
+                "WHERE w.workflow_id = v.workflow_id",
+                [
+                    [r.workflow_id for r in old],
+                    [r.run_id for r in old],
+                    [r.workflow_type for r in old],
+                    [r.status for r in old],
+                    [r.closed_at for r in old],
+                    [r.last_seq for r in old],
+                    [_reason(r) for r in old],
+                    [r.runs for r in old],
+                ],
+            )
+
+    def _write_timers(self, conn: _Conn, timers: dict[str, TimerOps]) -> None:
+        s = self.schema
+        cleared = [w for w, ops in timers.items() if ops.clear]
+        if cleared:
+            conn.execute(
+                f"DELETE FROM {s}.timers WHERE workflow_id = ANY(%s)",
+                [cleared],
+            )
+        gone = [(w, k) for w, ops in timers.items() for k, t in ops.changes.items() if t is None]
+        if gone:
+            conn.execute(
+                f"DELETE FROM {s}.timers t USING unnest(%s::text[], %s::text[], %s::int[]) "
+                "AS g(workflow_id, run_id, ordinal) WHERE t.workflow_id = g.workflow_id "
+                "AND t.run_id = g.run_id AND t.ordinal = g.ordinal",
+                [[w for w, _ in gone], [k[0] for _, k in gone], [k[1] for _, k in gone]],
+            )
+        due = [t for ops in timers.values() for t in ops.changes.values() if t is not None]
+        if due:
+            conn.execute(
+                f"INSERT INTO {s}.timers (workflow_id, run_id, ordinal, fire_at, kind) "
+                "SELECT * FROM unnest(%s::text[], %s::text[], %s::int[], %s::timestamptz[], "
+                "%s::text[]) ON CONFLICT (workflow_id, run_id, ordinal) DO UPDATE "
+                "SET fire_at = excluded.fire_at, kind = excluded.kind",
+                [
+                    [t.workflow_id for t in due],
+                    [t.run_id for t in due],
+                    [t.ordinal for t in due],
+                    [t.fire_at for t in due],
+                    [t.kind for t in due],
+                ],
+            )
+
+    # --- reads ------------------------------------------------------------------------
+
+    def _events(self, where: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        if not self._exists:
+            return []
+        with self._guard("read") as conn:
+            return conn.execute(
+                f"SELECT workflow_id, {_EVENT_COLUMNS} FROM {self.schema}.events {where} "
+                "ORDER BY workflow_id, seq",
+                params,
+            ).fetchall()
+
+    def history(self, workflow_id: str) -> list[Event]:
+        """All events of a workflow in seq order ([] when unknown)."""
+        rows = self._events("WHERE workflow_id = %s", [workflow_id])
+        return [event for _, event in _decode(rows)]
+
+    def histories(self, workflow_ids: Iterable[str] | None = None) -> dict[str, list[Event]]:
+        """Many histories in one query, grouped by workflow."""
+        if workflow_ids is None:
+            rows = self._events("", [])
+        else:
+            ids = list(workflow_ids)
+            if not ids:
+                return {}
+            rows = self._events("WHERE workflow_id = ANY(%s)", [ids])
+        out: dict[str, list[Event]] = {}
+        current: list[Event] = []
+        last: str | None = None
+        for workflow_id, event in _decode(rows):
+            if workflow_id != last:
+                current = out.setdefault(workflow_id, [])
+                last = workflow_id
+            current.append(event)
+        return out
+
+    def info(self, workflow_id: str) -> WorkflowInfo | None:
+        """The visibility record of one workflow."""
+        if not self._exists:
+            return None
+        with self._guard("read") as conn:
+            row = conn.execute(
+                f"SELECT {_INFO_COLUMNS} FROM {self.schema}.workflows WHERE workflow_id = %s",
+                [workflow_id],
+            ).fetchone()
+        return _info(row) if row is not None else None
+
+    def workflows(
+        self, *, status: str | None = None, workflow_type: str | None = None
+    ) -> list[WorkflowInfo]:
+        """Visibility records, oldest first (then by id)."""
+        if not self._exists:
+            return []
+        with self._guard("read") as conn:
+            rows = conn.execute(
+                f"SELECT {_INFO_COLUMNS} FROM {self.schema}.workflows "
+                "WHERE (%(status)s::text IS NULL OR status = %(status)s) "
+                "AND (%(type)s::text IS NULL OR workflow_type = %(type)s) "
+                "ORDER BY started_at, workflow_id",
+                {"status": status, "type": workflow_type},
+            ).fetchall()
+        return [_info(row) for row in rows]
+
+    def due_timers(self, now: datetime | None = None) -> list[TimerInfo]:
+        """Pending timers, earliest first; only those due at ``now`` when given."""
+        if not self._exists:
+            return []
+        with self._guard("read") as conn:
+            rows = conn.execute(
+                f"SELECT workflow_id, run_id, ordinal, fire_at, kind FROM {self.schema}.timers "
+                "WHERE %(now)s::timestamptz IS NULL OR fire_at <= %(now)s "
+                "ORDER BY fire_at, workflow_id, ordinal",
+                {"now": now},
+            ).fetchall()
+        return [
+            TimerInfo(workflow_id=w, run_id=r, ordinal=o, fire_at=f.astimezone(UTC), kind=k)
+            for w, r, o, f, k in rows
+        ]
+
+    def close(self) -> None:
+        """Close the connection (an open session's lease simply runs out)."""
+        with self._lock:
+            self._conn.close()
+
+
+def _reason(row: Row) -> str | None:
+    # Stored as JSON text: PostgreSQL text cannot hold NUL, a JSON string can escape it.
+    return _codec.dumps(row.stalled_reason) if row.stalled_reason is not None else None

@@ -1,0 +1,149 @@
+"""The worker-session half of `PostgresStore`: register, heartbeat, claim, release, inbox.
+
+The rules (leases on the database clock, ``SKIP LOCKED`` claims, epochs) are
+described in `aion.store._postgres_leases`; these methods run them on the
+store's connection. They are the primitives the multi-worker engine builds on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+
+from aion._errors import LeaseExpired, StoreError
+from aion.store import _postgres_leases as leases
+from aion.store._postgres_leases import Claim, InboxMessage, Session
+
+
+class WorkerSessions:
+    """Mixed into `PostgresStore`; uses its connection guard and schema."""
+
+    schema: str
+    _idle_timeout: float
+    _sessions: set[int]
+    _guard: Callable[[str], contextlib.AbstractContextManager[psycopg.Connection[tuple[Any, ...]]]]
+    _set_idle_timeout: Callable[[float], None]
+
+    def register_session(
+        self,
+        *,
+        workflow_types: Iterable[str],
+        lease_seconds: float = leases.DEFAULT_LEASE_SECONDS,
+        name: str | None = None,
+    ) -> Session:
+        """Register a worker session with a lease on the database clock.
+
+        The connection's ``idle_in_transaction_session_timeout`` is lowered to
+        half the lease, so a worker paused inside a transaction loses it (and
+        its row locks) before anyone may take its workflows over.
+        """
+        if lease_seconds <= 0.1:
+            msg = f"a worker lease must be longer than 0.1 seconds, got {lease_seconds}."
+            raise StoreError(msg)
+        types = sorted(set(workflow_types))
+        who = name or f"{os.uname().nodename}:{os.getpid()}"
+        with self._guard("register a session in") as conn:
+            if self._idle_timeout > lease_seconds / 2:
+                self._set_idle_timeout(lease_seconds / 2)
+            with conn.transaction():
+                row = conn.execute(
+                    leases.register_sql(self.schema),
+                    [who, types, lease_seconds, lease_seconds],
+                ).fetchone()
+        assert row is not None  # INSERT ... RETURNING returns its row
+        self._sessions.add(int(row[0]))
+        return Session(
+            session_id=int(row[0]),
+            name=who,
+            workflow_types=tuple(types),
+            lease_seconds=lease_seconds,
+        )
+
+    def heartbeat(self, session: Session) -> datetime:
+        """Renew the session's lease; returns when it now runs out.
+
+        Raises:
+            aion.store.LeaseExpired: The lease had already run out: the session is over.
+        """
+        with self._guard("renew a lease in") as conn:
+            row = conn.execute(
+                leases.heartbeat_sql(self.schema),
+                [session.session_id],
+            ).fetchone()
+        if row is None:
+            msg = (
+                f"worker session {session.session_id} ({session.name}) let its lease run "
+                "out: its workflows may belong to another session now; register a new one."
+            )
+            raise LeaseExpired(msg)
+        return row[0].astimezone(UTC)  # type: ignore[no-any-return]
+
+    def claim(self, session: Session, *, limit: int = 100) -> list[Claim]:
+        """Claim up to ``limit`` workflows that need a worker, of the session's types.
+
+        Raises:
+            aion.store.LeaseExpired: The session's own lease has run out.
+        """
+        s = self.schema
+        with self._guard("claim workflows in") as conn, conn.transaction():
+            live = conn.execute(
+                leases.live_session_sql(s),
+                [session.session_id],
+            ).fetchone()
+            if live is None or not live[0]:
+                msg = f"worker session {session.session_id}'s lease has run out: it may not claim."
+                raise LeaseExpired(msg)
+            rows = conn.execute(
+                leases.claim_sql(s),
+                {
+                    "types": list(session.workflow_types),
+                    "limit": limit,
+                    "session": session.session_id,
+                },
+            ).fetchall()
+        return leases.claims_from(rows)
+
+    def release(self, session: Session, workflow_ids: Iterable[str], *, idle: bool = True) -> None:
+        """Give workflows up; ``idle`` ones are claimable again once a timer or message is due."""
+        with self._guard("release workflows in") as conn:
+            conn.execute(
+                leases.release_sql(self.schema),
+                [idle, session.session_id, list(workflow_ids)],
+            )
+
+    def end_session(self, session: Session) -> None:
+        """End a session cleanly: its workflows become claimable at once."""
+        release, delete = leases.end_session_sql(self.schema)
+        with self._guard("end a session in") as conn, conn.transaction():
+            conn.execute(release, [session.session_id])
+            conn.execute(delete, [session.session_id])
+        self._sessions.discard(session.session_id)
+
+    def post(self, workflow_id: str, kind: str, payload: str | None = None) -> int:
+        """Post a message (JSON text, kept exactly) to a workflow's inbox; returns its id."""
+        with self._guard("post to") as conn:
+            row = conn.execute(
+                f"INSERT INTO {self.schema}.inbox (workflow_id, kind, payload) "
+                "VALUES (%s, %s, %s::json) RETURNING message_id",
+                [workflow_id, kind, payload],
+            ).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    def inbox(self, workflow_ids: Iterable[str]) -> list[InboxMessage]:
+        """Messages waiting for the given workflows, in posting order."""
+        with self._guard("read") as conn:
+            rows = conn.execute(
+                f"SELECT message_id, workflow_id, kind, payload::text, posted_at "
+                f"FROM {self.schema}.inbox WHERE workflow_id = ANY(%s) ORDER BY message_id",
+                [list(workflow_ids)],
+            ).fetchall()
+        return [
+            InboxMessage(message_id=m, workflow_id=w, kind=k, payload=p, posted_at=at)
+            for m, w, k, p, at in rows
+        ]

@@ -1,0 +1,45 @@
+"""``aion db init``: create (or check) aion's tables in a database, before any worker runs.
+
+On PostgreSQL this is how an operator prepares a shared database up front
+(the store also creates its schema on first open); on a DuckDB path it
+creates the file. An existing aion schema is checked, never changed; a
+foreign or newer one is refused with exit code 3.
+"""
+
+from __future__ import annotations
+
+import click
+
+from aion.store import open_store
+from aion.store._postgres_url import is_postgres_url, redact
+
+from .app import App
+
+
+@click.group(name="db")
+def db() -> None:
+    """Manage the aion database itself."""
+
+
+@db.command(name="init")
+@click.option(
+    "--db",
+    "target",
+    metavar="URL|PATH",
+    default=None,
+    help="The database (default: the global --db / AION_DB).",
+)
+@click.pass_obj
+def init(app: App, target: str | None) -> None:
+    """Create aion's schema (or check the existing one) and report its version."""
+    from aion.store import SCHEMA_VERSION as DUCKDB_VERSION
+    from aion.store._postgres_schema import SCHEMA_VERSION as PG_VERSION
+
+    where = target or app.db
+    store = open_store(where)
+    store.close()
+    if is_postgres_url(where):
+        schema = getattr(store, "schema", "aion")
+        app.show(f"aion schema {schema!r} (version {PG_VERSION}) is ready in {redact(where)}")
+    else:
+        app.show(f"aion store (schema version {DUCKDB_VERSION}) is ready in {where}")
