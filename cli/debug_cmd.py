@@ -15,9 +15,10 @@ from aion._describe import event_line
 from aion._events import Event
 
 from .app import App
-from .loader import load
+from .loader import load, path_option
 from .options import module_option
 from .output import divergence_panel
+from .replay_cmd import fixture_code
 from .sources import load_source
 from .stepper import Stepper, parse_break
 
@@ -132,6 +133,7 @@ SHOWS = {"locals": render_locals, "where": render_where, "history": render_histo
 @click.command(name="debug")
 @click.argument("ref", metavar="ID|FILE.json")
 @module_option
+@path_option
 @click.option(
     "--until",
     "until",
@@ -158,6 +160,7 @@ def debug(
     app: App,
     ref: str,
     modules: tuple[str, ...],
+    import_path: tuple[str, ...],
     until: int | None,
     breaks: Sequence[str],
     shows: Sequence[str],
@@ -170,8 +173,11 @@ def debug(
     what --show asks for (locals, where, history), for scripts.
     """
     source = load_source(app, ref)
-    module_names = [m for m in ((source.fixture.module if source.fixture else None), *modules) if m]
-    code = load(module_names)
+    code = (
+        fixture_code(app, source.fixture, modules, import_path)
+        if source.fixture is not None
+        else load(modules, path=import_path)
+    )
     if not code.workflows:
         app.fail(
             "debugging needs the workflow code, and no module was given.",

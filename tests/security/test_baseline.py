@@ -24,7 +24,7 @@ import pytest
 
 import aion
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 UNSAFE = re.compile(
     r"^\s*(import|from)\s+(pickle|cPickle|dill|marshal|shelve|jsonpickle)\b|\beval\(|\bexec\("
 )
