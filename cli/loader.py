@@ -80,7 +80,7 @@ def is_module_name(name: str) -> bool:
     module, _, qualname = name.partition(":")
     if module.endswith(".py"):
         return False  # a dotted name, technically, but written as a file: refuse the ambiguity
-    parts = module.split(".") + (qualname.split(".") if qualname else [])
+    parts = module.split(".") + (qualname.split(".") if ":" in name else [])
     return bool(module) and all(part.isidentifier() for part in parts)
 
 

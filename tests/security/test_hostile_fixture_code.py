@@ -57,13 +57,24 @@ def test_a_fixture_cannot_name_code_in_the_current_directory(
     args = [command, str(fixture)] + (["--until", "2"] if command == "debug" else [])
     result = _invoke(tmp_path, *args)
     assert not marker.exists(), result.output
-    assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output
     if how == "dotted":
+        assert result.exit_code == 2, result.output
         assert "cannot import module 'evil'" in result.output
         assert "--path DIR" in result.output
-    else:
-        assert "a recorded module must be a dotted name, not a path" in result.output
+    else:  # the fixture loader refuses it as malformed
+        assert result.exit_code == 3, result.output
+        assert "'module' must be a dotted module name" in result.output
+
+
+@pytest.mark.parametrize("name", ["evil.py", "/tmp/evil.py", "../evil", "evil:"])
+def test_the_loader_itself_refuses_a_recorded_path(tmp_path: Path, name: str) -> None:
+    """Defence in depth: a name from any history (not only a fixture) is checked again."""
+    from aion_cli.app import CliError
+    from aion_cli.loader import load_recorded
+
+    with pytest.raises(CliError, match="a recorded module must be a dotted name, not a path"):
+        load_recorded([name])
 
 
 def test_a_real_aion_process_does_not_import_from_its_directory(tmp_path: Path) -> None:
