@@ -23,10 +23,12 @@ replay must report).
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
 import stat
+import tempfile
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -116,11 +118,23 @@ def dumps(data: dict[str, Any]) -> str:
 
 
 def write(path: str | os.PathLike[str], data: dict[str, Any]) -> None:
-    """Write a fixture file atomically (a reader never sees half a file)."""
+    """Write a fixture file atomically (a reader never sees half a file).
+
+    The temporary file is made by `tempfile.mkstemp` beside the target
+    (``O_CREAT | O_EXCL``, so a symlink planted at a predictable name is never
+    followed), then renamed over the target.
+    """
     target = Path(path)
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(dumps(data), encoding="utf-8")
-    tmp.replace(target)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(dumps(data))
+        os.chmod(tmp, 0o644)  # a fixture is for sharing; mkstemp made it 0600
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 #: The largest fixture file read (a 10,000-command history is about 10 MB).

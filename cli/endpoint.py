@@ -14,11 +14,13 @@ answered by ``{"ok": true, "value": ...}`` or ``{"ok": false, "error": {...}}``.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import http.client
 import json
 import os
 import secrets
+import tempfile
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -53,15 +55,26 @@ class Endpoint:
 
 
 def _write_private(path: Path, text: str) -> None:
-    """Write ``text`` so that only the owner can ever read it (no window with looser modes)."""
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    """Write ``text`` so that only the owner can ever read it (no window with looser modes).
+
+    `tempfile.mkstemp` creates the temporary file with mode 0600 and
+    ``O_CREAT | O_EXCL`` beside the target, so a symlink another user planted
+    at a predictable name is never followed; the rename then replaces the
+    target itself, never what a link there points to.
+    """
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, 0o600)
         os.write(fd, text.encode())
-    finally:
         os.close(fd)
-    tmp.replace(path)
+        fd = -1
+        os.replace(tmp, path)
+    except BaseException:
+        if fd >= 0:
+            os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def read_endpoint(db: str) -> Endpoint | None:
