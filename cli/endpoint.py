@@ -15,11 +15,13 @@ answered by ``{"ok": true, "value": ...}`` or ``{"ok": false, "error": {...}}``.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hmac
 import http.client
 import json
 import os
 import secrets
+import stat
 import tempfile
 import threading
 from collections.abc import Callable
@@ -29,7 +31,7 @@ from typing import Any
 
 import attrs
 
-from .app import EXIT_STORE, RemoteError, classify
+from .app import EXIT_STORE, CliError, RemoteError, classify
 
 HOST = "127.0.0.1"
 SECRET_HEADER = "X-Aion-Secret"
@@ -77,15 +79,91 @@ def _write_private(path: Path, text: str) -> None:
         raise
 
 
-def read_endpoint(db: str) -> Endpoint | None:
-    """The endpoint of a worker serving ``db``, or None when there is no live one."""
+#: The largest endpoint file read (a real one is about 150 bytes).
+_MAX_FILE = 64 * 1024
+
+
+def _open_endpoint_file(path: Path) -> tuple[int, os.stat_result] | None:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # O_NOFOLLOW met a symlink
+            raise _untrusted(path, "it is a symbolic link") from None
+        msg = f"cannot read {path}: {exc.strerror}."
+        raise CliError(
+            msg, "check the permissions of the database directory.", EXIT_STORE
+        ) from None
+    return fd, os.fstat(fd)
+
+
+def untrusted_reason(info: os.stat_result) -> str | None:
+    """Why an endpoint file with this ``fstat`` must not be trusted, or None.
+
+    Only a regular file owned by the current user with mode 0600 can have been
+    written by one of the user's own workers: anything else may have been
+    planted by another local user to receive every request (and its payload)
+    or to answer "recorded" for things that never were.
+    """
+    if not stat.S_ISREG(info.st_mode):
+        return "it is not a regular file"
+    if info.st_uid != os.getuid():
+        return f"it is owned by uid {info.st_uid}, not by you (uid {os.getuid()})"
+    mode = stat.S_IMODE(info.st_mode)
+    if mode != 0o600:
+        return f"its mode is {mode:04o}, not 0600"
+    return None
+
+
+def _untrusted(path: Path, reason: str) -> CliError:
+    msg = (
+        f"refusing the worker endpoint file {path}: {reason}, so another user may have planted it."
+    )
+    hint = (
+        "remove it if no worker of yours serves this database, and keep databases in a "
+        "directory only you can write."
+    )
+    return CliError(msg, hint, EXIT_STORE)
+
+
+def check_endpoint_file(db: str) -> str | None:
+    """Why the endpoint file beside ``db`` is untrusted (None if absent or trusted)."""
     path = endpoint_file(db)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    if stat.S_ISLNK(info.st_mode):
+        return "it is a symbolic link"
+    return untrusted_reason(info)
+
+
+def read_endpoint(db: str) -> Endpoint | None:
+    """The endpoint of a worker serving ``db``, or None when there is no live one.
+
+    Raises:
+        CliError: The file exists but is not one of the user's own workers'
+            (see `untrusted_reason`); nothing is sent to it.
+    """
+    path = endpoint_file(db)
+    opened = _open_endpoint_file(path)
+    if opened is None:
+        return None
+    fd, info = opened
+    try:
+        reason = untrusted_reason(info)
+        if reason is not None:
+            raise _untrusted(path, reason)
+        raw = os.read(fd, _MAX_FILE)
+    finally:
+        os.close(fd)
+    try:
+        data = json.loads(raw.decode("utf-8"))
         endpoint = Endpoint(
             int(data["port"]), int(data["pid"]), str(data["secret"]), str(data["db"])
         )
-    except (OSError, ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError):
         return None
     if not _alive(endpoint.pid):
         return None  # a worker that died without cleaning up: the file is stale
@@ -186,7 +264,13 @@ class EndpointServer:
             "secret": self.secret,
             "db": os.path.abspath(self.db),
         }
-        _write_private(endpoint_file(self.db), json.dumps(data))
+        path = endpoint_file(self.db)
+        try:
+            _write_private(path, json.dumps(data))
+        except OSError as exc:
+            msg = f"cannot publish the worker endpoint at {path}: {exc.strerror}."
+            hint = "remove that file (it is not yours), or serve a database in your own directory."
+            raise CliError(msg, hint, EXIT_STORE) from None
 
     def stop(self) -> None:
         """Withdraw the endpoint file, then stop answering."""
