@@ -26,6 +26,8 @@ from rich.text import Text
 
 import aion
 
+from .safe import clean
+
 if TYPE_CHECKING:
     from .backend import Backend
 
@@ -137,7 +139,8 @@ class App:
 
     def show(self, *renderables: RenderableType) -> None:
         """Print renderables to stdout; plain lines are never hard-wrapped (scripts grep them)."""
-        items = [Text(r) if isinstance(r, str) else r for r in renderables]  # ids are not markup
+        # A str is never markup, and its control characters are shown escaped (ids are data).
+        items = [Text(clean(r)) if isinstance(r, str) else r for r in renderables]
         plain = all(isinstance(r, Text) for r in items)
         self.out.print(*items, soft_wrap=plain)
 
@@ -147,7 +150,7 @@ class App:
 
     def note(self, text: str) -> None:
         """A diagnostic line on stderr (progress, where results went)."""
-        self.err.print(escape(text))
+        self.err.print(escape(clean(text)))
 
     # --- the database ---------------------------------------------------------------
 
@@ -183,13 +186,14 @@ class App:
         """Report an exception a command let escape and exit with its code."""
         code, hint = classify(exc)
         if self.debug:
-            self.err.print(escape("".join(traceback.format_exception(exc))).rstrip())
+            trace = "".join(traceback.format_exception(exc))
+            self.err.print(escape(clean(trace, newlines=True)).rstrip())
         text = str(exc) or type(exc).__name__
         if not isinstance(exc, aion.AionError | CliError):
             text = f"{type(exc).__name__}: {text}"
-        self.err.print(f"[bold red]error:[/] {escape(text)}")
+        self.err.print(f"[bold red]error:[/] {escape(clean(text))}")
         if hint:
-            self.err.print(f"[dim]hint:[/] {escape(hint)}")
+            self.err.print(f"[dim]hint:[/] {escape(clean(hint))}")
         self.close()
         raise click.exceptions.Exit(code)
 

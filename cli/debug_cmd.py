@@ -15,9 +15,11 @@ from aion.describe import event_line
 from aion.events import Event
 
 from .app import App
-from .loader import load
+from .loader import load, path_option
 from .options import module_option
 from .output import divergence_panel
+from .replay_cmd import fixture_code
+from .safe import clean, data
 from .sources import load_source
 from .stepper import Stepper, parse_break
 
@@ -41,10 +43,10 @@ def render_step(stepper: Stepper, event: Event | None) -> RenderableType:
     """One line per step: the event fed, and where the code now waits."""
     if event is None:
         return Text(f"end of history: the workflow is {stepper.status()}.")
-    text = Text(event_line(event))
+    text = data(event_line(event))
     where = stepper.location()
     if where is not None:
-        text.append(f"  → {_rel(where[0])}:{where[1]}", style="dim")
+        text.append(clean(f"  → {_rel(where[0])}:{where[1]}"), style="dim")
     elif stepper.status() != "running":
         text.append(f"  → workflow {stepper.status()}", style="dim")
     parts: list[RenderableType] = [text]
@@ -62,7 +64,7 @@ def render_locals(stepper: Stepper) -> RenderableType:
     table.add_column(style="bold")
     table.add_column()
     for name, value in values.items():
-        table.add_row(name, Pretty(value))
+        table.add_row(data(name), Pretty(value))
     return table
 
 
@@ -71,10 +73,10 @@ def render_where(stepper: Stepper) -> RenderableType:
     where = stepper.location()
     if where is None:
         return Text(f"no frame: the workflow is {stepper.status()}.")
-    lines = [Text(f"{_rel(where[0])}:{where[1]}", style="bold")]
+    lines = [data(f"{_rel(where[0])}:{where[1]}", "bold")]
     for number, text, current in stepper.source_context():
         lines.append(
-            Text(f"{'→' if current else ' '} {number:4d}  {text}", style="bold" if current else "")
+            data(f"{'→' if current else ' '} {number:4d}  {text}", "bold" if current else "")
         )
     return Group(*lines)
 
@@ -83,12 +85,12 @@ def render_history(stepper: Stepper) -> RenderableType:
     """The events fed so far."""
     if not stepper.consumed:
         return Text("nothing fed yet: `next` feeds seq 1.")
-    return Group(*(Text(event_line(e)) for e in stepper.consumed))
+    return Group(*(data(event_line(e)) for e in stepper.consumed))
 
 
 def _interact(app: App, stepper: Stepper) -> None:
     app.show(
-        Text(
+        data(
             f"debugging {stepper.workflow_id}: {len(stepper.events)} recorded events. "
             "`help` lists commands."
         )
@@ -132,6 +134,7 @@ SHOWS = {"locals": render_locals, "where": render_where, "history": render_histo
 @click.command(name="debug")
 @click.argument("ref", metavar="ID|FILE.json")
 @module_option
+@path_option
 @click.option(
     "--until",
     "until",
@@ -158,6 +161,7 @@ def debug(
     app: App,
     ref: str,
     modules: tuple[str, ...],
+    import_path: tuple[str, ...],
     until: int | None,
     breaks: Sequence[str],
     shows: Sequence[str],
@@ -170,8 +174,11 @@ def debug(
     what --show asks for (locals, where, history), for scripts.
     """
     source = load_source(app, ref)
-    module_names = [m for m in ((source.fixture.module if source.fixture else None), *modules) if m]
-    code = load(module_names)
+    code = (
+        fixture_code(app, source.fixture, modules, import_path)
+        if source.fixture is not None
+        else load(modules, path=import_path)
+    )
     if not code.workflows:
         app.fail(
             "debugging needs the workflow code, and no module was given.",

@@ -1,10 +1,18 @@
 """Finding the user's workflow code: import modules, collect decorated functions.
 
-Workflows are named on the command line as ``MODULE:WORKFLOW`` (or a module
-given with ``-m``). A module may be a dotted import path or a ``.py`` file.
-The current directory is put on ``sys.path`` first, as ``python -m`` does, so
-``aion run myapp.flows:order`` works from a project checkout without
-installing it.
+Code runs only from what the user names. Workflows are named on the command
+line as ``MODULE:WORKFLOW`` (or a module given with ``-m``); such a module
+may be a dotted import path or a ``.py`` file, and the current directory is
+searched for it after everything else on ``sys.path`` (so ``aion run
+myapp.flows:order`` works from a project checkout, but a stray ``json.py``
+there never shadows an installed module).
+
+A name that comes from a data file (a fixture's ``"module"``, or the
+``module:qualname`` a history records) is different: it is only ever a
+dotted name, looked up on the import path (``sys.path``, plus the
+directories given with ``--path`` or ``AION_PATH``) and never in the current
+directory unless the user put it there, the way Python's safe-path mode
+works. A data file therefore cannot pick a file to import.
 """
 
 from __future__ import annotations
@@ -16,11 +24,14 @@ import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
+import click
 
 from .app import EXIT_USAGE, CliError
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @attrs.frozen
@@ -48,10 +59,53 @@ class Code:
         return fn
 
 
+#: Environment variable naming extra import directories (``os.pathsep``-separated).
+PATH_ENV = "AION_PATH"
+
+
+def import_dirs(dirs: Iterable[str] = ()) -> list[str]:
+    """The directories the user added to the import path: ``--path`` values, then ``AION_PATH``."""
+    extra = [*dirs, *os.environ.get(PATH_ENV, "").split(os.pathsep)]
+    return [os.path.abspath(d) for d in extra if d]
+
+
+def _add_dirs(dirs: Iterable[str]) -> None:
+    for directory in reversed(import_dirs(dirs)):
+        if directory not in sys.path:
+            sys.path.insert(0, directory)
+
+
+def is_module_name(name: str) -> bool:
+    """Whether ``name`` is ``pkg.mod`` or ``pkg.mod:qualname`` (never a path)."""
+    module, _, qualname = name.partition(":")
+    if module.endswith(".py"):
+        return False  # a dotted name, technically, but written as a file: refuse the ambiguity
+    parts = module.split(".") + (qualname.split(".") if ":" in name else [])
+    return bool(module) and all(part.isidentifier() for part in parts)
+
+
+def _cwd_entries() -> set[str]:
+    cwd = os.getcwd()
+    return {"", ".", cwd}
+
+
+def _import_error(module: str, exc: BaseException) -> CliError:
+    if isinstance(exc, ImportError):
+        msg = f"cannot import module {module!r}: {exc}."
+        hint = (
+            "install the package that holds it, or name its directory with --path DIR "
+            f"(or {PATH_ENV})."
+        )
+        return CliError(msg, hint)
+    msg = f"importing module {module!r} raised {type(exc).__name__}: {exc}."
+    return CliError(msg, "fix the module so it imports cleanly.")
+
+
 def _import(module: str) -> ModuleType:
+    """Import a module the user named (a dotted name or a ``.py`` file)."""
     cwd = os.getcwd()
     if cwd not in sys.path:
-        sys.path.insert(0, cwd)
+        sys.path.append(cwd)  # last: never shadows an installed or standard module
     try:
         if module.endswith(".py") or os.sep in module:
             path = Path(module).resolve()
@@ -72,13 +126,29 @@ def _import(module: str) -> ModuleType:
     except FileNotFoundError:
         msg = f"cannot import {module!r}: no such file."
         raise CliError(msg, "give a dotted module path or a .py file.") from None
-    except ImportError as exc:
-        msg = f"cannot import module {module!r}: {exc}."
-        hint = "run aion from your project directory, or install the package that holds it."
-        raise CliError(msg, hint) from None
     except Exception as exc:
-        msg = f"importing module {module!r} raised {type(exc).__name__}: {exc}."
-        raise CliError(msg, "fix the module so it imports cleanly.") from None
+        raise _import_error(module, exc) from None
+
+
+def _import_recorded(name: str, allowed: set[str]) -> ModuleType:
+    """Import a module named by a data file: a dotted name on the import path only.
+
+    The current directory is left out of ``sys.path`` while importing (unless
+    the user named it with ``--path``, ``AION_PATH`` or ``PYTHONPATH``), so a
+    fixture saying ``"module": "evil"`` next to an ``evil.py`` imports
+    nothing from there.
+    """
+    module = name.partition(":")[0]
+    saved = list(sys.path)
+    hidden = _cwd_entries() - allowed
+    sys.path[:] = [p for p in saved if p not in hidden]
+    try:
+        return importlib.import_module(module)
+    except Exception as exc:
+        raise _import_error(module, exc) from None
+    finally:
+        kept = [p for p in sys.path if p not in saved]  # anything the module itself added
+        sys.path[:] = saved + kept
 
 
 def collect(
@@ -97,19 +167,88 @@ def collect(
     return workflows, activities
 
 
-def load(modules: Iterable[str]) -> Code:
-    """Import ``modules`` and collect their workflows and activities (later ones win)."""
-    names: list[str] = []
-    workflows: dict[str, Callable[..., Any]] = {}
-    activities: dict[str, Callable[..., Any]] = {}
+def _collect_into(
+    code: tuple[list[str], dict[str, Callable[..., Any]], dict[str, Callable[..., Any]]],
+    name: str,
+    module: ModuleType,
+) -> None:
+    names, workflows, activities = code
+    names.append(name)
+    found_w, found_a = collect(module)
+    workflows.update(found_w)
+    activities.update(found_a)
+
+
+def load(modules: Iterable[str], *, path: Iterable[str] = ()) -> Code:
+    """Import the modules the user named and collect their workflows (later ones win).
+
+    Args:
+        modules: Dotted names or ``.py`` files, as given on the command line.
+        path: Extra import directories (``--path``), searched before ``sys.path``.
+    """
+    _add_dirs(path)
+    acc: tuple[list[str], dict[str, Callable[..., Any]], dict[str, Callable[..., Any]]] = (
+        [],
+        {},
+        {},
+    )
     for module in modules:
-        if module in names:
+        if module not in acc[0]:
+            _collect_into(acc, module, _import(module))
+    return Code(tuple(acc[0]), acc[1], acc[2])
+
+
+def load_recorded(
+    names: Iterable[str],
+    *,
+    path: Iterable[str] = (),
+    note: Callable[[str], None] | None = None,
+    origin: str = "the history",
+) -> Code:
+    """Import modules a data file names (see the module docstring for the rules).
+
+    Args:
+        names: ``pkg.mod`` or ``pkg.mod:qualname`` names, as recorded.
+        path: Extra import directories (``--path``).
+        note: Where to say which module is being imported (one line each).
+        origin: What recorded the names, for that line.
+    """
+    _add_dirs(path)
+    allowed = set(import_dirs(path))
+    allowed.update(
+        os.path.abspath(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p
+    )
+    acc: tuple[list[str], dict[str, Callable[..., Any]], dict[str, Callable[..., Any]]] = (
+        [],
+        {},
+        {},
+    )
+    for name in names:
+        if name in acc[0]:
             continue
-        names.append(module)
-        found_w, found_a = collect(_import(module))
-        workflows.update(found_w)
-        activities.update(found_a)
-    return Code(tuple(names), workflows, activities)
+        if not is_module_name(name):
+            msg = (
+                f"refusing to import {name!r} (recorded in {origin}): "
+                "a recorded module must be a dotted name, not a path."
+            )
+            raise CliError(msg, "pass the module that defines the workflow with -m MODULE.")
+        if note is not None:
+            note(
+                f"importing module {name.partition(':')[0]!r} (recorded in {origin}; -m overrides)"
+            )
+        _collect_into(acc, name, _import_recorded(name, allowed))
+    return Code(tuple(acc[0]), acc[1], acc[2])
+
+
+def path_option(f: F) -> F:
+    """``--path DIR``, repeatable: add a directory to the import path (also ``AION_PATH``)."""
+    return click.option(
+        "--path",
+        "import_path",
+        multiple=True,
+        metavar="DIR",
+        help=f"Add DIR to the import path for workflow code (repeatable; also {PATH_ENV}).",
+    )(f)
 
 
 def split_target(target: str) -> tuple[str, str]:

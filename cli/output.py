@@ -21,6 +21,7 @@ from rich.text import Text
 import aion
 from aion.store import WorkflowInfo
 
+from .safe import clean, data
 from .timeline import fmt_time
 
 STATUS_STYLE = {
@@ -34,13 +35,13 @@ STATUS_STYLE = {
 
 
 def value_text(value: Any) -> str:
-    """A JSON value as compact, stable text (sorted keys)."""
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    """A JSON value as compact, stable text (sorted keys), control characters escaped."""
+    return clean(json.dumps(value, sort_keys=True, ensure_ascii=False, default=str))
 
 
 def status_text(status: str) -> Text:
     """A status word in its colour."""
-    return Text(status, style=STATUS_STYLE.get(status, ""))
+    return data(status, STATUS_STYLE.get(status, ""))
 
 
 def workflows_table(infos: Sequence[WorkflowInfo]) -> RenderableType:
@@ -59,8 +60,8 @@ def workflows_table(infos: Sequence[WorkflowInfo]) -> RenderableType:
         table.add_column("runs", justify="right", no_wrap=True)
     for info in infos:
         table.add_row(
-            info.workflow_id,
-            info.workflow_type,
+            data(info.workflow_id),
+            data(info.workflow_type),
             status_text(info.status),
             fmt_time(info.started_at, millis=False),
             fmt_time(info.closed_at, millis=False),
@@ -75,24 +76,24 @@ def description(desc: aion.WorkflowDescription) -> RenderableType:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column(overflow="fold")
-    grid.add_row("workflow", desc.workflow_id)
-    grid.add_row("type", desc.workflow_type)
+    grid.add_row("workflow", data(desc.workflow_id))
+    grid.add_row("type", data(desc.workflow_type))
     grid.add_row("status", status_text(desc.status))
-    grid.add_row("run", f"{desc.run_id} ({desc.runs} run{'s' if desc.runs != 1 else ''})")
+    grid.add_row("run", data(f"{desc.run_id} ({desc.runs} run{'s' if desc.runs != 1 else ''})"))
     if desc.parent_id:
-        grid.add_row("parent", desc.parent_id)
+        grid.add_row("parent", data(desc.parent_id))
     grid.add_row("started", fmt_time(desc.started_at))
     grid.add_row("closed", fmt_time(desc.closed_at))
     grid.add_row("events", str(desc.last_seq))
     if desc.status == "completed":
-        grid.add_row("result", value_text(desc.result))
+        grid.add_row("result", Text(value_text(desc.result)))
     if desc.error:
-        grid.add_row("error", Text(desc.error, style="red"))
+        grid.add_row("error", data(desc.error, "red", newlines=True))
     parts: list[RenderableType] = [grid]
     if desc.stalled_reason:
         parts.append(
             Panel(
-                Text(desc.stalled_reason),
+                data(desc.stalled_reason, newlines=True),
                 title="why it is stalled",
                 border_style="red",
                 title_align="left",
@@ -101,13 +102,13 @@ def description(desc: aion.WorkflowDescription) -> RenderableType:
         )
     if desc.pending:
         parts.append(Text("waiting on:", style="bold"))
-        parts.extend(Text(f"  {line}") for line in desc.pending)
+        parts.extend(data(f"  {line}") for line in desc.pending)
     elif desc.status in ("running", "stalled"):
         parts.append(Text("waiting on: nothing recorded yet (a worker picks it up when it runs)"))
     if desc.timers:
         parts.append(Text("timers:", style="bold"))
         parts.extend(
-            Text(f"  #{t.ordinal} {t.kind} due {fmt_time(t.fire_at)}") for t in desc.timers
+            data(f"  #{t.ordinal} {t.kind} due {fmt_time(t.fire_at)}") for t in desc.timers
         )
     return Group(*parts)
 
@@ -131,21 +132,21 @@ def divergence_panel(err: aion.NondeterminismError, title: str = "") -> Renderab
         left_text = "" if left in (None, "") else str(left)
         right_text = "" if right in (None, "") else str(right)
         style = "" if left_text == right_text else "bold yellow"
-        table.add_row(key, Text(left_text, style=style), Text(right_text, style=style))
+        table.add_row(key, data(left_text, style), data(right_text, style))
     code_left, code_right = (
         _source_line(str(rec.get("source") or "")),
         _source_line(str(cur.get("source") or "")),
     )
     if code_left or code_right:
-        table.add_row("line", code_left, code_right)
+        table.add_row("line", data(code_left), data(code_right))
     parts: list[RenderableType] = [table]
     if err.context:
         parts.append(Text("around it:", style="bold"))
         for line in err.context:
             marker = "→ " if line.startswith(f"seq {err.seq} ") else "  "
-            parts.append(Text(marker + line, style="bold" if marker != "  " else ""))
+            parts.append(data(marker + line, "bold" if marker != "  " else ""))
     parts.append(Text("guard the change with aion.patched(), or revert it.", style="dim"))
-    heading = title or f"divergence in {err.workflow_id!r} at seq {err.seq}"
+    heading = data(title or f"divergence in {err.workflow_id!r} at seq {err.seq}")
     return Panel(
         Group(*parts), title=heading, title_align="left", border_style="red", box=box.ROUNDED
     )
@@ -155,15 +156,15 @@ def replay_line(result: aion.ReplayResult, note: str = "") -> Text:
     """One result of a replay, as a line: ``ok order-1: completed after 6 events``."""
     if result.divergence is not None:
         text = Text("diverged ", style="bold red")
-        text.append(f"{result.workflow_id}: at seq {result.divergence.seq}")
+        text.append(clean(f"{result.workflow_id}: at seq {result.divergence.seq}"))
     elif not result.ok:
         text = Text("error ", style="bold red")
-        text.append(f"{result.workflow_id}: {result.error}")
+        text.append(clean(f"{result.workflow_id}: {result.error}"))
     else:
         text = Text("ok ", style="bold green")
-        text.append(f"{result.workflow_id}: {result.status} after {result.events} events")
+        text.append(clean(f"{result.workflow_id}: {result.status} after {result.events} events"))
     if note:
-        text.append(f" ({note})")
+        text.append(clean(f" ({note})"))
     return text
 
 
@@ -188,5 +189,5 @@ def replay_summary(summary: aion.ReplaySummary) -> RenderableType:
         what = (
             f"diverged at seq {result.divergence.seq}" if result.divergence else str(result.error)
         )
-        problems.add_row(result.workflow_id, what)
+        problems.add_row(data(result.workflow_id), data(what))
     return Group(table, Text(""), problems)

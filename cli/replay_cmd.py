@@ -14,7 +14,7 @@ from aion import fixtures
 from aion.events import Event
 
 from .app import EXIT_FAILED, EXIT_OK, EXIT_USAGE, App, CliError, classify
-from .loader import Code, load
+from .loader import Code, load, load_recorded, path_option
 from .options import json_option, module_option
 from .output import divergence_panel, replay_line, replay_summary
 from .sources import is_fixture_path
@@ -107,24 +107,41 @@ def _replay_all(app: App, code: Code, as_json: bool) -> int:
     return _exit_code(results, diverged)
 
 
+def fixture_code(
+    app: App, fixture: fixtures.Fixture, modules: Sequence[str], import_path: Sequence[str]
+) -> Code:
+    """The code to replay a fixture against: ``-m`` if given, else the module it records."""
+    if modules or not fixture.module:
+        return load(modules, path=import_path)
+    return load_recorded(
+        [fixture.module], path=import_path, note=app.note, origin=fixture.path or "the fixture"
+    )
+
+
 def _fixture_results(
-    paths: Sequence[str], modules: tuple[str, ...]
+    app: App, paths: Sequence[str], modules: tuple[str, ...], import_path: tuple[str, ...]
 ) -> Iterator[tuple[aion.ReplayResult, str | None, str]]:
     for path in paths:
         fixture = fixtures.load(path)
-        code = load([m for m in (fixture.module, *modules) if m])
+        code = fixture_code(app, fixture, modules, import_path)
         result = next(_replayer(code).replay_many([(fixture.workflow_id, fixture.events)]))
         yield result, fixtures.check(fixture, result), path
 
 
-def _replay_refs(app: App, refs: Sequence[str], modules: tuple[str, ...], as_json: bool) -> int:
+def _replay_refs(
+    app: App,
+    refs: Sequence[str],
+    modules: tuple[str, ...],
+    import_path: tuple[str, ...],
+    as_json: bool,
+) -> int:
     results: list[aion.ReplayResult] = []
     unexpected: set[str] = set()
     rendered: list[RenderableType] = []
     records: list[dict[str, Any]] = []
     fixture_refs = [r for r in refs if is_fixture_path(r)]
     db_refs = [r for r in refs if not is_fixture_path(r)]
-    for result, problem, path in _fixture_results(fixture_refs, modules):
+    for result, problem, path in _fixture_results(app, fixture_refs, modules, import_path):
         results.append(result)
         if problem is not None:
             unexpected.add(result.workflow_id)
@@ -134,7 +151,7 @@ def _replay_refs(app: App, refs: Sequence[str], modules: tuple[str, ...], as_jso
             rendered.append(divergence_panel(result.divergence))
         records.append(_as_json(result, problem or "as expected"))
     if db_refs:
-        replayer = _replayer(load(modules))
+        replayer = _replayer(load(modules, path=import_path))
         backend = app.backend()
         histories: list[tuple[str, Sequence[Event]]] = [
             (ref, backend.history(ref)) for ref in db_refs
@@ -158,17 +175,25 @@ def _replay_refs(app: App, refs: Sequence[str], modules: tuple[str, ...], as_jso
 @click.argument("refs", nargs=-1, metavar="[ID | FILE.json]...")
 @click.option("--all", "replay_all", is_flag=True, help="Replay every workflow in the database.")
 @module_option
+@path_option
 @json_option
 @click.pass_obj
 def replay(
-    app: App, refs: tuple[str, ...], replay_all: bool, modules: tuple[str, ...], as_json: bool
+    app: App,
+    refs: tuple[str, ...],
+    replay_all: bool,
+    modules: tuple[str, ...],
+    import_path: tuple[str, ...],
+    as_json: bool,
 ) -> None:
     """Replay histories against today's code, executing nothing for real.
 
     Replays workflow IDs from the database, every workflow (--all), or fixture
     files (checked against the outcome they expect). Exits 0 when every
     history replays deterministically, 1 with a divergence report showing what
-    history recorded beside what the code does now.
+    history recorded beside what the code does now. A fixture's recorded
+    module is imported by name from the import path only (never a file, never
+    the current directory unless --path names it); -m overrides it.
     """
     if replay_all == bool(refs):
         app.fail(
@@ -176,9 +201,9 @@ def replay(
             "e.g. aion replay --all -m myapp.flows",
         )
     code = (
-        _replay_all(app, load(modules), as_json)
+        _replay_all(app, load(modules, path=import_path), as_json)
         if replay_all
-        else _replay_refs(app, refs, modules, as_json)
+        else _replay_refs(app, refs, modules, import_path, as_json)
     )
     if code != EXIT_OK:
         app.close()

@@ -44,6 +44,8 @@ from aion.events import (
     kind_of,
 )
 
+from .safe import clean, data
+
 
 @attrs.define
 class Attempt:
@@ -241,10 +243,10 @@ def fmt_clock(at: datetime, day: datetime) -> str:
 
 def _what(event: Event) -> Text:
     """The name and payload summary, with the yielding source line beneath (dim)."""
-    text = Text(event_summary(event))
+    text = data(event_summary(event))
     source = getattr(event, "source", "")
     if source:
-        text.append(f"\nat {source}", style="dim")
+        text.append("\nat " + clean(source), style="dim")
     return text
 
 
@@ -264,7 +266,7 @@ def _timeline_table(run: Run) -> Table:
             str(event.seq),
             fmt_clock(event.recorded_at, run.started),
             "+" + fmt_duration(event.recorded_at - run.started),
-            Text(kind_of(event), style=style),
+            data(kind_of(event), style),
             "" if ordinal is None else str(ordinal),
             _what(event),
         )
@@ -286,10 +288,10 @@ def _commands_table(spans: Sequence[Span], started: datetime) -> Table:
         attempts = str(len(span.attempts)) if span.kind == "activity" else ""
         table.add_row(
             str(span.ordinal),
-            span.kind,
-            span.name,
+            data(span.kind),
+            data(span.name),
             attempts,
-            Text(outcome, style=style),
+            data(outcome, style),
             "+" + fmt_duration(span.start - started),
             fmt_duration(span.duration),
         )
@@ -305,7 +307,7 @@ def timeline(workflow_id: str, history: Sequence[Event]) -> RenderableType:
             f"{workflow_id} · run {run.number} of {len(runs)} · {run.workflow_type} · "
             f"{run.run_id} · started {fmt_time(run.started)} UTC"
         )
-        parts.append(Text(title, style="bold"))
+        parts.append(data(title, "bold"))
         parts.append(_timeline_table(run))
         spans = command_spans(run.events)
         if spans:
@@ -319,6 +321,6 @@ def timeline(workflow_id: str, history: Sequence[Event]) -> RenderableType:
                     f"  #{span.ordinal} {span.name} attempt {attempt.number} "
                     f"at +{fmt_duration(attempt.at - run.started)}: {mark}"
                 )
-                parts.append(Text(line, style="dim"))
+                parts.append(data(line, "dim"))
         parts.append(Text(""))
     return Group(*parts)

@@ -12,17 +12,25 @@ import click
 import aion
 
 from .app import EXIT_STORE, App
-from .endpoint import EndpointServer, read_endpoint
+from .endpoint import EndpointServer, check_endpoint_file, endpoint_file, read_endpoint
 from .loader import load
 from .serving import handlers
 
 
 def refuse_if_served(app: App) -> None:
-    """Stop early, and clearly, when another worker already serves this database."""
+    """Stop early, and clearly, when another worker already serves this database.
+
+    An endpoint file that is not one of the user's own (wrong owner or mode, a
+    link) says nothing about a worker: it is reported and replaced, not obeyed.
+    """
+    reason = check_endpoint_file(app.db)
+    if reason is not None:
+        app.note(f"warning: replacing {endpoint_file(app.db)}: {reason}.")
+        return
     endpoint = read_endpoint(app.db)
     if endpoint is not None:
         app.fail(
-            f"a worker (pid {endpoint.pid}) already serves {app.db!r}.",
+            f"a worker (pid {endpoint.pid}, 127.0.0.1:{endpoint.port}) already serves {app.db!r}.",
             "stop it first, or use the other commands: they talk to it.",
             EXIT_STORE,
         )

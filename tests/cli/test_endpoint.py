@@ -6,9 +6,11 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import secrets
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -21,7 +23,8 @@ from tests.cli.conftest import Invoke
 def _post(port: int, headers: dict[str, str]) -> tuple[int, dict[str, object]]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
     try:
-        conn.request("POST", "/", body=json.dumps({"op": "ping", "args": {}}), headers=headers)
+        body = {"op": "ping", "args": {}, "id": secrets.token_hex(16), "at": time.time()}
+        conn.request("POST", "/", body=json.dumps(body), headers=headers)
         response = conn.getresponse()
         return response.status, json.loads(response.read())
     finally:
@@ -70,6 +73,7 @@ def test_a_stale_endpoint_file_is_ignored(tmp_path: Path) -> None:
     endpoint_file(db).write_text(
         json.dumps({"port": 1, "pid": int(dead.stdout), "secret": "s", "db": db})
     )
+    endpoint_file(db).chmod(0o600)  # as a worker writes it: only a trusted file is read at all
     assert read_endpoint(db) is None
 
 

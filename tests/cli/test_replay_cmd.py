@@ -82,10 +82,11 @@ def test_replay_fixture_files_checks_their_expectation(
     good = Path("order-1.json")
     assert invoke("export", "order-1", "-o", str(good), "-m", SAMPLE).exit_code == 0
     result = invoke("replay", str(good))
-    assert (result.exit_code, result.output) == (
+    assert (result.exit_code, result.stdout) == (
         0,
         f"ok order-1: completed after 6 events ({good}: as expected)\n",
     )
+    assert result.stderr == (f"importing module {SAMPLE!r} (recorded in {good}; -m overrides)\n")
     # The same fixture pointed at the changed code: the expectation no longer holds.
     data = json.loads(good.read_text())
     data["module"] = CHANGED
@@ -93,7 +94,7 @@ def test_replay_fixture_files_checks_their_expectation(
     fixtures.write(bad, data)
     result = invoke("replay", str(bad))
     assert result.exit_code == 1
-    assert result.output.startswith(
+    assert result.stdout.startswith(
         f"diverged order-1: at seq 2 ({bad}: expected outcome 'completed', replay gave 'nondeterminism')\n"
     )
 

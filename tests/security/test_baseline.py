@@ -14,6 +14,7 @@ import re
 import stat
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -24,7 +25,7 @@ import pytest
 
 import aion
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 UNSAFE = re.compile(
     r"^\s*(import|from)\s+(pickle|cPickle|dill|marshal|shelve|jsonpickle)\b|\beval\(|\bexec\("
 )
@@ -150,7 +151,8 @@ def test_endpoint_listens_on_loopback_only(server: Any) -> None:
 
 
 def test_endpoint_refuses_requests_without_the_secret(server: Any) -> None:
-    body = json.dumps({"op": "echo", "args": {"x": 1}}).encode()
+    request = {"op": "echo", "args": {"x": 1}, "id": "r" * 16, "at": time.time()}
+    body = json.dumps(request).encode()
     for headers in (
         {},
         {endpoint.SECRET_HEADER: "guess"},
