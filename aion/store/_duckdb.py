@@ -14,6 +14,7 @@ foreign file is reported without the attempt writing to it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import os
 import re
@@ -35,6 +36,7 @@ from aion._errors import (
     StoreLockedError,
 )
 from aion._events import STATUS_AFTER, Event, kind_of
+from aion.store import _catalog
 from aion.store._index import WorkflowIndex
 from aion.store._protocol import Append, TimerInfo, WorkflowInfo
 
@@ -132,6 +134,24 @@ def _translate(exc: duckdb.Error, path: str, doing: str) -> StoreError:
     )
 
 
+@functools.cache
+def _view_sql() -> dict[str, str]:
+    """The aion views as this DuckDB renders them (what a file's catalog is compared with)."""
+    con = _catalog.connect(":memory:", read_only=False)
+    try:
+        for statement in _SCHEMA:
+            con.execute(statement)
+        return {
+            name: sql
+            for name, sql, internal in con.execute(
+                "SELECT view_name, sql, internal FROM system.main.duckdb_views()"
+            ).fetchall()
+            if not internal
+        }
+    finally:
+        con.close()
+
+
 class _Times(dict[int, datetime]):
     """Epoch microseconds -> aware UTC datetime, memoised for one read.
 
@@ -194,8 +214,12 @@ class DuckDBStore:
     _INDEX_AT_OPEN = True
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
-        """The DuckDB connection; the one seam fault-injection tests replace."""
-        return duckdb.connect(self.path, read_only=self.read_only)
+        """The DuckDB connection; the one seam fault-injection tests replace.
+
+        External access and extension autoloading are off and the configuration
+        is locked: a file is data, and nothing stored in it may reach beyond it.
+        """
+        return _catalog.connect(self.path, read_only=self.read_only)
 
     def _open(self) -> None:
         try:
@@ -203,11 +227,6 @@ class DuckDBStore:
         except duckdb.Error as exc:
             raise _translate(exc, self.path, "open") from None
         try:
-            self._con.execute("SET TimeZone = 'UTC'")
-            # Without background purging, memory DuckDB used for a query (the index load
-            # at open, a bulk history read) stays mapped: ~2 KB of RSS per workflow of
-            # the file that a long-running worker never gets back.
-            self._con.execute("SET allocator_background_threads = true")
             self._prepare()
             if self._INDEX_AT_OPEN:
                 self._load_index()
@@ -241,10 +260,17 @@ class DuckDBStore:
     # --- schema ------------------------------------------------------------------------
 
     def _prepare(self) -> None:
-        tables = {
-            r[0] for r in self._con.execute("SELECT table_name FROM duckdb_tables()").fetchall()
-        }
+        # Before any query of aion's own: the file's catalog must hold nothing
+        # aion did not create (a macro would replace a function our queries call).
+        found, tables = _catalog.inspect_catalog(self._con, _view_sql())
+        if found:
+            raise _catalog.refuse_foreign(self.path, found)
         if "aion_meta" in tables:
+            if "events" in tables:
+                extra = sorted(tables - set(_catalog.TABLE_COLUMNS))
+                if extra:
+                    found = [f"table {name}" for name in extra]
+                    raise _catalog.refuse_foreign(self.path, found)
             meta = dict(self._con.execute("SELECT key, value FROM aion_meta").fetchall())
             if meta.get("app") != "aion" or "events" not in tables:
                 msg = (
@@ -252,7 +278,14 @@ class DuckDBStore:
                     "(its aion_meta table is foreign)."
                 )
                 raise ForeignStoreError(msg)
-            version = int(meta.get("schema_version", "0"))
+            text = meta.get("schema_version", "0")
+            if not text.isascii() or not text.isdigit() or len(text) > 6:
+                msg = (
+                    f"{self.path!r} records a garbage schema version {text[:40]!r} "
+                    "in its aion_meta table: the file is damaged."
+                )
+                raise StoreCorruptedError(msg)
+            version = int(text)
             if version > SCHEMA_VERSION:
                 msg = (
                     f"{self.path!r} was written by a newer aion (schema version {version}; this "
@@ -287,10 +320,11 @@ class DuckDBStore:
         # exists it stays, so only the answer "not yet" is asked again.
         if getattr(self, "_events_exist", False):
             return True
-        exists = bool(
-            self._con.execute(
-                "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'events'"
-            ).fetchone()[0]  # type: ignore[index]
+        exists = any(
+            row[0] == "events"
+            for row in self._con.execute(
+                "SELECT table_name FROM system.main.duckdb_tables()"
+            ).fetchall()
         )
         self._events_exist = exists
         return exists
