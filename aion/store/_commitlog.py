@@ -7,7 +7,8 @@ notice: a manifest written in the same transaction as the events is lost
 together with them. So after each commit returns, the store appends one line to
 ``<db>.aion-heads`` with the last seq it made durable for each workflow of the
 batch, and on open it checks that the file holds at least that much. A
-checkpoint folds the WAL into the main file, after which the log starts over.
+checkpoint folds the WAL into the main file, after which the log starts over
+(and a clean close, which checkpoints, deletes it).
 
 The log is bound to one database by the store id kept in ``aion_meta``: a log
 left beside a file that was deleted and created again is ignored. Lines carry
@@ -136,6 +137,11 @@ class HeadsLog:
         except OSError as exc:
             _log.warning("could not reset %s (%s)", self.path, exc)
         self.committed = {}
+
+    def remove(self) -> None:
+        """Delete the log (after a clean close: the main file holds every commit)."""
+        with contextlib.suppress(OSError):
+            os.unlink(self.path)
 
     def close(self) -> None:
         """Close the log file."""

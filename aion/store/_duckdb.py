@@ -30,7 +30,7 @@ from aion._errors import (
     StoreInvalidatedError,
 )
 from aion._events import STATUS_AFTER, Event, kind_of
-from aion.store import _catalog
+from aion.store import _catalog, _create
 from aion.store import _commitlog as commitlog
 from aion.store._commitlog import HeadsLog
 from aion.store._index import WorkflowIndex
@@ -95,6 +95,17 @@ class DuckDBStore:
         if exists and Path(self.path).is_dir():
             msg = f"cannot open {self.path!r}: it is a directory, not a database file."
             raise StoreError(msg)
+        torn = exists and _create.is_torn_creation(Path(self.path))
+        if torn and read_only:
+            msg = (
+                f"{self.path!r} holds no history: it is what a crash while creating a store "
+                "leaves (the next writable open replaces it)."
+            )
+            raise StoreError(msg)
+        if self.path != ":memory:" and not read_only and (torn or not exists):
+            # Built aside, then linked into place: a kill leaves no file or a whole one.
+            _create.create(Path(self.path), self._build)
+            exists = True
         if exists and not read_only:
             # Validate without write access first: a damaged or foreign file is
             # reported and left exactly as it was.
@@ -111,6 +122,20 @@ class DuckDBStore:
         is locked: a file is data, and nothing stored in it may reach beyond it.
         """
         return _catalog.connect(self.path, read_only=self.read_only)
+
+    @staticmethod
+    def _build(path: str) -> None:
+        """Make a complete, empty store at ``path`` (a temporary name)."""
+        try:
+            con = _catalog.connect(path, read_only=False)
+        except duckdb.Error as exc:
+            raise translate(exc, path, "create") from None
+        try:
+            prepare(con, path, read_only=False, upgrade=True)
+        except duckdb.Error as exc:
+            raise translate(exc, path, "create") from None
+        finally:
+            con.close()
 
     def _open(self) -> None:
         try:
@@ -454,10 +479,10 @@ class DuckDBStore:
                 try:
                     self._con.execute("CHECKPOINT")
                 except duckdb.Error:
-                    pass  # the log keeps its lines: the next open checks them
+                    heads.close()  # the log keeps its lines: the next open checks them
                 else:
-                    heads.reset()
-                heads.close()
+                    heads.close()
+                    heads.remove()  # everything is in the main file: nothing to check
             self._con.close()
 
 
