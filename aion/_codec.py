@@ -247,13 +247,16 @@ def event_from_dict(data: Mapping[str, Any]) -> Event:
         raise HistoryError(msg)
     try:
         return CONVERTER.structure(fields, cls)
-    except (BaseValidationError, TypeError, ValueError, KeyError) as exc:
+    except (BaseValidationError, TypeError, ValueError, KeyError, ArithmeticError) as exc:
         detail = (
             "; ".join(cattrs.transform_error(exc))
             if isinstance(exc, BaseValidationError)
             else str(exc)
         )
         msg = f"malformed {kind} event at seq {fields.get('seq', '?')}: {detail}."
+        raise HistoryError(msg) from None
+    except RecursionError:
+        msg = f"malformed {kind} event at seq {fields.get('seq', '?')}: nested too deeply."
         raise HistoryError(msg) from None
 
 
@@ -296,14 +299,17 @@ def event_from_row(
         )
     except _rowcodec.Slow:
         pass
-    except ValueError:
-        msg = f"the payload of {kind} event at seq {seq} is not valid JSON."
+    except ValueError as exc:
+        msg = f"the payload of {kind} event at seq {seq} is not valid JSON ({exc})."
         raise HistoryError(msg) from None
     try:
-        fields = json.loads(payload) if payload else {}
-    except ValueError:
-        msg = f"the payload of {kind} event at seq {seq} is not valid JSON."
+        fields = loads(payload) if payload else {}
+    except ValueError as exc:
+        msg = f"the payload of {kind} event at seq {seq} is not valid JSON ({exc})."
         raise HistoryError(msg) from None
+    if type(fields) is not dict:
+        msg = f"the payload of {kind} event at seq {seq} is not a JSON object."
+        raise HistoryError(msg)
     fields["seq"] = seq
     fields["run_id"] = run_id
     fields["recorded_at"] = recorded_at

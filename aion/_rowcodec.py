@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import json.encoder
+import math
 import typing
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -66,19 +67,70 @@ class Slow(Exception):
     """The fast path does not handle this row or event: take the cattrs path."""
 
 
+#: Deepest nesting of containers a payload may have. orjson decodes up to 1024
+#: levels, but Python code walking such a value (repr, json.dumps, cattrs) hits the
+#: recursion limit well before that; this leaves every consumer room.
+MAX_DEPTH: Final = 512
+
+
+def _not_json(constant: str) -> Any:
+    msg = f"{constant} is not a JSON value."
+    raise ValueError(msg)
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (math.inf, -math.inf):
+        msg = f"the number {text[:40]} is too large for a float."
+        raise ValueError(msg)
+    return value
+
+
+def _too_deep(value: Any) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        children = item.values() if type(item) is dict else item
+        stack.extend((c, depth + 1) for c in children if type(c) in (dict, list))
+    return False
+
+
 def loads(text: str) -> Any:
-    """Parse JSON with orjson (~3x the stdlib); defer to the stdlib on what orjson refuses."""
+    """Parse JSON with orjson (~3x the stdlib); defer to the stdlib on what orjson refuses.
+
+    Only JSON comes back: NaN, Infinity and numbers too large for a float are
+    refused (the stdlib would accept them, and printing them back is not JSON),
+    and so is nesting deeper than `MAX_DEPTH`. Every refusal is a `ValueError`.
+    """
     try:
-        return orjson.loads(text)
+        value = orjson.loads(text)
     except orjson.JSONDecodeError:
         # Integers beyond 64 bits are valid JSON that orjson refuses; json decides.
-        return json.loads(text)
+        try:
+            value = json.loads(text, parse_constant=_not_json, parse_float=_finite)
+        except RecursionError:
+            msg = "the JSON text is nested too deeply."
+            raise ValueError(msg) from None
+    if (
+        type(value) in (dict, list)
+        and len(text) > 2 * MAX_DEPTH
+        and text.count("[") + text.count("{") > MAX_DEPTH
+        and _too_deep(value)
+    ):
+        msg = f"the JSON text is nested deeper than {MAX_DEPTH} levels."
+        raise ValueError(msg)
+    return value
 
 
 def _to_datetime(value: Any) -> datetime:
     if type(value) is not str:
         raise Slow
-    parsed = datetime.fromisoformat(value)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise Slow from None  # cattrs words the error
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
     return parsed if parsed.tzinfo is UTC else parsed.astimezone(UTC)
@@ -179,7 +231,7 @@ def decode(
     source: str | None,
     digest: str | None,
 ) -> Event:
-    """Build the event of one row, or raise `Slow` (or ValueError for bad JSON)."""
+    """Build the event of one row, or raise `Slow` (ValueError: the payload is not JSON)."""
     plan = PLANS.get(kind)
     if plan is None:
         raise Slow

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from aion._engine._effects import expand
 from aion._engine._recovery import Instance, revive
 from aion._engine._residency import ChunkedHistories
-from aion._events import Event, WorkflowContinuedAsNew
+from aion._events import Event, WorkflowContinuedAsNew, WorkflowStalled
 
 if TYPE_CHECKING:
     from aion._engine._runtime import Runtime
@@ -51,6 +51,12 @@ def recover(self: Runtime) -> None:
         timers.setdefault(timer.workflow_id, []).append(timer)
     for info in open_infos:
         history = histories.get(info.workflow_id, [])
+        if not history:  # a row the store cannot decode: the workflow stays stalled, with why
+            damaged = self.store.info(info.workflow_id)
+            reason = damaged.stalled_reason if damaged is not None else None
+            if reason and reason != info.stalled_reason:
+                self._enqueue(info.workflow_id, WorkflowStalled, {"reason": reason})
+            continue
         inst = revive(self, info.workflow_id, history, previous=info)
         self._instances[info.workflow_id] = inst
         self._heads[info.workflow_id] = info.last_seq

@@ -14,12 +14,10 @@ foreign file is reported without the attempt writing to it.
 from __future__ import annotations
 
 import contextlib
-import gc
 import os
-import re
 import threading
-from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
@@ -27,142 +25,54 @@ import duckdb
 
 from aion import _codec
 from aion._errors import (
-    ForeignStoreError,
-    StoreConflictError,
     StoreCorruptedError,
     StoreError,
     StoreInvalidatedError,
-    StoreLockedError,
 )
 from aion._events import STATUS_AFTER, Event, kind_of
+from aion.store import _catalog, _create
+from aion.store import _commitlog as commitlog
+from aion.store._commitlog import HeadsLog
 from aion.store._index import WorkflowIndex
 from aion.store._protocol import Append, TimerInfo, WorkflowInfo
-
-#: Version of the table layout; a file with a higher version is refused, never migrated.
-SCHEMA_VERSION: Final = 1
-
-_SCHEMA: Final = (
-    "CREATE TABLE IF NOT EXISTS aion_meta (key VARCHAR NOT NULL, value VARCHAR NOT NULL)",
-    """
-    CREATE TABLE IF NOT EXISTS events (
-        workflow_id VARCHAR NOT NULL,
-        seq BIGINT NOT NULL,
-        run_id VARCHAR NOT NULL,
-        kind VARCHAR NOT NULL,
-        ordinal INTEGER,
-        name VARCHAR,
-        payload JSON,
-        recorded_at TIMESTAMPTZ NOT NULL,
-        source VARCHAR,
-        digest VARCHAR
-    )
-    """,
-    """
-    CREATE VIEW IF NOT EXISTS workflows AS
-    SELECT workflow_id,
-           arg_max(run_id, seq) FILTER (WHERE kind = 'WorkflowStarted') AS run_id,
-           arg_max(name, seq) FILTER (WHERE kind = 'WorkflowStarted') AS workflow_type,
-           arg_max(kind, seq) FILTER (WHERE kind IN
-               ('WorkflowStarted', 'WorkflowCompleted', 'WorkflowFailed', 'WorkflowCancelled',
-                'WorkflowContinuedAsNew', 'WorkflowStalled', 'WorkflowResumed')) AS last_lifecycle,
-           min(recorded_at) AS started_at,
-           max(seq) AS last_seq
-    FROM events GROUP BY workflow_id
-    """,
+from aion.store._rows import (
+    DECODE_ERRORS,
+    EPOCH,
+    DamagedHistoryError,
+    decode_rows,
+    describe,
+    timer_time,
 )
+from aion.store._schema import SCHEMA_VERSION as SCHEMA_VERSION
+from aion.store._schema import prepare, translate
 
 # recorded_at is read as epoch microseconds: DuckDB's TIMESTAMPTZ -> datetime conversion
-# costs more than the rest of the row, and a batch shares one timestamp (see _Times).
+# costs more than the rest of the row, and a batch shares one timestamp (see _rows._Times).
 _COLUMNS: Final = "kind, seq, run_id, epoch_us(recorded_at), ordinal, name, payload, source, digest"
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _LIFECYCLE: Final = tuple(STATUS_AFTER)
+# The payload goes back as text and is parsed in Python: a hostile payload that
+# DuckDB's JSON functions choke on must damage its own workflow, not the whole open.
 _TIMER_SQL: Final = """
     WITH last AS (
         SELECT workflow_id, run_id, ordinal,
                arg_max(kind, seq) AS kind,
-               arg_max(payload, seq) AS payload
+               arg_max(payload, seq) AS payload,
+               max(seq) AS seq
         FROM events
         WHERE ordinal IS NOT NULL AND kind IN
             ('TimerStarted', 'TimeoutStarted', 'TimerFired', 'CommandCancelled',
              'ActivityFailed', 'ActivityCompleted')
         GROUP BY ALL
     )
-    SELECT workflow_id, run_id, ordinal, kind,
-           coalesce(payload->>'fire_at', payload->>'retry_at') AS fire_at
+    SELECT workflow_id, run_id, ordinal, kind, CAST(payload AS VARCHAR), seq
     FROM last
-    WHERE kind IN ('TimerStarted', 'TimeoutStarted')
-       OR (kind = 'ActivityFailed' AND payload->>'retry_at' IS NOT NULL)
+    WHERE kind IN ('TimerStarted', 'TimeoutStarted', 'ActivityFailed')
 """
-_PID = re.compile(r"PID (\d+)")
-
-
-def _translate(exc: duckdb.Error, path: str, doing: str) -> StoreError:
-    """Turn a DuckDB exception into the typed error a user can act on."""
-    text = str(exc)
-    if "Could not set lock" in text or "Conflicting lock" in text:
-        match = _PID.search(text)
-        holder = f"process {match.group(1)}" if match else "another process"
-        msg = (
-            f"cannot {doing} {path!r}: the file is locked by {holder}. Stop that process, or, "
-            "if it is an aion worker, let the CLI talk to it."
-        )
-        return StoreLockedError(msg)
-    if "not a valid DuckDB database file" in text:
-        return StoreCorruptedError(f"cannot {doing} {path!r}: it is not a DuckDB database file.")
-    if any(
-        s in text for s in ("checksum", "Corrupt", "Could not read enough bytes", "replaying WAL")
-    ):
-        first = text.splitlines()[0]
-        return StoreCorruptedError(
-            f"cannot {doing} {path!r}: the database file is damaged ({first})."
-        )
-    if isinstance(exc, duckdb.FatalException):
-        first = text.splitlines()[0] if text else "FatalException"
-        msg = (
-            f"cannot {doing} {path!r}: the database hit a fatal error and must be "
-            f"reopened ({first})."
-        )
-        return StoreInvalidatedError(msg)
-    if isinstance(exc, duckdb.TransactionException):
-        first = text.splitlines()[0] if text else "TransactionException"
-        msg = f"cannot {doing} {path!r}: the transaction was rolled back ({first})."
-        return StoreConflictError(msg)
-    return StoreError(
-        f"cannot {doing} {path!r}: {text.splitlines()[0] if text else type(exc).__name__}."
-    )
-
-
-class _Times(dict[int, datetime]):
-    """Epoch microseconds -> aware UTC datetime, memoised for one read.
-
-    Events committed in one batch share their timestamp, so most rows of a
-    read hit the memo instead of building a datetime.
-    """
-
-    def __missing__(self, micros: int) -> datetime:
-        value = self[micros] = _EPOCH + timedelta(microseconds=micros)
-        return value
-
-
-def _decode_rows(rows: Iterable[tuple[Any, ...]]) -> Iterator[tuple[str, Event]]:
-    """``(workflow_id, event)`` for rows of ``SELECT workflow_id, {_COLUMNS}``.
-
-    The cyclic garbage collector is paused meanwhile: decoding allocates only
-    acyclic objects that all stay alive, yet each allocation burst triggers
-    collections that rescan them (about a third of the decode time).
-    """
-    times = _Times()
-    decode = _codec.event_from_row
-    paused = gc.isenabled()
-    if paused:
-        gc.disable()
-    try:
-        for workflow_id, kind, seq, run_id, micros, ordinal, name, payload, source, digest in rows:
-            event = decode(kind, seq, run_id, times[micros], ordinal, name, payload, source, digest)
-            yield workflow_id, event
-    finally:
-        if paused:
-            gc.enable()
+_TIMER_KINDS: Final = {
+    "TimerStarted": "sleep",
+    "TimeoutStarted": "timeout",
+    "ActivityFailed": "retry",
+}
 
 
 class DuckDBStore:
@@ -180,10 +90,22 @@ class DuckDBStore:
         self.read_only = read_only
         self._lock = threading.RLock()
         self._index = WorkflowIndex()
+        self._damage: dict[str, DamagedHistoryError] = {}
         exists = self.path != ":memory:" and Path(self.path).exists()
         if exists and Path(self.path).is_dir():
             msg = f"cannot open {self.path!r}: it is a directory, not a database file."
             raise StoreError(msg)
+        torn = exists and _create.is_torn_creation(Path(self.path))
+        if torn and read_only:
+            msg = (
+                f"{self.path!r} holds no history: it is what a crash while creating a store "
+                "leaves (the next writable open replaces it)."
+            )
+            raise StoreError(msg)
+        if self.path != ":memory:" and not read_only and (torn or not exists):
+            # Built aside, then linked into place: a kill leaves no file or a whole one.
+            _create.create(Path(self.path), self._build)
+            exists = True
         if exists and not read_only:
             # Validate without write access first: a damaged or foreign file is
             # reported and left exactly as it was.
@@ -194,21 +116,39 @@ class DuckDBStore:
     _INDEX_AT_OPEN = True
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
-        """The DuckDB connection; the one seam fault-injection tests replace."""
-        return duckdb.connect(self.path, read_only=self.read_only)
+        """The DuckDB connection; the one seam fault-injection tests replace.
+
+        External access and extension autoloading are off and the configuration
+        is locked: a file is data, and nothing stored in it may reach beyond it.
+        """
+        return _catalog.connect(self.path, read_only=self.read_only)
+
+    @staticmethod
+    def _build(path: str) -> None:
+        """Make a complete, empty store at ``path`` (a temporary name)."""
+        try:
+            con = _catalog.connect(path, read_only=False)
+        except duckdb.Error as exc:
+            raise translate(exc, path, "create") from None
+        try:
+            prepare(con, path, read_only=False, upgrade=True)
+        except duckdb.Error as exc:
+            raise translate(exc, path, "create") from None
+        finally:
+            con.close()
 
     def _open(self) -> None:
         try:
             self._con = self._connect()
         except duckdb.Error as exc:
-            raise _translate(exc, self.path, "open") from None
+            raise translate(exc, self.path, "open") from None
+        self._store_id: str | None = None
+        self._heads: HeadsLog | None = None
         try:
-            self._con.execute("SET TimeZone = 'UTC'")
-            # Without background purging, memory DuckDB used for a query (the index load
-            # at open, a bulk history read) stays mapped: ~2 KB of RSS per workflow of
-            # the file that a long-running worker never gets back.
-            self._con.execute("SET allocator_background_threads = true")
-            self._prepare()
+            self._store_id = prepare(
+                self._con, self.path, read_only=self.read_only, upgrade=self._INDEX_AT_OPEN
+            )
+            self._check_heads()
             if self._INDEX_AT_OPEN:
                 self._load_index()
         except StoreError:
@@ -216,7 +156,58 @@ class DuckDBStore:
             raise
         except duckdb.Error as exc:
             self._con.close()
-            raise _translate(exc, self.path, "read") from None
+            raise translate(exc, self.path, "read") from None
+
+    def _check_heads(self) -> None:
+        """Refuse a file that holds less than the heads log says was committed.
+
+        Runs in the read-only first look too, so a shortened file is reported
+        before a writable open could checkpoint over its damaged WAL.
+        """
+        if self._store_id is None or self.path == ":memory:":
+            return
+        writable = self._INDEX_AT_OPEN and not self.read_only
+        try:
+            log = HeadsLog(self.path, self._store_id, writable=writable)
+        except OSError as exc:
+            where = commitlog.path_for(self.path)
+            msg = f"cannot open {where!r}, the heads log beside the store: {exc.strerror}."
+            raise StoreError(msg) from None
+        held: dict[str, int] = {}
+        if log.committed:
+            held = dict(
+                self._con.execute(
+                    "SELECT workflow_id, max(seq) FROM events "
+                    "WHERE workflow_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY workflow_id",
+                    [list(log.committed)],
+                ).fetchall()
+            )
+        missing = [
+            (workflow_id, held.get(workflow_id, 0), seq)
+            for workflow_id, seq in sorted(log.committed.items())
+            if held.get(workflow_id, 0) < seq
+        ]
+        if missing:
+            log.close()
+            shown = "; ".join(
+                f"{w!r} ends at seq {held}, but seq {seq} was committed"
+                if held
+                else f"{w!r} (committed up to seq {seq}) is gone"
+                for w, held, seq in missing[:5]
+            )
+            more = f"; and {len(missing) - 5} more" if len(missing) > 5 else ""
+            count = f"{len(missing)} workflow" + ("s" if len(missing) > 1 else "")
+            msg = (
+                f"{self.path!r} lost committed history, {count} short of what was committed "
+                f"({shown}{more}): its write-ahead log was damaged or removed. Restore the "
+                f"file from a backup; if an older copy was put back on purpose, delete "
+                f"{log.path!r} to accept it."
+            )
+            raise StoreCorruptedError(msg)
+        if writable:
+            self._heads = log
+        else:
+            log.close()
 
     def reopen(self) -> None:
         """Drop the DuckDB instance and open the file again, reloading the index from disk.
@@ -235,62 +226,24 @@ class DuckDBStore:
                 raise StoreInvalidatedError(msg)
             with contextlib.suppress(duckdb.Error):  # an invalidated instance may refuse
                 self._con.close()
+            if self._heads is not None:
+                self._heads.close()
             self._index = WorkflowIndex()
+            self._damage = {}
             self._open()
 
     # --- schema ------------------------------------------------------------------------
-
-    def _prepare(self) -> None:
-        tables = {
-            r[0] for r in self._con.execute("SELECT table_name FROM duckdb_tables()").fetchall()
-        }
-        if "aion_meta" in tables:
-            meta = dict(self._con.execute("SELECT key, value FROM aion_meta").fetchall())
-            if meta.get("app") != "aion" or "events" not in tables:
-                msg = (
-                    f"{self.path!r} is a DuckDB database but not an aion store "
-                    "(its aion_meta table is foreign)."
-                )
-                raise ForeignStoreError(msg)
-            version = int(meta.get("schema_version", "0"))
-            if version > SCHEMA_VERSION:
-                msg = (
-                    f"{self.path!r} was written by a newer aion (schema version {version}; this "
-                    f"aion reads up to {SCHEMA_VERSION}): upgrade aion to open it."
-                )
-                raise ForeignStoreError(msg)
-            if version < 1:
-                msg = f"{self.path!r} has an unknown aion schema version {version}."
-                raise ForeignStoreError(msg)
-            return
-        if tables:
-            names = ", ".join(sorted(tables)[:5])
-            msg = (
-                f"{self.path!r} is a DuckDB database but not an aion store "
-                f"(it holds tables: {names})."
-            )
-            raise ForeignStoreError(msg)
-        if self.read_only:
-            return  # an empty file opened for reading: nothing to show
-        self._con.execute("BEGIN")
-        for statement in _SCHEMA:
-            self._con.execute(statement)
-        self._con.execute(
-            "INSERT INTO aion_meta VALUES ('app', 'aion'), ('schema_version', ?)",
-            [str(SCHEMA_VERSION)],
-        )
-        self._con.execute("COMMIT")
-        self._con.execute("CHECKPOINT")
 
     def _has_events(self) -> bool:
         # Asked before every read; a statement costs ~0.3 ms, and once the table
         # exists it stays, so only the answer "not yet" is asked again.
         if getattr(self, "_events_exist", False):
             return True
-        exists = bool(
-            self._con.execute(
-                "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'events'"
-            ).fetchone()[0]  # type: ignore[index]
+        exists = any(
+            row[0] == "events"
+            for row in self._con.execute(
+                "SELECT table_name FROM system.main.duckdb_tables()"
+            ).fetchall()
         )
         self._events_exist = exists
         return exists
@@ -304,34 +257,75 @@ class DuckDBStore:
             "ORDER BY workflow_id, seq",
             list(_LIFECYCLE),
         ).fetchall()
+        damaged: dict[str, DamagedHistoryError] = {}
         current: str | None = None
         batch: list[Event] = []
-        for workflow_id, event in _decode_rows(rows):
+        for workflow_id, event in decode_rows(rows, self.path, damaged):
             if workflow_id != current:
-                if current is not None:
+                if current is not None and current not in damaged:
                     self._index.observe(current, batch)
                 current, batch = workflow_id, []
             batch.append(event)
-        if current is not None:
+        if current is not None and current not in damaged:
             self._index.observe(current, batch)
         for workflow_id, last_seq in self._con.execute(
             "SELECT workflow_id, max(seq) FROM events GROUP BY workflow_id"
         ).fetchall():
             self._index.set_head(workflow_id, last_seq)
-        for workflow_id, run_id, ordinal, kind, fire_at in self._con.execute(_TIMER_SQL).fetchall():
+        for workflow_id, run_id, ordinal, kind, payload, seq in self._con.execute(
+            _TIMER_SQL
+        ).fetchall():
             info = self._index.info(workflow_id)
             if info is None or info.run_id != run_id or info.status not in ("running", "stalled"):
                 continue
-            timer_kind = {"TimerStarted": "sleep", "TimeoutStarted": "timeout"}.get(kind, "retry")
-            self._index.add_timer(
-                TimerInfo(
-                    workflow_id=workflow_id,
-                    run_id=run_id,
-                    ordinal=ordinal,
-                    fire_at=datetime.fromisoformat(fire_at).astimezone(UTC),
-                    kind=timer_kind,
+            try:
+                fire_at = timer_time(kind, payload)
+            except DECODE_ERRORS as exc:
+                damaged.setdefault(
+                    workflow_id,
+                    DamagedHistoryError(self.path, workflow_id, seq, kind, describe(exc)),
                 )
+                continue
+            if fire_at is not None:
+                self._index.add_timer(
+                    TimerInfo(
+                        workflow_id=workflow_id,
+                        run_id=run_id,
+                        ordinal=ordinal,
+                        fire_at=fire_at,
+                        kind=_TIMER_KINDS[kind],
+                    )
+                )
+        self._mark_damaged(damaged)
+
+    def _mark_damaged(self, damaged: dict[str, DamagedHistoryError]) -> None:
+        """Record workflows whose rows do not decode: listed as stalled, never run."""
+        if not damaged:
+            return
+        self._damage.update((w, e) for w, e in damaged.items() if w not in self._damage)
+        rows = self._con.execute(
+            "SELECT workflow_id, max(seq), arg_min(run_id, seq), arg_min(name, seq), "
+            "epoch_us(min(recorded_at)) FROM events "
+            "WHERE workflow_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY workflow_id",
+            [list(damaged)],
+        ).fetchall()
+        for workflow_id, last_seq, run_id, name, micros in rows:
+            error = damaged[workflow_id]
+            try:
+                started_at = EPOCH + timedelta(microseconds=micros)
+            except (TypeError, OverflowError):
+                started_at = EPOCH
+            fallback = WorkflowInfo(
+                workflow_id=workflow_id,
+                run_id=run_id,
+                workflow_type=name or "?",
+                status="stalled",
+                started_at=started_at,
+                closed_at=None,
+                last_seq=last_seq,
             )
+            reason = f"its history is damaged at seq {error.seq} ({error.kind}): {error.detail}"
+            self._index.damage(workflow_id, reason, fallback=fallback)
 
     # --- the Store protocol --------------------------------------------------------
 
@@ -375,9 +369,17 @@ class DuckDBStore:
                         con.execute("ROLLBACK")
                     raise
             except duckdb.Error as exc:
-                raise _translate(exc, self.path, "append to") from None
+                raise translate(exc, self.path, "append to") from None
             for item in batch:
                 self._index.observe(item.workflow_id, item.events)
+            heads = self._heads
+            if heads is not None:
+                heads.record(
+                    {item.workflow_id: item.events[-1].seq for item in batch if item.events}
+                )
+                if heads.size > commitlog.LIMIT:
+                    with contextlib.suppress(StoreError):
+                        self.checkpoint()
 
     def _select(self, where: str, params: list[Any]) -> list[tuple[Any, ...]]:
         if not self._has_events():
@@ -389,15 +391,34 @@ class DuckDBStore:
                     params,
                 ).fetchall()
         except duckdb.Error as exc:
-            raise _translate(exc, self.path, "read") from None
+            raise translate(exc, self.path, "read") from None
 
     def history(self, workflow_id: str) -> list[Event]:
-        """All events of a workflow in seq order ([] when unknown)."""
+        """All events of a workflow in seq order ([] when unknown).
+
+        Raises:
+            DamagedHistoryError: A row of it does not decode (a `StoreCorruptedError`
+                naming the workflow and the seq).
+        """
+        known = self._damage.get(workflow_id)
+        if known is not None:
+            raise known
         rows = self._select("WHERE workflow_id = ?", [workflow_id])
-        return [event for _, event in _decode_rows(rows)]
+        damaged: dict[str, DamagedHistoryError] = {}
+        events = [event for _, event in decode_rows(rows, self.path, damaged)]
+        if damaged:
+            with self._lock:
+                self._mark_damaged(damaged)
+            raise damaged[workflow_id]
+        return events
 
     def histories(self, workflow_ids: Iterable[str] | None = None) -> dict[str, list[Event]]:
-        """Many histories in one scan, grouped by workflow."""
+        """Many histories in one scan, grouped by workflow.
+
+        A workflow with a row that does not decode is left out (and listed as
+        stalled from then on, with the reason): one damaged history must not
+        stop the others from being read, replayed or recovered.
+        """
         if workflow_ids is None:
             rows = self._select("", [])
         else:
@@ -408,11 +429,19 @@ class DuckDBStore:
         out: dict[str, list[Event]] = {}
         current: list[Event] = []
         last: str | None = None
-        for workflow_id, event in _decode_rows(rows):
+        damaged: dict[str, DamagedHistoryError] = {}
+        for workflow_id, event in decode_rows(rows, self.path, damaged):
             if workflow_id != last:  # rows come ordered by workflow: one dict probe per workflow
                 current = out.setdefault(workflow_id, [])
                 last = workflow_id
             current.append(event)
+        if damaged:
+            for workflow_id in damaged:
+                out.pop(workflow_id, None)
+            with self._lock:
+                self._mark_damaged(damaged)
+        for workflow_id in self._damage.keys() & out.keys():
+            del out[workflow_id]
         return out
 
     def info(self, workflow_id: str) -> WorkflowInfo | None:
@@ -438,11 +467,22 @@ class DuckDBStore:
             try:
                 self._con.execute("CHECKPOINT")
             except duckdb.Error as exc:
-                raise _translate(exc, self.path, "checkpoint") from None
+                raise translate(exc, self.path, "checkpoint") from None
+            if self._heads is not None:
+                self._heads.reset()  # everything committed is in the main file now
 
     def close(self) -> None:
-        """Close the connection (DuckDB checkpoints on a clean close)."""
+        """Checkpoint (so the heads log can start over) and close the connection."""
         with self._lock:
+            heads, self._heads = self._heads, None
+            if heads is not None:
+                try:
+                    self._con.execute("CHECKPOINT")
+                except duckdb.Error:
+                    heads.close()  # the log keeps its lines: the next open checks them
+                else:
+                    heads.close()
+                    heads.remove()  # everything is in the main file: nothing to check
             self._con.close()
 
 

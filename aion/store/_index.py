@@ -60,6 +60,8 @@ class WorkflowIndex:
         self._entries: dict[str, _Entry] = {}
         # workflow id -> (run id, ordinal) -> timer
         self._timers: dict[str, dict[tuple[str, int], TimerInfo]] = {}
+        # workflow id -> why its history cannot be read (a row that does not decode)
+        self._damaged: dict[str, str] = {}
 
     def check(self, batch: Sequence[Append]) -> None:
         """Raise `SequenceConflict` or `HistoryError` if any append in ``batch`` is invalid."""
@@ -126,7 +128,9 @@ class WorkflowIndex:
                 event, TimerFired | CommandCancelled | ActivityCompleted | ActivityFailed
             ):
                 timers.pop((event.run_id, event.ordinal), None)
-        if not timers:  # no empty dict per workflow: 100,000 workflows would keep 10 MB of them
+        if (
+            not timers or workflow_id in self._damaged
+        ):  # no empty dict per workflow: 100,000 workflows would keep 10 MB of them
             self._timers.pop(workflow_id, None)
 
     def set_head(self, workflow_id: str, last_seq: int) -> None:
@@ -136,8 +140,32 @@ class WorkflowIndex:
             entry = self._entries[workflow_id] = _Entry()
         entry.last_seq = last_seq
 
+    def damage(self, workflow_id: str, reason: str, *, fallback: WorkflowInfo) -> None:
+        """Mark a workflow whose history does not decode: stalled with ``reason``, no timers.
+
+        It stays listed (``aion list`` shows why), its timers never fire, and the
+        fields its unreadable rows should have given come from ``fallback``.
+        """
+        self._damaged.setdefault(workflow_id, reason)
+        self._timers.pop(workflow_id, None)
+        entry = self._entries.get(workflow_id)
+        if entry is None:
+            entry = self._entries[workflow_id] = _Entry()
+        entry.last_seq = max(entry.last_seq, fallback.last_seq)
+        if entry.started_at is None:
+            entry.started_at = fallback.started_at
+            entry.run_id = entry.run_id or fallback.run_id
+            entry.workflow_type = entry.workflow_type or fallback.workflow_type
+            entry.runs = max(entry.runs, 1)
+
+    def damaged(self, workflow_id: str) -> str | None:
+        """Why a workflow's history cannot be read, or None when it can."""
+        return self._damaged.get(workflow_id)
+
     def add_timer(self, timer: TimerInfo) -> None:
         """Record a pending timer found by a bulk load."""
+        if timer.workflow_id in self._damaged:
+            return
         per_workflow = self._timers.setdefault(timer.workflow_id, {})
         per_workflow[(timer.run_id, timer.ordinal)] = timer
 
@@ -146,16 +174,17 @@ class WorkflowIndex:
         entry = self._entries.get(workflow_id)
         if entry is None or entry.started_at is None:
             return None
+        damage = self._damaged.get(workflow_id)
         return WorkflowInfo(
             workflow_id=workflow_id,
             run_id=entry.run_id,
             workflow_type=entry.workflow_type,
-            status=entry.status,
+            status=entry.status if damage is None else "stalled",
             started_at=entry.started_at,
-            closed_at=entry.closed_at,
+            closed_at=entry.closed_at if damage is None else None,
             last_seq=entry.last_seq,
             parent_id=entry.parent_id,
-            stalled_reason=entry.stalled_reason,
+            stalled_reason=entry.stalled_reason if damage is None else damage,
             runs=entry.runs,
         )
 

@@ -1,0 +1,166 @@
+"""Opening a DuckDB file safely: a locked-down connection and a catalog aion created.
+
+A `.duckdb` file is data a user may have been handed, and DuckDB stores more
+than data in it: macros, views, column defaults and generated columns are SQL
+that runs when a query names them, and a macro saved in the file replaces a
+built-in function of the same name (``epoch_us``, ``json_extract_string``
+behind ``->>``, even ``duckdb_tables``). So every connection aion opens has
+external access and extension autoloading off and its configuration locked
+(a macro that got to run still could not read a file), and before aion runs
+any query of its own the file's catalog is compared with the one aion creates:
+anything else is refused with `StoreCorruptedError` naming it.
+
+The comparison itself must not be fooled by the file: it reads the catalog
+through the fully qualified ``system.main.duckdb_*`` table functions (a macro
+in the file lives in its own database and cannot shadow those names) and
+filters their rows in Python, so no function or operator the file could
+define is ever called.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import duckdb
+
+from aion._errors import StoreCorruptedError
+
+#: Settings every aion connection starts with (``TimeZone`` is an ICU setting that
+#: `duckdb.connect` does not take, so it is set, and the configuration locked, right after).
+CONNECT_CONFIG: Final[dict[str, Any]] = {
+    "enable_external_access": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    # Without background purging, memory DuckDB used for a query (the index load
+    # at open, a bulk history read) stays mapped: ~2 KB of RSS per workflow of
+    # the file that a long-running worker never gets back.
+    "allocator_background_threads": True,
+}
+
+
+def connect(path: str, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with external access off and its configuration locked."""
+    con = duckdb.connect(path, read_only=read_only, config=dict(CONNECT_CONFIG))
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET lock_configuration = true")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+#: Columns of aion's tables: (name, type, nullable), in order.
+TABLE_COLUMNS: Final[dict[str, tuple[tuple[str, str, bool], ...]]] = {
+    "aion_meta": (("key", "VARCHAR", False), ("value", "VARCHAR", False)),
+    "events": (
+        ("workflow_id", "VARCHAR", False),
+        ("seq", "BIGINT", False),
+        ("run_id", "VARCHAR", False),
+        ("kind", "VARCHAR", False),
+        ("ordinal", "INTEGER", True),
+        ("name", "VARCHAR", True),
+        ("payload", "JSON", True),
+        ("recorded_at", "TIMESTAMP WITH TIME ZONE", False),
+        ("source", "VARCHAR", True),
+        ("digest", "VARCHAR", True),
+    ),
+}
+
+_SYSTEM_DATABASES: Final = frozenset({"system", "temp"})
+
+
+def _rows(con: duckdb.DuckDBPyConnection, function: str) -> list[dict[str, Any]]:
+    """Rows of ``system.main.<function>()`` that describe objects stored in the file."""
+    cursor = con.execute(f"SELECT * FROM system.main.{function}()")
+    names = [d[0] for d in cursor.description or ()]
+    rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    return [r for r in rows if r.get("database_name") not in _SYSTEM_DATABASES]
+
+
+def _normal(sql: str | None) -> str:
+    return " ".join((sql or "").split()).rstrip(";")
+
+
+def inspect_catalog(
+    con: duckdb.DuckDBPyConnection, view_sql: dict[str, str]
+) -> tuple[list[str], set[str]]:
+    """What the file's catalog holds beyond aion's objects, and its tables in ``main``.
+
+    Tables in ``main`` other than aion's are left to the caller: in an aion store
+    they are foreign objects, in any other file they make it "not an aion store".
+
+    Args:
+        con: A connection to the file, on which nothing else has run yet.
+        view_sql: aion's views and their SQL as this DuckDB renders it.
+
+    Returns:
+        One phrase per foreign object (``macro epoch_us``, ``view v``...), and the
+        names of the tables in the ``main`` schema.
+    """
+    found: list[str] = []
+    for row in _rows(con, "duckdb_schemas"):
+        if not row["internal"]:
+            found.append(f"schema {row['schema_name']}")
+    for row in _rows(con, "duckdb_functions"):
+        if not row["internal"]:
+            found.append(f"{row['function_type'].replace('_', ' ')} {row['function_name']}")
+    for row in _rows(con, "duckdb_types"):
+        if not row["internal"]:
+            found.append(f"type {row['type_name']}")
+    for row in _rows(con, "duckdb_sequences"):
+        found.append(f"sequence {row['sequence_name']}")
+    for row in _rows(con, "duckdb_indexes"):
+        found.append(f"index {row['index_name']}")
+    for row in _rows(con, "duckdb_views"):
+        if row["internal"]:
+            continue
+        name = row["view_name"]
+        if row["schema_name"] != "main" or name not in view_sql:
+            found.append(f"view {name}")
+        elif _normal(row["sql"]) != _normal(view_sql[name]):
+            found.append(f"view {name} (its definition was changed)")
+    tables = {r["table_name"]: r for r in _rows(con, "duckdb_tables") if not r["internal"]}
+    main = set()
+    for name, row in sorted(tables.items()):
+        if row["schema_name"] != "main" or row["temporary"]:
+            found.append(f"table {row['schema_name']}.{name}")
+        else:
+            main.add(name)
+    found.extend(_table_changes(con, main))
+    return found, main
+
+
+def _table_changes(con: duckdb.DuckDBPyConnection, tables: set[str]) -> list[str]:
+    """The aion tables whose columns or constraints differ from what aion creates."""
+    changed: list[str] = []
+    columns: dict[str, list[dict[str, Any]]] = {}
+    for row in _rows(con, "duckdb_columns"):
+        if row["schema_name"] == "main":
+            columns.setdefault(row["table_name"], []).append(row)
+    constraints: dict[str, list[dict[str, Any]]] = {}
+    for row in _rows(con, "duckdb_constraints"):
+        if row["schema_name"] == "main":
+            constraints.setdefault(row["table_name"], []).append(row)
+    for name in sorted(set(tables) & set(TABLE_COLUMNS)):
+        got = sorted(columns.get(name, []), key=lambda r: r["column_index"])
+        shape = tuple((c["column_name"], c["data_type"], bool(c["is_nullable"])) for c in got)
+        extras = [
+            c["column_name"] for c in got if c["column_default"] is not None or c["is_generated"]
+        ]
+        odd_constraints = [
+            c for c in constraints.get(name, []) if c["constraint_type"] != "NOT NULL"
+        ]
+        if shape != TABLE_COLUMNS[name] or extras or odd_constraints:
+            changed.append(f"table {name} (its columns or constraints were changed)")
+    return changed
+
+
+def refuse_foreign(path: str, found: list[str]) -> StoreCorruptedError:
+    """The error for a file whose catalog holds objects aion did not create."""
+    shown = ", ".join(found[:8]) + (f" and {len(found) - 8} more" if len(found) > 8 else "")
+    msg = (
+        f"refusing to open {path!r}: its catalog holds objects aion did not create "
+        f"({shown}); a history file must hold only aion's tables."
+    )
+    return StoreCorruptedError(msg)
