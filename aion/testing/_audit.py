@@ -313,6 +313,9 @@ class Auditor:
     def step(self) -> Iterator[None]:
         """Audit (and, on replays, perturb) the code run inside, on this thread only."""
         previous = sys.getprofile()
+        if previous is not None:  # a profiler runs (cProfile cannot be put back): no audit
+            yield
+            return
         self._ident = threading.get_ident()
         perturbed = self.perturbation
         undo = _perturb(perturbed, self._ident) if perturbed is not None else None
@@ -325,7 +328,7 @@ class Auditor:
         try:
             yield
         finally:
-            sys.setprofile(previous)
+            sys.setprofile(None)
             builtins.id, builtins.hash = real_id, real_hash
             if undo is not None:
                 undo()

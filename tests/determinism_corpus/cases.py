@@ -22,6 +22,7 @@ from collections.abc import Generator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -325,6 +326,7 @@ RUNS: list[int] = []
 COUNTER = itertools.count()
 CACHE: dict[str, str] = {}
 DEFAULTS = {"greetings": 3}
+FROZEN_DEFAULTS = MappingProxyType({"greetings": 3})  # read-only: no run can change it
 
 
 @aion.workflow
@@ -397,7 +399,7 @@ def mutated_defaults_bad() -> W:
 
 @aion.workflow
 def mutated_defaults_good() -> W:
-    settings = dict(DEFAULTS)
+    settings = dict(FROZEN_DEFAULTS)
     settings["greetings"] = settings["greetings"] % 3 + 1
     out = []
     for _ in range(settings["greetings"]):

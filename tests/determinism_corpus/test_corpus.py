@@ -16,8 +16,9 @@ from aion.testing import NotDeterministicError, assert_deterministic
 from tests.determinism_corpus.cases import ACTIVITIES, PAIRS
 
 SEEDS = [1000 + 7919 * i for i in range(20)]
-#: Small but complete: the plain, cancelled and exhausted schedules plus one drawn.
-KIT: dict[str, Any] = {"activities": ACTIVITIES, "max_examples": 4}
+#: Small but complete: the plain, cancelled and exhausted schedules plus one drawn,
+#: each crashed at 3 commits drawn from the seed.
+KIT: dict[str, Any] = {"activities": ACTIVITIES, "max_examples": 4, "crash_points": 3}
 
 CASES = [pytest.param(bad, good, args, says, id=name) for name, bad, good, args, says in PAIRS]
 
