@@ -34,7 +34,7 @@ def ticket() -> int:
 def uses_impure_activity() -> W:
     first = yield aion.call(read_clock)
     second = yield aion.call(read_clock)
-    return second >= first
+    return [first, second]  # the outcome holds what the activity read
 
 
 @aion.workflow
@@ -197,3 +197,61 @@ def test_pytest_hook_is_opt_in(tmp_path: Path) -> None:
     (tmp_path / "pytest.ini").write_text("[pytest]\n")
     proc = subprocess.run(args, capture_output=True, text=True, cwd=tmp_path, check=False)
     assert proc.returncode == 0, proc.stdout
+
+
+@aion.activity
+def charge(order_id: str, cents: int, note: str = "") -> str:
+    return f"{order_id}:{cents}{note}"
+
+
+@aion.workflow(name="pay")
+def pay_by_keyword() -> W:
+    return (yield aion.call(charge, "o-1", cents=5))
+
+
+@aion.workflow(name="pay")
+def pay_by_position() -> W:
+    return (yield aion.call(charge, "o-1", 5))
+
+
+@aion.workflow(name="pay")
+def pay_other_amount() -> W:
+    return (yield aion.call(charge, "o-1", cents=6))
+
+
+@aion.workflow(name="pay")
+def pay_with_explicit_default() -> W:
+    return (yield aion.call(charge, "o-1", 5, note=""))
+
+
+def _history(workflow: Any) -> list[Any]:
+    from aion.testing import WorkflowEnvironment
+
+    with WorkflowEnvironment(activities=[charge]) as env:
+        run = env.run(workflow)
+        assert run.status == "completed"
+        return list(run.history)
+
+
+@pytest.mark.parametrize(
+    ("recorded", "now", "diverges"),
+    [
+        (pay_by_keyword, pay_by_position, False),
+        (pay_by_position, pay_by_keyword, False),
+        (pay_by_keyword, pay_other_amount, True),
+        (pay_by_position, pay_with_explicit_default, True),
+    ],
+)
+def test_a_call_passed_by_keyword_instead_of_position_is_not_a_divergence(
+    recorded: Any, now: Any, diverges: bool
+) -> None:
+    """An old history (recorded with one spelling) still matches code using the other."""
+    from aion._definitions import Registry
+    from aion._replay import replay
+
+    history = _history(recorded)
+    result = replay("pay", history, registry=Registry([now], [charge]), workflow_id="wf")
+    assert (result.divergence is not None) is diverges
+    if not diverges:
+        assert result.ok
+        assert result.interpreter is not None and not result.interpreter.new_decisions
