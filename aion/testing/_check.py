@@ -19,7 +19,15 @@ from aion._errors import AionError
 from aion._events import CommandCancelled, CommandEvent, Event, WorkflowStarted
 from aion._replay import replay
 from aion.testing._audit import Perturbation
-from aion.testing._driver import Action, Run, Schedule, Setup, recover, run_schedule
+from aion.testing._driver import (
+    Action,
+    Run,
+    Schedule,
+    Setup,
+    recover,
+    run_schedule,
+    seeded_run_ids,
+)
 
 
 class NotDeterministicError(AionError, AssertionError):
@@ -259,6 +267,14 @@ def check_schedule(
         auditor.swallowed.clear()
         auditor.perturbation = None
     rng = random.Random(perturb_seed)
+    with seeded_run_ids():
+        return _check(setup, schedule, crash_points, rng)
+
+
+def _check(
+    setup: Setup, schedule: Schedule, crash_points: Sequence[int] | None, rng: Any
+) -> CheckResult:
+    auditor = setup.auditor
     run = run_schedule(setup, schedule)
     try:
         _raise_audit(setup, run, schedule, None)

@@ -31,7 +31,9 @@ from aion.testing._strategies import as_signal
 
 #: Schedules tried by default: enough to reach failures, retries, cancellation.
 DEFAULT_EXAMPLES = 20
-#: Crash points per schedule by default with ``store="duckdb"`` (each reopens a file).
+#: With ``store="duckdb"`` every run and every crash point is a new file to create,
+#: close and reopen, so the defaults there are a handful of schedules, 2 crashes each.
+DUCKDB_EXAMPLES = 4
 DUCKDB_CRASH_POINTS = 2
 #: Produced histories replayed under the other hash seeds.
 _ISOLATED_SAMPLE = 3
@@ -195,7 +197,8 @@ def assert_deterministic(
         failures: Let schedules fail activity attempts (retries), and exhaust
             every retry of a call (`aion.ActivityError` in the workflow).
         cancel: Let schedules cancel the workflow (`aion.Cancelled` thrown in).
-        max_examples: Schedules to try (default 20; the first is the plain one).
+        max_examples: Schedules to try (default 20, 4 with DuckDB; the first
+            three are the plain, the cancelled and the exhausted-retries one).
         crash_points: Crash points per schedule (None: after every commit with
             the memory store, 2 with DuckDB).
         store: ``"memory"``, or ``"duckdb"`` for temporary DuckDB files with
@@ -238,7 +241,7 @@ def assert_deterministic(
     if seed is None:
         seed = int.from_bytes(os.urandom(4), "big")
     rng = random.Random(seed)
-    examples = max_examples or DEFAULT_EXAMPLES
+    examples = max_examples or (DUCKDB_EXAMPLES if store == "duckdb" else DEFAULT_EXAMPLES)
     points = crash_points
     if points is None and store == "duckdb":
         points = DUCKDB_CRASH_POINTS

@@ -13,9 +13,11 @@ fresh engine on it (recovery), and redo the actions whose effects were lost.
 from __future__ import annotations
 
 import contextlib
+import random
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -395,6 +397,44 @@ def drive(run: Run, choose: Chooser) -> Run:
         perform(run, choose(i, actions))
     msg = f"the schedule took more than {run.setup.max_actions} actions; is the workflow looping?"
     raise ScheduleError(msg)
+
+
+class _SeededUUID:
+    """The ``uuid`` module as the engine sees it during a kit run: seeded ``uuid4``."""
+
+    def __init__(self, seed: int) -> None:
+        self._rng = random.Random(seed)
+
+    def uuid4(self) -> uuid.UUID:
+        return uuid.UUID(int=self._rng.getrandbits(128), version=4)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(uuid, name)
+
+
+@contextlib.contextmanager
+def seeded_run_ids(seed: int = 0) -> Iterator[None]:
+    """Make the run ids the engine draws during a kit run depend on ``seed`` only.
+
+    Run ids seed ``aion.random()``/``aion.uuid4()``, so with random ids the
+    same schedule recorded different values each time: a reported seed did not
+    reproduce the exact run, and no replay answer could be reused. Only the
+    engine modules' reference to ``uuid`` is replaced, never the ``uuid``
+    module itself, so workflow code calling ``uuid.uuid4()`` is untouched
+    (and still reported by the audit).
+    """
+    from aion._engine import _effects
+    from aion._engine import _engine as engine_module
+
+    shim = _SeededUUID(seed)
+    patched = [m for m in (engine_module, _effects) if getattr(m, "uuid", None) is uuid]
+    for module in patched:
+        module.uuid = shim  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        for module in patched:
+            module.uuid = uuid  # type: ignore[attr-defined]
 
 
 def run_schedule(setup: Setup, schedule: Schedule) -> Run:
