@@ -310,6 +310,31 @@ def call(  # type: ignore[misc]  # an activity's own `retry=`/`timeout=` must go
     )
 
 
+def same_bound_arguments(
+    fn: Callable[..., Any],
+    args_a: Sequence[Any],
+    kwargs_a: dict[str, Any],
+    args_b: Sequence[Any],
+    kwargs_b: dict[str, Any],
+) -> bool:
+    """Whether two calls of ``fn`` bind the same arguments to the same parameters.
+
+    ``charge("o-1", cents=5)`` and ``charge("o-1", 5)`` are the same call: on
+    replay, passing an argument by keyword instead of by position (or back)
+    is not a divergence. Defaults are not filled in, so adding an explicit
+    argument still is one.
+    """
+    import inspect
+
+    try:
+        signature = inspect.signature(fn)
+        a = signature.bind(*args_a, **kwargs_a).arguments
+        b = signature.bind(*args_b, **kwargs_b).arguments
+    except (TypeError, ValueError):
+        return False
+    return dict(a) == dict(b)
+
+
 def sleep(duration: timedelta | float) -> Command[None]:
     """Wait for a durable timer of ``duration`` (a timedelta or seconds)."""
     return Sleep(duration=_as_timedelta(duration, "sleep()"))

@@ -88,6 +88,7 @@ for command in (
     db,
 ):
     cli.add_command(command)
+cli.add_command(__import__("cli.lint_cmd", fromlist=["lint"]).lint)  # the kit's lint
 
 
 def main() -> None:  # pragma: no cover - the console-script entry point

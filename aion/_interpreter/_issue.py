@@ -34,6 +34,7 @@ from aion._commands import (
     Sleep,
     StartChild,
     WithTimeout,
+    same_bound_arguments,
 )
 from aion._definitions import DEFAULT_RETRY, Registry
 from aion._events import (
@@ -128,6 +129,16 @@ class Issuer:
         ):
             # Replay's common case: the recorded call, matched on what matching reads.
             # The full decision is only built when it is new or differs.
+            self._issued = index + 1
+        elif (
+            definition is not None
+            and index < len(recorded)
+            and type(match := recorded[index]) is ActivityScheduled
+            and match.ordinal == ordinal
+            and match.name == cmd.activity
+            and same_bound_arguments(definition.fn, match.args, match.kwargs, args, kwargs)
+        ):
+            digest = match.digest  # the same call, passed by keyword instead of position
             self._issued = index + 1
         else:
             policy = cmd.retry or (definition.retry if definition else DEFAULT_RETRY)

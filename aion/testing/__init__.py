@@ -6,9 +6,12 @@ Layout:
 * ``_driver``      runs a workflow on a real engine, one scheduled action at a time
 * ``_check``       properties (a) replay and (b) crash-and-recover, for one schedule
 * ``_env``         `WorkflowEnvironment` (virtual time, mocks, scripted signals)
-* ``_determinism`` `assert_deterministic` (hypothesis over schedules)
+* ``_audit``       the step audit (what workflow code touches), `allow_nondeterminism`
+* ``_determinism`` `assert_deterministic` (seeded schedules, shrinking, one error type)
+* ``_hashseeds``   replay servers under other ``PYTHONHASHSEED``s
+* ``_lint``        the static lint behind ``aion lint`` and the pytest hook
 * ``_strategies``  hypothesis strategies for schedules and histories
-* ``_isolated``    replay in a fresh interpreter under another hash seed
+* ``_isolated``    the replay server (a fresh interpreter under another hash seed)
 * ``_plugin``      the pytest plugin (``workflow_env`` fixture)
 
 `assert_deterministic` and the strategies need hypothesis (the ``test``
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from aion.testing._audit import allow_nondeterminism as allow_nondeterminism
 from aion.testing._check import CheckResult as CheckResult
 from aion.testing._check import NotDeterministicError as NotDeterministicError
 from aion.testing._driver import Schedule as Schedule
@@ -68,6 +72,7 @@ __all__ = [
     "Signal",
     "Step",
     "WorkflowEnvironment",
+    "allow_nondeterminism",
     "assert_deterministic",
     "check_workflow",
     "histories",

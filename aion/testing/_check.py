@@ -18,7 +18,16 @@ from aion import _codec
 from aion._errors import AionError
 from aion._events import CommandCancelled, CommandEvent, Event, WorkflowStarted
 from aion._replay import replay
-from aion.testing._driver import Action, Run, Schedule, Setup, recover, run_schedule
+from aion.testing._audit import Perturbation
+from aion.testing._driver import (
+    Action,
+    Run,
+    Schedule,
+    Setup,
+    recover,
+    run_schedule,
+    seeded_run_ids,
+)
 
 
 class NotDeterministicError(AionError, AssertionError):
@@ -196,8 +205,46 @@ def _report(setup: Setup, run: Run, what: str, crash: int | None) -> str:
     return "\n".join(lines)
 
 
+def audit_problem(setup: Setup) -> str | None:
+    """What the step audit saw workflow code touch (and swallowed cancellations), if anything."""
+    auditor = setup.auditor
+    if auditor is None:
+        return None
+    name = setup.name
+    lines = [f.describe(name) for f in auditor.findings.values()]
+    from aion.testing._lint import swallowing_handler
+
+    for where in auditor.swallowed:
+        handler = swallowing_handler(where)
+        if handler is not None:
+            lines.append(
+                f"workflow {name} swallowed aion.Cancelled (thrown in at {where}) in the "
+                f"handler at {handler}: catch aion.Cancelled before Exception and re-raise it"
+            )
+    if not lines:
+        return None
+    return (
+        "\n".join(lines)
+        + "\nThese are outside the workflow's history, so a replay or a recovered run can see "
+        "something else. Use aion.now(), aion.random(), aion.uuid4() or an activity instead; "
+        "wrap a deliberate use in aion.testing.allow_nondeterminism(reason)."
+    )
+
+
+def _raise_audit(setup: Setup, run: Run, schedule: Schedule, crash: int | None) -> None:
+    problem = audit_problem(setup)
+    if problem is not None:
+        raise NotDeterministicError(
+            _report(setup, run, "Audit: " + problem, crash), schedule=schedule, crash_point=crash
+        )
+
+
 def check_schedule(
-    setup: Setup, schedule: Schedule, crash_points: Sequence[int] | None = None
+    setup: Setup,
+    schedule: Schedule,
+    crash_points: Sequence[int] | None = None,
+    *,
+    perturb_seed: int = 0,
 ) -> CheckResult:
     """Run ``setup`` under ``schedule`` and check properties (a) and (b).
 
@@ -206,13 +253,35 @@ def check_schedule(
         schedule: The choices to drive the run with.
         crash_points: Commits after which to crash and recover (None: after
             every commit; values are taken modulo the number of commits).
+        perturb_seed: Seeds what replays and recoveries perturb (random's
+            state, the clocks, directory order).
 
     Raises:
         NotDeterministicError: Either property failed; the message is the report.
     """
+    import random
+
+    auditor = setup.auditor
+    if auditor is not None:
+        auditor.findings.clear()
+        auditor.swallowed.clear()
+        auditor.perturbation = None
+    rng = random.Random(perturb_seed)
+    with seeded_run_ids():
+        return _check(setup, schedule, crash_points, rng)
+
+
+def _check(
+    setup: Setup, schedule: Schedule, crash_points: Sequence[int] | None, rng: Any
+) -> CheckResult:
+    auditor = setup.auditor
     run = run_schedule(setup, schedule)
     try:
+        _raise_audit(setup, run, schedule, None)
+        if auditor is not None:
+            auditor.perturbation = Perturbation.draw(rng)
         problems = replay_problems(run)
+        _raise_audit(setup, run, schedule, None)
         if problems:
             text, exc = problems[0]
             raise NotDeterministicError(
@@ -224,7 +293,10 @@ def check_schedule(
         else:
             points = tuple(sorted({1 + (p % commits) for p in crash_points}))
         for k in points:
+            if auditor is not None:
+                auditor.perturbation = Perturbation.draw(rng)
             problem = crash_problem(run, k)
+            _raise_audit(setup, run, schedule, k)
             if problem is not None:
                 text, exc = problem
                 raise NotDeterministicError(
@@ -241,4 +313,6 @@ def check_schedule(
             trace=tuple(run.trace),
         )
     finally:
+        if auditor is not None:
+            auditor.perturbation = None
         run.close()

@@ -1,89 +1,44 @@
 """`assert_deterministic`: prove a workflow deterministic under generated schedules.
 
-Hypothesis draws schedules (completion order and timing of activities,
-failures and retries, signal arrival relative to timers); each is run on a
-real engine with virtual time, and properties (a) and (b) of
-`aion.testing._check` are asserted, with a crash after every commit. Then a
-sample of the histories is replayed in fresh interpreters with other hash
-seeds, which catches code whose commands follow the order of a set.
+Schedules (completion order and timing of activities, failures, exhausted
+retries, cancellation, signal arrival relative to timers) are drawn from a
+seeded generator, so a reported seed reproduces the exact run. Each is run on
+a real engine with virtual time under the step audit, and the properties of
+`aion.testing._check` are asserted, with a crash after every commit; a
+failure is shrunk to a simpler schedule and always raised as
+`NotDeterministicError`. Then a sample of the histories is replayed in other
+interpreters with fresh hash seeds, which catches commands in set order.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
+import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import seed as hypothesis_seed
-from hypothesis.errors import Flaky
-
 from aion import fixtures
 from aion._definitions import activity_definition, workflow_definition
 from aion._events import Event
+from aion.testing import _hashseeds
+from aion.testing._audit import Auditor
 from aion.testing._check import CheckResult, NotDeterministicError, check_schedule
-from aion.testing._driver import Schedule, Setup, SignalSpec
+from aion.testing._driver import Schedule, Setup, SignalSpec, Step
 from aion.testing._executor import normalize_mocks
-from aion.testing._strategies import as_signal, schedules
+from aion.testing._strategies import as_signal
 
-#: How many produced histories are replayed under each other hash seed.
-_ISOLATED_SAMPLE = 4
-
-
-def _importable(fn: Callable[..., Any], attr: str) -> tuple[str, str] | None:
-    module = getattr(fn, "__module__", None)
-    definition = getattr(fn, attr, None)
-    if module is None or module == "__main__" or definition is None:
-        return None
-    if "<locals>" in getattr(fn, "__qualname__", ""):
-        return None
-    mod = sys.modules.get(module)
-    if mod is None or not any(v is fn for v in vars(mod).values()):
-        return None
-    return module, definition.name
-
-
-def isolated_replay(
-    setup: Setup, histories: Sequence[tuple[str, list[Event]]], hash_seed: int
-) -> list[dict[str, Any]] | None:
-    """Replay ``histories`` in a subprocess with ``PYTHONHASHSEED=hash_seed``.
-
-    Returns the per-history results, or None when the workflows cannot be
-    imported by module path (closures, ``__main__``) and the check is skipped.
-    """
-    wanted = []
-    for w in setup.workflows:
-        ref = _importable(w, "__aion_workflow__")
-        if ref is None:
-            return None
-        wanted.append(ref)
-    acts = [r for a in setup.activities if (r := _importable(a, "__aion_activity__")) is not None]
-    request = {
-        "workflows": wanted,
-        "activities": acts,
-        "histories": [fixtures.to_dict(wid, h) for wid, h in histories],
-    }
-    env = dict(os.environ)
-    env["PYTHONHASHSEED"] = str(hash_seed)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
-    proc = subprocess.run(
-        [sys.executable, "-m", "aion.testing._isolated"],
-        input=json.dumps(request),
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=120,
-    )
-    if proc.returncode != 0:
-        msg = f"the isolated replay (PYTHONHASHSEED={hash_seed}) crashed:\n{proc.stderr[-2000:]}"
-        raise NotDeterministicError(msg)
-    results: list[dict[str, Any]] = json.loads(proc.stdout)
-    return results
+#: Schedules tried by default: enough to reach failures, retries, cancellation.
+DEFAULT_EXAMPLES = 20
+#: With ``store="duckdb"`` every run and every crash point is a new file to create,
+#: close and reopen, so the defaults there are a handful of schedules, 2 crashes each.
+DUCKDB_EXAMPLES = 4
+DUCKDB_CRASH_POINTS = 2
+#: Produced histories replayed under the other hash seeds.
+_ISOLATED_SAMPLE = 3
+#: Simpler schedules tried when shrinking a failure.
+_SHRINK_BUDGET = 40
 
 
 def _setup(
@@ -97,6 +52,8 @@ def _setup(
     store: str,
     workflow_id: str,
     start: datetime | None,
+    cancel: bool = False,
+    audit: bool = True,
 ) -> Setup:
     workflow_definition(workflow)  # fail early, with the decorator's message
     for a in activities:
@@ -112,8 +69,79 @@ def _setup(
         signals=tuple(as_signal(s) for s in signals),
         failures=failures,
         store=store,
+        cancel=cancel,
+        auditor=Auditor() if audit else None,
         **extra,
     )
+
+
+def draw_schedule(rng: random.Random, *, failures: bool, cancel: bool) -> Schedule:
+    """A random schedule: mostly first choices, some reordering, failures and one cancel."""
+    n = rng.randint(1, 24)
+    steps = []
+    for _ in range(n):
+        index = 0 if rng.random() < 0.4 else rng.randint(1, 7)
+        fail = failures and rng.random() < 0.2
+        exhaust = failures and not fail and rng.random() < 0.06
+        steps.append(Step(index, fail, exhaust))
+    if cancel and rng.random() < 0.3:
+        at = rng.randrange(n)
+        steps[at] = Step(steps[at].index, cancel=True)
+    return Schedule(tuple(steps))
+
+
+def _schedule(i: int, rng: random.Random, *, failures: bool, cancel: bool) -> Schedule:
+    """The i-th schedule: plain, cancelled at once, retries exhausted at once, then drawn.
+
+    The first three reach the happy path, the `aion.Cancelled` handlers and the
+    `aion.ActivityError` handlers on every seed; the drawn ones vary the rest.
+    """
+    if i == 0:
+        return Schedule()
+    if i == 1 and cancel:
+        return Schedule((Step(cancel=True),))
+    if i == 2 and failures:
+        return Schedule((Step(exhaust=True),))
+    return draw_schedule(rng, failures=failures, cancel=cancel)
+
+
+def _simpler(schedule: Schedule) -> list[Schedule]:
+    steps = schedule.steps
+    out = [Schedule(steps[:k]) for k in range(len(steps))]
+    out += [Schedule(steps[:i] + steps[i + 1 :]) for i in range(len(steps))]
+    out += [
+        Schedule((*steps[:i], Step(0, s.fail, s.exhaust, s.cancel), *steps[i + 1 :]))
+        for i, s in enumerate(steps)
+        if s.index
+    ]
+    out += [
+        Schedule((*steps[:i], Step(s.index), *steps[i + 1 :]))
+        for i, s in enumerate(steps)
+        if s.fail or s.exhaust or s.cancel
+    ]
+    return out
+
+
+def _shrink(
+    setup: Setup, found: NotDeterministicError, crashes: Sequence[int] | None, seed: int
+) -> NotDeterministicError:
+    """The failure of the simplest schedule found that still fails."""
+    best = found
+    budget = _SHRINK_BUDGET
+    improved = True
+    while improved and budget > 0 and best.schedule is not None:
+        improved = False
+        for candidate in _simpler(best.schedule):
+            if budget <= 0:
+                break
+            budget -= 1
+            try:
+                check_schedule(setup, candidate, crashes, perturb_seed=seed)
+            except NotDeterministicError as exc:
+                best = exc
+                improved = True
+                break
+    return best
 
 
 def assert_deterministic(
@@ -124,26 +152,38 @@ def assert_deterministic(
     mocks: Mapping[Any, Any] | None = None,
     signals: Sequence[SignalSpec | tuple[Any, ...]] = (),
     failures: bool = True,
+    cancel: bool = True,
     max_examples: int | None = None,
     crash_points: int | None = None,
     store: str = "memory",
     workflow_id: str = "wf",
     seed: int | None = None,
-    hash_seeds: Sequence[int] = (1, 2),
+    hash_seeds: int | Sequence[int] | None = None,
     start: datetime | None = None,
 ) -> None:
     """Assert that ``workflow(*args)`` is deterministic under generated schedules.
 
-    For every schedule hypothesis draws, the workflow runs on a real engine
-    with virtual time, then:
+    Every check is reproducible: the schedules, crash points and replay
+    perturbations all come from ``seed`` (printed in every report). Under each
+    schedule the workflow runs on a real engine with virtual time, and:
 
+    (0) the step audit reports what workflow code touched outside its history
+        (clocks, ``random``, ``uuid``, ``secrets``, ``os.environ``, files,
+        directory listings, threads, executors, ``id``/``hash``), naming
+        ``file:line``, and any `aion.Cancelled` an ``except Exception``
+        swallowed;
     (a) every history it produced (its own, its children's) replays with no
-        divergence, no extra command and the same outcome;
+        divergence, no extra command and the same outcome, with ``random``
+        reseeded, the clocks skewed by days and directory listings shuffled;
     (b) for a crash after each commit, a fresh engine recovering the durable
-        prefix ends with the same outcome and the same decisions.
+        prefix ends with the same outcome and the same decisions. Activities
+        there get the outcome the uninterrupted run got for the same
+        (workflow, ordinal, attempt), so impure activities and stateful mocks
+        are not mistaken for nondeterministic workflows.
 
-    Finally a few histories are replayed in fresh interpreters under other
-    hash seeds (``hash_seeds``), which catches commands ordered by a set.
+    Finally a few histories are replayed in other interpreters under fresh
+    ``PYTHONHASHSEED``s (12 by default: a two-element set is split with
+    probability above 0.999), which catches commands ordered by a set.
 
     Args:
         workflow: The ``@aion.workflow`` function under test.
@@ -154,27 +194,29 @@ def assert_deterministic(
             an exception to raise, or a function to call with the arguments.
         signals: Signals to deliver, as `Signal` objects or ``(name, payload)``
             tuples; the schedule decides when each arrives (in list order).
-        failures: Let schedules fail activity attempts (retries, then
-            `aion.ActivityError` in the workflow).
-        max_examples: Schedules to try (default: the hypothesis profile's).
-        crash_points: Crash points per schedule, drawn by hypothesis (None:
-            after every commit).
+        failures: Let schedules fail activity attempts (retries), and exhaust
+            every retry of a call (`aion.ActivityError` in the workflow).
+        cancel: Let schedules cancel the workflow (`aion.Cancelled` thrown in).
+        max_examples: Schedules to try (default 20, 4 with DuckDB; the first
+            three are the plain, the cancelled and the exhausted-retries one).
+        crash_points: Crash points per schedule (None: after every commit with
+            the memory store, 2 with DuckDB).
         store: ``"memory"``, or ``"duckdb"`` for temporary DuckDB files with
             real engine restarts.
         workflow_id: The id the workflow runs under.
-        seed: Hypothesis seed, for reproducing a failure it printed.
-        hash_seeds: ``PYTHONHASHSEED`` values for the isolated replays (empty:
-            skip them; they are skipped anyway for workflows that cannot be
-            imported by module path).
+        seed: Reproduce a reported failure (default: fresh entropy).
+        hash_seeds: How many other ``PYTHONHASHSEED``s to replay under
+            (default 12, drawn from fresh entropy once per process; 0 or
+            ``()`` skips the check), or the exact seeds to use.
         start: Virtual start time (default 2026-01-01 UTC).
 
     Raises:
-        NotDeterministicError: A schedule broke (a) or (b), or an isolated replay
-            diverged. The message shows the shrunk schedule, the seed and the
-            divergence report.
+        NotDeterministicError: Always this type, whatever failed. The message
+            shows the (shrunk) schedule, the seed and the divergence.
     """
-    from hypothesis import strategies as st
-
+    if hash_seeds is None:
+        hash_seeds = _hashseeds.DEFAULT_COUNT
+    count = hash_seeds if isinstance(hash_seeds, int) else len(hash_seeds)
     setup = _setup(
         workflow,
         tuple(args),
@@ -186,89 +228,111 @@ def assert_deterministic(
         store,
         workflow_id,
         start,
+        cancel,
     )
-    current = settings()
-    if seed is None and not current.derandomize:
+    reachable = count > 0 and not _hashseeds.unreachable(setup.workflows)
+    seeds: list[int] = []
+    if reachable:  # the servers import in the background meanwhile
+        if isinstance(hash_seeds, int):
+            seeds = _hashseeds.POOL.warm(hash_seeds)
+        else:
+            seeds = list(hash_seeds)
+            _hashseeds.POOL.prepare(seeds)
+    if seed is None:
         seed = int.from_bytes(os.urandom(4), "big")
-    seed_text = (
-        f"{seed} (reproduce with assert_deterministic(..., seed={seed}))"
-        if seed is not None and not current.derandomize
-        else "derandomized by the hypothesis profile: the same schedules run every time"
-    )
-    first_failure: list[NotDeterministicError] = []
+    rng = random.Random(seed)
+    examples = max_examples or (DUCKDB_EXAMPLES if store == "duckdb" else DEFAULT_EXAMPLES)
+    points = crash_points
+    if points is None and store == "duckdb":
+        points = DUCKDB_CRASH_POINTS
     sample: list[CheckResult] = []
-    points = (
-        st.none()
-        if crash_points is None
-        else st.lists(st.integers(0, 10_000), min_size=1, max_size=crash_points)
-    )
-
-    @settings(
-        parent=current,
-        max_examples=max_examples or current.max_examples,
-        database=None,
-        deadline=None,
-        suppress_health_check=[
-            HealthCheck.too_slow,
-            HealthCheck.data_too_large,
-            HealthCheck.filter_too_much,
-        ],
-        print_blob=False,
-    )
-    @given(schedule=schedules(failures=failures), crashes=points)
-    def check(schedule: Schedule, crashes: list[int] | None) -> None:
+    for i in range(examples):
+        schedule = _schedule(i, rng, failures=failures, cancel=cancel)
+        crashes = None if points is None else [rng.randrange(10_000) for _ in range(points)]
+        perturb = rng.getrandbits(32)
         try:
-            result = check_schedule(setup, schedule, crashes)
+            result = check_schedule(setup, schedule, crashes, perturb_seed=perturb)
         except NotDeterministicError as exc:
-            if not first_failure:
-                first_failure.append(exc)
-            raise
+            shrunk = _shrink(setup, exc, crashes, perturb)
+            raise _with_seed(shrunk, seed) from None
         if len(sample) < _ISOLATED_SAMPLE:
             sample.append(result)
-
-    if seed is not None and not current.derandomize:
-        check = hypothesis_seed(seed)(check)
-    try:
-        check()
-    except NotDeterministicError as exc:
-        msg = f"{exc.report}\nSeed: {seed_text}"
-        raise NotDeterministicError(
-            msg, schedule=exc.schedule, crash_point=exc.crash_point, divergence=exc.divergence
-        ) from None
-    except Flaky:
-        if not first_failure:
-            raise
-        first = first_failure[0]
-        msg = (
-            f"{first.report}\nSeed: {seed_text}\n"
-            "This failure did not happen again when the same schedule was rerun: the workflow "
-            "depends on something outside its history (wall time, threads, process state)."
-        )
-        raise NotDeterministicError(
-            msg, schedule=first.schedule, divergence=first.divergence
-        ) from None
-    _check_isolated(setup, sample, hash_seeds)
+    if count > 0 and not reachable:
+        _hashseeds.warn_unreachable(_hashseeds.unreachable(setup.workflows))
+    elif count > 0:
+        _check_isolated(setup, sample, seeds, seed)
 
 
-def _check_isolated(setup: Setup, sample: Sequence[CheckResult], hash_seeds: Sequence[int]) -> None:
-    histories = [(wid, h) for r in sample for wid, h in sorted(r.histories.items())]
+def _with_seed(exc: NotDeterministicError, seed: int) -> NotDeterministicError:
+    msg = f"{exc.report}\nSeed: {seed} (reproduce with assert_deterministic(..., seed={seed}))"
+    return NotDeterministicError(
+        msg, schedule=exc.schedule, crash_point=exc.crash_point, divergence=exc.divergence
+    )
+
+
+def isolated_request(setup: Setup, histories: Sequence[tuple[str, list[Event]]]) -> dict[str, Any]:
+    """The request that replays ``histories`` in another interpreter."""
+    activities = [r for a in setup.activities if (r := _hashseeds.reference(a)) is not None]
+    return {
+        "workflows": [_hashseeds.reference(w) for w in setup.workflows],
+        "activities": activities,
+        "histories": [fixtures.to_dict(wid, h) for wid, h in histories],
+    }
+
+
+def cache_key(request: dict[str, Any]) -> str:
+    """``request`` as text with its random run ids renamed ``run-1``, ``run-2``... in order.
+
+    Run ids are the only random part of a kit run, so the same run under
+    another seed gives the same key, and the replay servers' answer is reused.
+    (The request itself keeps the real ids: ``aion.random()`` is seeded by them.)
+    """
+    ids: dict[str, str] = {}
+    for fixture in request["histories"]:
+        for event in fixture.get("events", []):
+            rid = event.get("run_id") if isinstance(event, dict) else None
+            if isinstance(rid, str) and rid not in ids:
+                ids[rid] = f"run-{len(ids) + 1}"
+    text = json.dumps(request, sort_keys=True)
+    for rid, name in ids.items():
+        text = text.replace(rid, name)
+    return text
+
+
+def _check_isolated(
+    setup: Setup, sample: Sequence[CheckResult], seeds: Sequence[int], seed: int
+) -> None:
+    histories: list[tuple[str, list[Event]]] = []
+    for r in sample:
+        for wid, h in sorted(r.histories.items()):
+            if (wid, h) not in histories:
+                histories.append((wid, h))
     if not histories:
         return
-    for hash_seed in hash_seeds:
-        results = isolated_replay(setup, histories, hash_seed)
-        if results is None:
-            return
-        for (wid, _), res in zip(histories, results, strict=True):
+    request = isolated_request(setup, histories)
+    answers = _hashseeds.POOL.replay(request, seeds, key=cache_key(request))
+    used = ", ".join(str(s) for s, _ in answers)
+    for hash_seed, answer in answers:
+        if isinstance(answer, dict):
+            msg = (
+                f"the replay interpreter with PYTHONHASHSEED={hash_seed} could not replay "
+                f"the histories of {setup.name}:\n{answer.get('fatal')}"
+            )
+            raise NotDeterministicError(msg + f"\nSeed: {seed}")
+        for (wid, _), res in zip(histories, answer, strict=True):
             if not res["ok"]:
                 why = res["divergence"] or res["error"]
                 msg = (
-                    f"replaying the history of {wid!r} in a fresh interpreter with "
-                    f"PYTHONHASHSEED={hash_seed} failed, though it replays in this "
-                    f"process:\n{why}\n"
-                    "The workflow depends on hash order: it iterates a set (or something "
-                    "ordered by hashing) to decide its commands. Sort it first."
+                    f"workflow {setup.name} is not deterministic across processes: replaying "
+                    f"the history of {wid!r} in another interpreter with "
+                    f"PYTHONHASHSEED={hash_seed} failed, though it replays in this one:\n"
+                    f"{why}\n"
+                    "The workflow depends on something that differs between processes: "
+                    "hash order (it iterates a set, or something ordered by hashing: sort "
+                    "it first), or state kept in the process (module globals, caches).\n"
+                    f"Hash seeds tried: {used}\nSeed: {seed}"
                 )
-                raise NotDeterministicError(msg)
+                raise NotDeterministicError(msg, divergence=None)
 
 
 def check_workflow(
@@ -284,6 +348,7 @@ def check_workflow(
     store: str = "memory",
     workflow_id: str = "wf",
     start: datetime | None = None,
+    cancel: bool = True,
 ) -> CheckResult:
     """Check properties (a) and (b) for one schedule (for use inside your own ``@given``).
 
@@ -305,5 +370,6 @@ def check_workflow(
         store,
         workflow_id,
         start,
+        cancel,
     )
     return check_schedule(setup, schedule or Schedule(), crash_points)

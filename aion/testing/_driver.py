@@ -13,10 +13,11 @@ fresh engine on it (recovery), and redo the actions whose effects were lost.
 from __future__ import annotations
 
 import contextlib
+import random
 import shutil
 import tempfile
-import threading
-from collections.abc import Callable, Iterable, Sequence
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from aion._engine import Engine
 from aion._errors import AionError, WorkflowClosed, WorkflowNotFound
 from aion._events import TERMINAL_STATUSES, Event, WorkflowCompleted, WorkflowFailed
 from aion.store import Append, DuckDBStore, MemoryStore, Store
+from aion.testing._audit import Auditor, audited
 from aion.testing._executor import AttemptKey, Mock, ScheduledExecutor
 
 #: Statuses at which driving a workflow stops.
@@ -67,10 +69,17 @@ class Step:
             then moving time to the next timer.
         fail: Fail the attempt (when the chosen action completes an activity
             and the check allows failures).
+        exhaust: Like ``fail``, and fail every later attempt of the same call
+            too, so its retries run out and `aion.ActivityError` reaches the
+            workflow.
+        cancel: Cancel the workflow under test instead (when it is running and
+            the check allows cancellation), so `aion.Cancelled` handlers run.
     """
 
     index: int = 0
     fail: bool = False
+    exhaust: bool = False
+    cancel: bool = False
 
 
 @attrs.frozen
@@ -93,7 +102,7 @@ class Action:
     """One thing the driver did.
 
     Attributes:
-        kind: ``complete``, ``fail``, ``signal`` or ``advance``.
+        kind: ``complete``, ``fail``, ``signal``, ``advance`` or ``cancel``.
         key: The attempt, for ``complete`` and ``fail``.
         signal: The index of the scripted signal, for ``signal``.
         to: The new virtual time, for ``advance``.
@@ -140,6 +149,9 @@ class Setup:
     start: datetime = datetime(2026, 1, 1, tzinfo=UTC)
     store: str = "memory"
     max_actions: int = 2000
+    cancel: bool = False
+    auditor: Auditor | None = None
+    registered: list[Any] = attrs.Factory(list)
 
     def __attrs_post_init__(self) -> None:
         names = {workflow_definition(w).name for w in self.workflows}
@@ -148,6 +160,17 @@ class Setup:
         known = {activity_definition(a).name for a in self.activities}
         for name in sorted(set(self.mocks) - known):
             self.activities.append(stub_activity(name))
+        auditor = self.auditor
+        self.registered = (
+            list(self.workflows)
+            if auditor is None
+            else [audited(w, auditor) for w in self.workflows]
+        )
+
+    @property
+    def name(self) -> str:
+        """The registered name of the workflow under test."""
+        return workflow_definition(self.workflow).name
 
 
 def stub_activity(name: str) -> Callable[..., Any]:
@@ -174,7 +197,7 @@ class Run:
     workdir: Path | None = None
     delivered: set[int] = attrs.Factory(set)
     owns_store: bool = False
-    baseline: frozenset[threading.Thread] = attrs.Factory(lambda: frozenset(threading.enumerate()))
+    exhausted: set[tuple[str, int]] = attrs.Factory(set)
 
     def outcome(self) -> tuple[str, Any]:
         """The workflow under test's status and result (or error type and message)."""
@@ -220,7 +243,7 @@ def _engine(
     return Engine(
         path,
         store=store,
-        workflows=setup.workflows,
+        workflows=setup.registered,
         activities=setup.activities,
         clock=clock,
         executor=ex,
@@ -235,7 +258,7 @@ def start(setup: Setup) -> Run:
     executor = ScheduledExecutor(setup.mocks)
     engine = _engine(setup, store, None, clock, executor)
     run = Run(setup, engine, executor, clock, store, [], workdir)
-    engine.start(setup.workflow, *setup.args, workflow_id=setup.workflow_id)
+    engine.start(setup.name, *setup.args, workflow_id=setup.workflow_id)
     return run
 
 
@@ -278,6 +301,8 @@ def perform(run: Run, action: Action) -> None:
     before = len(run.store.batches)
     if action.kind in ("complete", "fail"):
         assert action.key is not None
+        if action.label.startswith("exhaust"):
+            run.exhausted.add((action.key[0], action.key[1]))
         if action.key in run.executor.pending():
             run.executor.complete(action.key, fail=action.kind == "fail")
     elif action.kind == "signal":
@@ -286,6 +311,9 @@ def perform(run: Run, action: Action) -> None:
         run.delivered.add(action.signal)
         with contextlib.suppress(WorkflowClosed, WorkflowNotFound):
             run.engine.signal(spec.workflow_id or run.setup.workflow_id, spec.name, spec.payload)
+    elif action.kind == "cancel":
+        with contextlib.suppress(WorkflowClosed, WorkflowNotFound):
+            run.engine.cancel(run.setup.workflow_id, "cancelled by the schedule")
     else:
         assert action.to is not None
         run.clock.advance_to(action.to)
@@ -295,19 +323,41 @@ def perform(run: Run, action: Action) -> None:
 Chooser = Callable[[int, list[Action]], Action]
 
 
-def schedule_chooser(schedule: Schedule, failures: bool) -> Chooser:
+CANCEL = Action("cancel", "cancel the workflow")
+
+
+def _failing(action: Action) -> Action:
+    return attrs.evolve(action, kind="fail", label="fail" + action.label[len("complete") :])
+
+
+def schedule_chooser(schedule: Schedule, failures: bool, cancel: bool = False) -> Chooser:
     """Pick actions as ``schedule`` says."""
+    cancelled: list[bool] = []
 
     def choose(i: int, actions: list[Action]) -> Action:
         step = schedule.at(i)
+        if step.cancel and cancel and not cancelled:
+            cancelled.append(True)
+            return CANCEL
         action = actions[step.index % len(actions)]
-        if step.fail and failures and action.kind == "complete":
-            action = attrs.evolve(
-                action, kind="fail", label="fail" + action.label[len("complete") :]
-            )
+        if (step.fail or step.exhaust) and failures and action.kind == "complete":
+            assert action.key is not None
+            label = "exhaust" + action.label[len("complete") :] if step.exhaust else ""
+            action = _failing(action)
+            if label:
+                action = attrs.evolve(action, label=label)
         return action
 
     return choose
+
+
+def _exhausting(run: Run) -> Action | None:
+    """A pending attempt of a call whose retries the schedule is running out, failed."""
+    for key in run.executor.pending():
+        if (key[0], key[1]) in run.exhausted:
+            label = f"complete {key[0]} #{key[1]} attempt {key[2]}"
+            return _failing(Action("complete", label, key=key))
+    return None
 
 
 def finished(run: Run) -> bool:
@@ -316,18 +366,17 @@ def finished(run: Run) -> bool:
     return info is not None and info.status in FINISHED
 
 
-def settle_threads(run: Run, timeout: float = 1.0) -> None:
-    """Let threads the workflow code started finish before the next action.
+def settle_threads(run: Run) -> None:
+    """Let threads and pool work the workflow code started finish before the next action.
 
     In production time passes between steps (activities take time), so a
     thread a workflow starts has usually finished by its next step; on replay
-    no time passes. Joining such threads here makes that difference certain,
-    so code that reads what its own threads wrote is caught on replay.
+    no time passes. Waiting for that work here (the audit knows exactly which
+    threads and futures the steps started, daemon or not; idle pool workers
+    are never waited for) makes that difference certain.
     """
-    current = threading.current_thread()
-    for thread in threading.enumerate():
-        if thread not in run.baseline and thread is not current and not thread.daemon:
-            thread.join(timeout)
+    if run.setup.auditor is not None:
+        run.setup.auditor.settle()
 
 
 def drive(run: Run, choose: Chooser) -> Run:
@@ -338,6 +387,10 @@ def drive(run: Run, choose: Chooser) -> Run:
         run.engine.run_until_idle()
         if finished(run):
             return run
+        forced = _exhausting(run)
+        if forced is not None:
+            perform(run, forced)
+            continue
         actions = available(run)
         if not actions:
             return run
@@ -346,11 +399,49 @@ def drive(run: Run, choose: Chooser) -> Run:
     raise ScheduleError(msg)
 
 
+class _SeededUUID:
+    """The ``uuid`` module as the engine sees it during a kit run: seeded ``uuid4``."""
+
+    def __init__(self, seed: int) -> None:
+        self._rng = random.Random(seed)
+
+    def uuid4(self) -> uuid.UUID:
+        return uuid.UUID(int=self._rng.getrandbits(128), version=4)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(uuid, name)
+
+
+@contextlib.contextmanager
+def seeded_run_ids(seed: int = 0) -> Iterator[None]:
+    """Make the run ids the engine draws during a kit run depend on ``seed`` only.
+
+    Run ids seed ``aion.random()``/``aion.uuid4()``, so with random ids the
+    same schedule recorded different values each time: a reported seed did not
+    reproduce the exact run, and no replay answer could be reused. Only the
+    engine modules' reference to ``uuid`` is replaced, never the ``uuid``
+    module itself, so workflow code calling ``uuid.uuid4()`` is untouched
+    (and still reported by the audit).
+    """
+    from aion._engine import _effects
+    from aion._engine import _engine as engine_module
+
+    shim = _SeededUUID(seed)
+    patched = [m for m in (engine_module, _effects) if getattr(m, "uuid", None) is uuid]
+    for module in patched:
+        module.uuid = shim  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        for module in patched:
+            module.uuid = uuid  # type: ignore[attr-defined]
+
+
 def run_schedule(setup: Setup, schedule: Schedule) -> Run:
     """Start and drive one run under ``schedule``."""
     run = start(setup)
     try:
-        return drive(run, schedule_chooser(schedule, setup.failures))
+        return drive(run, schedule_chooser(schedule, setup.failures, setup.cancel))
     except BaseException:
         run.close()
         raise
@@ -371,7 +462,7 @@ def recover(original: Run, k: int) -> Run:
     setup = original.setup
     batches = original.store.batches[:k]
     clock = ManualClock(_events_at(batches[-1]))
-    executor = ScheduledExecutor(setup.mocks)
+    executor = ScheduledExecutor(setup.mocks, recorded=original.executor.outcomes)
     workdir: Path | None = None
     if setup.store == "memory":
         fresh = MemoryStore()

@@ -90,14 +90,26 @@ class ScheduledExecutor:
 
     Args:
         mocks: Replacement behaviour by registered activity name.
+        recorded: Outcomes of an earlier run by attempt. A recovering run gets
+            the outcome the uninterrupted run got for the same (workflow,
+            ordinal, attempt), so an impure activity (one that reads the
+            clock, a stateful mock) cannot make a correct workflow look
+            nondeterministic: what differs then comes from workflow code.
     """
 
     waits = False
 
-    def __init__(self, mocks: Mapping[str, Mock] | None = None) -> None:
+    def __init__(
+        self,
+        mocks: Mapping[str, Mock] | None = None,
+        *,
+        recorded: Mapping[AttemptKey, Outcome] | None = None,
+    ) -> None:
         self.mocks: dict[str, Mock] = dict(mocks or {})
         self._pending: dict[AttemptKey, PendingAttempt] = {}
         self.calls: list[tuple[str, list[Any]]] = []
+        self.outcomes: dict[AttemptKey, Outcome] = {}
+        self._recorded: Mapping[AttemptKey, Outcome] = recorded or {}
 
     def submit(
         self,
@@ -130,7 +142,11 @@ class ScheduledExecutor:
             )
             attempt.done((False, _codec.error_info(exc, "")))
             return
-        attempt.done(self._run(attempt))
+        outcome = self._recorded.get(key)
+        if outcome is None:
+            outcome = self._run(attempt)
+        self.outcomes[key] = outcome
+        attempt.done(outcome)
 
     def _run(self, attempt: PendingAttempt) -> Outcome:
         definition = attempt.definition
