@@ -8,7 +8,6 @@ does rather than how it looks.
 from __future__ import annotations
 
 import json
-import linecache
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,6 +21,7 @@ import aion
 from aion.store import WorkflowInfo
 
 from .safe import clean, data
+from .sources import source_line
 from .timeline import fmt_time
 
 STATUS_STYLE = {
@@ -115,9 +115,9 @@ def description(desc: aion.WorkflowDescription) -> RenderableType:
 
 def _source_line(source: str) -> str:
     path, _, line = source.rpartition(":")
-    if not path or not line.isdigit():
+    if not path or not line.isdigit() or len(line) > 9:
         return ""
-    return linecache.getline(path, int(line)).strip()
+    return source_line(path, int(line))
 
 
 def divergence_panel(err: aion.NondeterminismError, title: str = "") -> RenderableType:

@@ -51,6 +51,7 @@ def _hostile_divergence(folder: Path) -> Path:
     data: dict[str, Any] = json.loads((FIXTURES / "call_one" / "good.json").read_text())
     data["workflow_id"] = ID
     data["events"][1]["name"] = f"double{TITLE}"
+    data["events"][1]["digest"] = "0" * 16  # diverges, so the panel shows the recorded side
     data["events"][1]["source"] = f"{ROOT}/tests/fixture_workflows.py{CLEAR}:62"
     path = folder / "diverges.json"
     path.write_text(json.dumps(data))
@@ -93,6 +94,7 @@ def test_no_escape_from_a_history_reaches_plain_output(hostile_db: Path, tmp_pat
     assert "reject\\x1b]0;pwned\\x07" in everything
     assert "\\rforged line" in everything
     assert "flows.py\\x1b[2J:12" in everything
+    assert "double\\x1b]0;pwned\\x07" in everything  # in the divergence panel
 
 
 def _read_all(fd: int) -> bytes:
