@@ -50,29 +50,26 @@ def connect(path: str, *, read_only: bool) -> duckdb.DuckDBPyConnection:
     return con
 
 
-#: Columns of aion's tables: (name, type, nullable), in order.
-TABLE_COLUMNS: Final[dict[str, tuple[tuple[str, str, bool], ...]]] = {
-    "aion_meta": (("key", "VARCHAR", False), ("value", "VARCHAR", False)),
-    "events": (
-        ("workflow_id", "VARCHAR", False),
-        ("seq", "BIGINT", False),
-        ("run_id", "VARCHAR", False),
-        ("kind", "VARCHAR", False),
-        ("ordinal", "INTEGER", True),
-        ("name", "VARCHAR", True),
-        ("payload", "JSON", True),
-        ("recorded_at", "TIMESTAMP WITH TIME ZONE", False),
-        ("source", "VARCHAR", True),
-        ("digest", "VARCHAR", True),
-    ),
-}
+#: The tables aion creates.
+AION_TABLES: Final = frozenset({"aion_meta", "events"})
 
 _SYSTEM_DATABASES: Final = frozenset({"system", "temp"})
 
 
+#: The catalog functions with an ``internal`` column (filtered in SQL: listing all
+#: of DuckDB's ~3,000 built-in functions in Python would cost ~0.1 s per open).
+_HAS_INTERNAL: Final = frozenset(
+    {"duckdb_schemas", "duckdb_functions", "duckdb_types", "duckdb_views", "duckdb_tables"}
+)
+
+
 def _rows(con: duckdb.DuckDBPyConnection, function: str) -> list[dict[str, Any]]:
-    """Rows of ``system.main.<function>()`` that describe objects stored in the file."""
-    cursor = con.execute(f"SELECT * FROM system.main.{function}()")
+    """Rows of ``system.main.<function>()`` that describe objects stored in the file.
+
+    ``NOT`` is an operator, not a function, so a macro in the file cannot replace it.
+    """
+    where = " WHERE NOT internal" if function in _HAS_INTERNAL else ""
+    cursor = con.execute(f"SELECT * FROM system.main.{function}(){where}")
     names = [d[0] for d in cursor.description or ()]
     rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
     return [r for r in rows if r.get("database_name") not in _SYSTEM_DATABASES]
@@ -83,16 +80,19 @@ def _normal(sql: str | None) -> str:
 
 
 def inspect_catalog(
-    con: duckdb.DuckDBPyConnection, view_sql: dict[str, str]
+    con: duckdb.DuckDBPyConnection, reference: dict[str, str]
 ) -> tuple[list[str], set[str]]:
     """What the file's catalog holds beyond aion's objects, and its tables in ``main``.
 
     Tables in ``main`` other than aion's are left to the caller: in an aion store
     they are foreign objects, in any other file they make it "not an aion store".
+    aion's own tables and views must read back exactly as aion creates them (the
+    SQL DuckDB renders from the catalog covers columns, types, defaults,
+    generated columns and constraints).
 
     Args:
         con: A connection to the file, on which nothing else has run yet.
-        view_sql: aion's views and their SQL as this DuckDB renders it.
+        reference: aion's tables and views, and their SQL as this DuckDB renders it.
 
     Returns:
         One phrase per foreign object (``macro epoch_us``, ``view v``...), and the
@@ -100,60 +100,40 @@ def inspect_catalog(
     """
     found: list[str] = []
     for row in _rows(con, "duckdb_schemas"):
-        if not row["internal"]:
-            found.append(f"schema {row['schema_name']}")
+        found.append(f"schema {row['schema_name']}")
     for row in _rows(con, "duckdb_functions"):
-        if not row["internal"]:
-            found.append(f"{row['function_type'].replace('_', ' ')} {row['function_name']}")
+        found.append(f"{row['function_type'].replace('_', ' ')} {row['function_name']}")
     for row in _rows(con, "duckdb_types"):
-        if not row["internal"]:
-            found.append(f"type {row['type_name']}")
+        found.append(f"type {row['type_name']}")
     for row in _rows(con, "duckdb_sequences"):
         found.append(f"sequence {row['sequence_name']}")
     for row in _rows(con, "duckdb_indexes"):
         found.append(f"index {row['index_name']}")
     for row in _rows(con, "duckdb_views"):
-        if row["internal"]:
-            continue
         name = row["view_name"]
-        if row["schema_name"] != "main" or name not in view_sql:
+        if row["schema_name"] != "main" or name not in reference:
             found.append(f"view {name}")
-        elif _normal(row["sql"]) != _normal(view_sql[name]):
+        elif _normal(row["sql"]) != _normal(reference[name]):
             found.append(f"view {name} (its definition was changed)")
-    tables = {r["table_name"]: r for r in _rows(con, "duckdb_tables") if not r["internal"]}
     main = set()
-    for name, row in sorted(tables.items()):
+    for row in _rows(con, "duckdb_tables"):
+        name = row["table_name"]
         if row["schema_name"] != "main" or row["temporary"]:
             found.append(f"table {row['schema_name']}.{name}")
-        else:
-            main.add(name)
-    found.extend(_table_changes(con, main))
+            continue
+        main.add(name)
+        if name in AION_TABLES and _normal(row["sql"]) != _normal(reference.get(name)):
+            found.append(f"table {name} (its columns or constraints were changed)")
     return found, main
 
 
-def _table_changes(con: duckdb.DuckDBPyConnection, tables: set[str]) -> list[str]:
-    """The aion tables whose columns or constraints differ from what aion creates."""
-    changed: list[str] = []
-    columns: dict[str, list[dict[str, Any]]] = {}
-    for row in _rows(con, "duckdb_columns"):
-        if row["schema_name"] == "main":
-            columns.setdefault(row["table_name"], []).append(row)
-    constraints: dict[str, list[dict[str, Any]]] = {}
-    for row in _rows(con, "duckdb_constraints"):
-        if row["schema_name"] == "main":
-            constraints.setdefault(row["table_name"], []).append(row)
-    for name in sorted(set(tables) & set(TABLE_COLUMNS)):
-        got = sorted(columns.get(name, []), key=lambda r: r["column_index"])
-        shape = tuple((c["column_name"], c["data_type"], bool(c["is_nullable"])) for c in got)
-        extras = [
-            c["column_name"] for c in got if c["column_default"] is not None or c["is_generated"]
-        ]
-        odd_constraints = [
-            c for c in constraints.get(name, []) if c["constraint_type"] != "NOT NULL"
-        ]
-        if shape != TABLE_COLUMNS[name] or extras or odd_constraints:
-            changed.append(f"table {name} (its columns or constraints were changed)")
-    return changed
+def main_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The tables in the file's ``main`` schema (when its catalog was just checked)."""
+    return {
+        r["table_name"]
+        for r in _rows(con, "duckdb_tables")
+        if r["schema_name"] == "main" and not r["temporary"]
+    }
 
 
 def refuse_foreign(path: str, found: list[str]) -> StoreCorruptedError:

@@ -110,10 +110,14 @@ class DuckDBStore:
             # Validate without write access first: a damaged or foreign file is
             # reported and left exactly as it was.
             _Validator(self.path, read_only=True).close()
+            self._catalog_checked = True  # the writable open need not list it again
         self._open()
+        self._catalog_checked = False
 
     #: Whether opening loads the index (the read-only validation pass skips it).
     _INDEX_AT_OPEN = True
+    #: Set for the writable open that follows a read-only validation of the same file.
+    _catalog_checked = False
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
         """The DuckDB connection; the one seam fault-injection tests replace.
@@ -146,7 +150,11 @@ class DuckDBStore:
         self._heads: HeadsLog | None = None
         try:
             self._store_id = prepare(
-                self._con, self.path, read_only=self.read_only, upgrade=self._INDEX_AT_OPEN
+                self._con,
+                self.path,
+                read_only=self.read_only,
+                upgrade=self._INDEX_AT_OPEN,
+                catalog_checked=self._catalog_checked,
             )
             self._check_heads()
             if self._INDEX_AT_OPEN:

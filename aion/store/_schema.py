@@ -97,25 +97,29 @@ def translate(exc: duckdb.Error, path: str, doing: str) -> StoreError:
 
 
 @functools.cache
-def view_sql() -> dict[str, str]:
-    """The aion views as this DuckDB renders them (what a file's catalog is compared with)."""
+def reference_sql() -> dict[str, str]:
+    """The aion tables and views as this DuckDB renders them (what a file is compared with)."""
     con = _catalog.connect(":memory:", read_only=False)
     try:
         for statement in _SCHEMA:
             con.execute(statement)
-        return {
-            name: sql
-            for name, sql, internal in con.execute(
-                "SELECT view_name, sql, internal FROM system.main.duckdb_views()"
-            ).fetchall()
-            if not internal
-        }
+        rows = con.execute(
+            "SELECT table_name, sql FROM system.main.duckdb_tables() WHERE NOT internal "
+            "UNION ALL "
+            "SELECT view_name, sql FROM system.main.duckdb_views() WHERE NOT internal"
+        ).fetchall()
+        return dict(rows)
     finally:
         con.close()
 
 
 def prepare(
-    con: duckdb.DuckDBPyConnection, path: str, *, read_only: bool, upgrade: bool
+    con: duckdb.DuckDBPyConnection,
+    path: str,
+    *,
+    read_only: bool,
+    upgrade: bool,
+    catalog_checked: bool = False,
 ) -> str | None:
     """Check an opened file is an aion store (creating the schema in an empty one).
 
@@ -124,6 +128,7 @@ def prepare(
         path: The file, for messages.
         read_only: Whether the connection is read-only (an empty file stays empty).
         upgrade: Whether a store from before the heads log may be given its store id.
+        catalog_checked: The read-only first look at this file just checked its catalog.
 
     Returns:
         The store id the heads log is bound to (None: an empty file, or an old
@@ -131,12 +136,16 @@ def prepare(
     """
     # Before any query of aion's own: the file's catalog must hold nothing
     # aion did not create (a macro would replace a function our queries call).
-    found, tables = _catalog.inspect_catalog(con, view_sql())
+    found: list[str] = []
+    if catalog_checked:
+        tables = _catalog.main_tables(con)
+    else:
+        found, tables = _catalog.inspect_catalog(con, reference_sql())
     if found:
         raise _catalog.refuse_foreign(path, found)
     if "aion_meta" in tables:
         if "events" in tables:
-            extra = sorted(tables - set(_catalog.TABLE_COLUMNS))
+            extra = sorted(tables - _catalog.AION_TABLES)
             if extra:
                 found = [f"table {name}" for name in extra]
                 raise _catalog.refuse_foreign(path, found)

@@ -138,23 +138,68 @@ class Campaign:
         stderr = (self.folder / "worker.err").open("ab")
         return subprocess.Popen(argv, cwd=ROOT, env=env, stderr=stderr)
 
-    def round(self) -> None:
-        """Start a worker, SIGKILL it at a random moment, and check the file."""
+    def round(self, *, after_progress: bool = False) -> None:
+        """Start a worker, SIGKILL it at a random moment, and check the file.
+
+        The delay is counted from a line the worker writes, not from the spawn
+        (interpreter start-up and recovery under load would otherwise eat the
+        window): from ``spawned`` (imports done) in half the rounds, so kills
+        land during recovery, and from ``ready`` (recovery done) in the others,
+        so they land in live work. With ``after_progress``, the delay starts once
+        the worker has run an activity (so a start is committed).
+        """
         statuses = self.check()
         self._feed(statuses)
         delay = self.rng.uniform(*self.delays)
+        anchor = self.rng.choice(("spawned", "ready"))
+        exec_log = self.folder / "exec.log"
+        executed = exec_log.stat().st_size if exec_log.exists() else 0
         proc = self._spawn()
-        try:
-            proc.wait(timeout=delay)
+        if not self._wait_for(proc, lambda: self._status_says(anchor)):
+            proc.kill()
+            proc.wait()
             self.report.violations.append(
-                f"worker {self.incarnation} exited by itself with {proc.returncode} "
+                f"worker {self.incarnation} never said {anchor!r} "
                 f"(see {self.folder / 'worker.err'})"
             )
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
+            self._read_status()
+            return
+        if after_progress:
+            ready = self._wait_for(
+                proc, lambda: exec_log.exists() and exec_log.stat().st_size > executed
+            )
+            delay = delay if ready else -1.0  # then the usual random delay
+        if delay >= 0:
+            try:
+                proc.wait(timeout=delay)
+            except subprocess.TimeoutExpired:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait()
+                self.report.kills += 1
+                self._read_status()
+                return
+        if proc.poll() is None:
+            proc.kill()
             proc.wait()
-            self.report.kills += 1
+        self.report.violations.append(
+            f"worker {self.incarnation} exited by itself with {proc.returncode}, or made no "
+            f"progress (see {self.folder / 'worker.err'})"
+        )
         self._read_status()
+
+    def _status_says(self, what: str) -> bool:
+        path = self.folder / "status.log"
+        lines = path.read_text().splitlines() if path.exists() else []
+        return any(line.split()[:2] == [str(self.incarnation), what] for line in lines)
+
+    def _wait_for(self, proc: subprocess.Popen[bytes], seen: Any, timeout: float = 120.0) -> bool:
+        """Poll until ``seen()`` (True) or the worker exits or the timeout passes (False)."""
+        deadline = time.monotonic() + timeout
+        while not seen():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                return bool(seen())
+            time.sleep(0.005)
+        return True
 
     def _read_status(self) -> None:
         path = self.folder / "status.log"
@@ -194,13 +239,19 @@ class Campaign:
             return {}
         try:
             con = duckdb.connect(self.db, read_only=True)
-            rows = con.execute(ROW_SQL).fetchall()
+            tables = {
+                r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()
+            }
+            rows = con.execute(ROW_SQL).fetchall() if "events" in tables else []
             con.close()
+            # aion's own open also checks the heads log: no committed event was lost.
             aion.DuckDBStore(self.db, read_only=True).close()
             count["db opened after a kill"] += 1
         except Exception as exc:  # the one thing that must never happen
             self.report.violations.append(f"round {self.incarnation}: the DB did not open: {exc}")
             return {}
+        if "events" not in tables:
+            count["files with no schema yet, taken as empty"] += 1
         current: dict[str, list[tuple[Any, ...]]] = {}
         for row in rows:
             current.setdefault(row[0], []).append(row)
