@@ -9,5 +9,6 @@ wants `aion.replay` / `aion.Replayer` instead: this is the lower level.
 
 from aion._definitions import Registry as Registry
 from aion._interpreter import Interpreter as Interpreter
+from aion._interpreter._support import argument_problem as argument_problem
 
-__all__ = ["Interpreter", "Registry"]
+__all__ = ["Interpreter", "Registry", "argument_problem"]

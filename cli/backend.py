@@ -35,7 +35,7 @@ from aion.store import (
     is_postgres_url,
     open_store,
 )
-from aion.store._postgres_url import redact
+from aion.store import redact_url as redact
 
 from .app import EXIT_STORE, EXIT_USAGE, CliError
 from .endpoint import EndpointClient, read_endpoint

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import click
 
-from aion.store import open_store
-from aion.store._postgres_url import is_postgres_url, redact
+from aion.store import is_postgres_url, open_store
+from aion.store import redact_url as redact
 
 from .app import App
 
@@ -33,7 +33,7 @@ def db() -> None:
 def init(app: App, target: str | None) -> None:
     """Create aion's schema (or check the existing one) and report its version."""
     from aion.store import SCHEMA_VERSION as DUCKDB_VERSION
-    from aion.store._postgres_schema import SCHEMA_VERSION as PG_VERSION
+    from aion.store.postgres_schema import SCHEMA_VERSION as PG_VERSION
 
     where = target or app.db
     store = open_store(where)

@@ -13,7 +13,7 @@ from .app import EXIT_FAILED, App
 @click.pass_obj
 def lint(app: App, paths: tuple[str, ...], as_json: bool) -> None:
     """Flag nondeterminism in @aion.workflow code (exit 1 when anything is found)."""
-    from aion.testing._lint import lint_paths
+    from aion.testing.lint import lint_paths
 
     try:
         findings = lint_paths(paths)

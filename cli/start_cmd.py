@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 import aion
-from aion._interpreter._support import argument_problem
+from aion.interpreter import argument_problem
 
 from .app import App
 from .loader import load_target

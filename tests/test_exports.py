@@ -160,7 +160,7 @@ def test_tool_modules_are_pinned() -> None:
         "to_jsonable",
     ]
     assert aion.describe.__all__ == ["describe_workflow", "event_line", "event_summary"]
-    assert aion.interpreter.__all__ == ["Interpreter", "Registry"]
+    assert aion.interpreter.__all__ == ["Interpreter", "Registry", "argument_problem"]
     for module in (aion.codec, aion.describe, aion.events, aion.interpreter):
         for name in module.__all__:
             assert getattr(module, name) is not None, (module.__name__, name)

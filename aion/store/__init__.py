@@ -18,6 +18,7 @@ from aion.store._postgres_leases import Fence as Fence
 from aion.store._postgres_leases import InboxMessage as InboxMessage
 from aion.store._postgres_leases import Session as Session
 from aion.store._postgres_url import is_postgres_url as is_postgres_url
+from aion.store._postgres_url import redact as redact_url
 from aion.store._protocol import Append as Append
 from aion.store._protocol import Store as Store
 from aion.store._protocol import TimerInfo as TimerInfo
@@ -43,6 +44,7 @@ __all__ = [
     "WorkflowInfo",
     "is_postgres_url",
     "open_store",
+    "redact_url",
 ]
 
 
