@@ -161,11 +161,11 @@ class Engine(Runtime):
             name = workflow_definition(workflow).name
             if name not in self.registry.workflows:
                 self.registry.add_workflow(workflow)
+        json_args = _codec.to_jsonable(list(args), f"the input of workflow {name!r}")
         problem = argument_problem(self.registry.workflow(name).fn, args)
         if problem is not None:
             msg = f"cannot start workflow {name!r}: {problem}."
             raise WorkflowArgumentError(msg)
-        json_args = _codec.to_jsonable(list(args), f"the input of workflow {name!r}")
         workflow_id = workflow_id or str(uuid.uuid4())
         with self._lock:
             self._check_open()

@@ -19,9 +19,9 @@ a ``__main__`` the workers do not share) fails its attempt with
 from __future__ import annotations
 
 import multiprocessing
-import pickle
 import threading
 from concurrent.futures import CancelledError, Executor, Future, ProcessPoolExecutor
+from multiprocessing.reduction import ForkingPickler
 from typing import Any
 
 from aion._definitions import ActivityDefinition
@@ -69,7 +69,7 @@ class FuturesExecutor:
             if fn in self._portable:
                 return self._portable[fn]
         try:
-            pickle.dumps(fn)
+            ForkingPickler.dumps(fn)  # serialises only: what the pool would send
             problem = None
         except Exception as exc:  # PicklingError, AttributeError, TypeError: all say "cannot"
             problem = (
@@ -101,13 +101,16 @@ class FuturesExecutor:
                 outcome = f.result()
             except CancelledError as exc:
                 done((False, exc))
-            except (pickle.PicklingError, AttributeError, TypeError) as exc:
-                # Raised by the pool while sending the call (e.g. an argument type
-                # the worker cannot import): the attempt never started.
-                msg = f"activity {definition.name!r} could not be sent to a worker: {exc}"
-                done((False, NotPicklableError(msg)))
-            except BaseException as exc:  # the worker died (BrokenProcessPool), ...
-                done((False, exc))
+            except BaseException as exc:
+                if isinstance(exc, AttributeError | TypeError) or type(exc).__name__ == (
+                    "PicklingError"
+                ):
+                    # Raised by the pool while sending the call (an argument type the
+                    # worker cannot import): the attempt never started.
+                    msg = f"activity {definition.name!r} could not be sent to a worker: {exc}"
+                    done((False, NotPicklableError(msg)))
+                else:  # the worker died (BrokenProcessPool), ...
+                    done((False, exc))
             else:
                 done(outcome)
 
