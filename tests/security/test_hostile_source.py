@@ -26,7 +26,8 @@ SECRET = "TOPSECRET-do-not-print"
 def _replay_with_source(folder: Path, source: str) -> str:
     """Replay a fixture whose recorded call differs (so it diverges) and names ``source``."""
     data: dict[str, Any] = json.loads(GOOD.read_text())
-    data["events"][1]["digest"] = "0" * 16  # the call no longer matches
+    data["events"][1]["digest"] = "0" * 16  # the call no longer matches:
+    data["events"][1]["args"] = [22]  # other arguments, not just another spelling of them
     data["events"][1]["source"] = source
     path = folder / "f.json"
     path.write_text(json.dumps(data))
