@@ -7,7 +7,7 @@ open; it answers the questions asked often (optimistic-concurrency heads,
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
 from aion._errors import HistoryError, SequenceConflict
@@ -65,23 +65,12 @@ class WorkflowIndex:
 
     def check(self, batch: Sequence[Append]) -> None:
         """Raise `SequenceConflict` or `HistoryError` if any append in ``batch`` is invalid."""
-        heads: dict[str, int] = {}
-        for item in batch:
-            entry = self._entries.get(item.workflow_id)
-            head = heads.get(item.workflow_id, entry.last_seq if entry else 0)
-            if head != item.expected_seq:
-                raise SequenceConflict(item.workflow_id, item.expected_seq, head)
-            for offset, event in enumerate(item.events, start=1):
-                if event.seq != head + offset:
-                    msg = (
-                        f"append to workflow {item.workflow_id!r} is not contiguous: "
-                        f"expected seq {head + offset}, got {event.seq}."
-                    )
-                    raise HistoryError(msg)
-            if head == 0 and item.events and not isinstance(item.events[0], WorkflowStarted):
-                msg = f"the history of {item.workflow_id!r} must begin with WorkflowStarted."
-                raise HistoryError(msg)
-            heads[item.workflow_id] = head + len(item.events)
+
+        def last_seq(workflow_id: str) -> int:
+            entry = self._entries.get(workflow_id)
+            return entry.last_seq if entry else 0
+
+        check_appends(batch, last_seq)
 
     def observe(self, workflow_id: str, events: Iterable[Event]) -> None:
         """Fold appended (or loaded) events into the index."""
@@ -220,3 +209,35 @@ class WorkflowIndex:
         ]
         timers.sort(key=lambda t: (t.fire_at, t.workflow_id, t.ordinal))
         return timers
+
+
+def check_appends(batch: Sequence[Append], last_seq: Callable[[str], int]) -> None:
+    """The one rule every store applies to a batch before writing it.
+
+    Each append must expect the workflow's current head (``last_seq``, moved
+    along by earlier appends in the same batch), carry contiguous seqs, and a
+    new history must begin with `WorkflowStarted`. Shared so that DuckDB,
+    memory and PostgreSQL refuse exactly the same batches.
+
+    Raises:
+        SequenceConflict: An append expects another head.
+        HistoryError: Its seqs are not contiguous, or a new history does not start.
+    """
+    heads: dict[str, int] = {}
+    for item in batch:
+        head = heads.get(item.workflow_id)
+        if head is None:
+            head = last_seq(item.workflow_id)
+        if head != item.expected_seq:
+            raise SequenceConflict(item.workflow_id, item.expected_seq, head)
+        for offset, event in enumerate(item.events, start=1):
+            if event.seq != head + offset:
+                msg = (
+                    f"append to workflow {item.workflow_id!r} is not contiguous: "
+                    f"expected seq {head + offset}, got {event.seq}."
+                )
+                raise HistoryError(msg)
+        if head == 0 and item.events and not isinstance(item.events[0], WorkflowStarted):
+            msg = f"the history of {item.workflow_id!r} must begin with WorkflowStarted."
+            raise HistoryError(msg)
+        heads[item.workflow_id] = head + len(item.events)

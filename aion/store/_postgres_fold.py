@@ -16,7 +16,6 @@ from typing import Any
 
 import attrs
 
-from aion._errors import HistoryError, SequenceConflict
 from aion._events import (
     STATUS_AFTER,
     TERMINAL_STATUSES,
@@ -30,6 +29,7 @@ from aion._events import (
     WorkflowStarted,
     kind_of,
 )
+from aion.store._index import check_appends
 from aion.store._protocol import Append, TimerInfo
 
 
@@ -63,23 +63,12 @@ class TimerOps:
 
 def check(batch: Sequence[Append], rows: Mapping[str, Row]) -> None:
     """Raise `SequenceConflict` or `HistoryError` exactly as the in-memory index does."""
-    heads: dict[str, int] = {}
-    for item in batch:
-        row = rows.get(item.workflow_id)
-        head = heads.get(item.workflow_id, row.last_seq if row else 0)
-        if head != item.expected_seq:
-            raise SequenceConflict(item.workflow_id, item.expected_seq, head)
-        for offset, event in enumerate(item.events, start=1):
-            if event.seq != head + offset:
-                msg = (
-                    f"append to workflow {item.workflow_id!r} is not contiguous: "
-                    f"expected seq {head + offset}, got {event.seq}."
-                )
-                raise HistoryError(msg)
-        if head == 0 and item.events and not isinstance(item.events[0], WorkflowStarted):
-            msg = f"the history of {item.workflow_id!r} must begin with WorkflowStarted."
-            raise HistoryError(msg)
-        heads[item.workflow_id] = head + len(item.events)
+
+    def last_seq(workflow_id: str) -> int:
+        row = rows.get(workflow_id)
+        return row.last_seq if row else 0
+
+    check_appends(batch, last_seq)
 
 
 def fold(batch: Sequence[Append], rows: dict[str, Row]) -> dict[str, TimerOps]:
