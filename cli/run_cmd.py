@@ -12,7 +12,6 @@ import click
 from rich.console import Group, RenderableType
 from rich.live import Live
 from rich.panel import Panel
-from rich.text import Text
 
 import aion
 from aion import codec as _codec
@@ -25,6 +24,7 @@ from .endpoint import EndpointServer, read_endpoint
 from .loader import load_target
 from .options import json_option, module_option, parse_values
 from .output import status_text, value_text
+from .safe import data
 from .serving import handlers
 from .timeline import fmt_duration
 from .worker_cmd import install_stop_handlers
@@ -35,13 +35,13 @@ DONE = (*TERMINAL_STATUSES, "stalled")
 
 def live_view(desc: aion.WorkflowDescription, last: str, elapsed: float) -> RenderableType:
     """What `aion run` shows while the workflow runs: status, current step, pending, elapsed."""
-    head = Text(f"{desc.workflow_id} ({desc.workflow_type}) ")
+    head = data(f"{desc.workflow_id} ({desc.workflow_type}) ")
     head.append_text(status_text(desc.status))
     head.append(
         f"  ·  {desc.last_seq} events  ·  {fmt_duration(timedelta(seconds=elapsed))} elapsed"
     )
-    lines: list[RenderableType] = [head, Text(f"last: {last}", style="dim")]
-    lines.extend(Text(f"waiting on {p}") for p in desc.pending)
+    lines: list[RenderableType] = [head, data(f"last: {last}", style="dim")]
+    lines.extend(data(f"waiting on {p}") for p in desc.pending)
     return Panel(Group(*lines), title="aion run", title_align="left")
 
 

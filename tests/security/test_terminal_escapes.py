@@ -10,6 +10,7 @@ process with CliRunner and in a real terminal (a pty running ``aion``).
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import pty
@@ -22,6 +23,8 @@ from typing import Any
 import pytest
 from aion_cli.main import cli
 from click.testing import CliRunner
+
+import aion
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "replay_fixtures"
@@ -142,3 +145,33 @@ def test_a_real_terminal_gets_no_escape_from_the_history(hostile_db: Path, tmp_p
     assert "\x1b[" in text  # colour really was on
     assert "[green]order-1[/]" in text
     assert "\\x1b]0;pwned\\x07" in text
+
+
+def test_the_run_live_view_shows_history_text_escaped() -> None:
+    """`aion run`'s live panel renders ids, pending lines and events as data, never markup."""
+    from datetime import UTC, datetime
+
+    from aion_cli.run_cmd import live_view
+    from rich.console import Console
+
+    desc = aion.WorkflowDescription(
+        workflow_id=ID,
+        run_id="r1",
+        workflow_type=f"shop{TITLE}",
+        status="running",
+        stalled_reason=None,
+        started_at=datetime(2026, 1, 1, tzinfo=UTC),
+        closed_at=None,
+        last_seq=3,
+        runs=1,
+        parent_id=None,
+        pending=(f"signal {NAME}",),
+        timers=(),
+    )
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=200, color_system=None)
+    console.print(live_view(desc, f"ActivityFailed {MESSAGE}", 1.5))
+    shown = out.getvalue()
+    assert not any(seq in shown for seq in HOSTILE), repr(shown)
+    assert "[green]order-1[/]\\x1b[2J" in shown  # the markup is shown as typed, not applied
+    assert "\\x1b]0;pwned\\x07" in shown
