@@ -71,23 +71,35 @@ _JSON_SCALARS = (str, int, float, bool, type(None))
 _EXACT_SCALARS = frozenset(_JSON_SCALARS)
 
 
-def _plain(value: Any) -> bool:
+#: Deepest nesting a value may have when it is recorded. The reader refuses a
+#: payload nested deeper than `_rowcodec.MAX_DEPTH`, and an event wraps a value
+#: in a few levels of its own (``{"args": [...]}``, an error's details), so the
+#: writer keeps that margin: whatever is recorded reads back.
+MAX_VALUE_DEPTH: Final = _rowcodec.MAX_DEPTH - 8
+
+
+def _plain(value: Any, depth: int = 1) -> bool:
     """Whether ``value`` is already a JSON value (the fast path, no converter needed).
 
     NaN and the infinities are floats but not JSON: they take the slow path,
-    which rejects them before anything is queued for recording.
+    which rejects them before anything is queued for recording. So does a
+    value nested deeper than `MAX_VALUE_DEPTH`, which the slow path refuses.
     """
     kind = type(value)
     if kind in _EXACT_SCALARS:
         return kind is not float or math.isfinite(value)
     if kind is list:
+        if depth > MAX_VALUE_DEPTH:
+            return False
         for item in value:  # noqa: SIM110 - a loop, not all(genexpr): runs for every call's args
-            if not _plain(item):
+            if not _plain(item, depth + 1):
                 return False
         return True
     if kind is dict:
-        for key, item in value.items():  # noqa: SIM110 - as above
-            if type(key) is not str or not _plain(item):
+        if depth > MAX_VALUE_DEPTH:
+            return False
+        for key, item in value.items():
+            if type(key) is not str or not _plain(item, depth + 1):
                 return False
         return True
     if isinstance(value, float):
@@ -119,6 +131,11 @@ def to_jsonable(value: Any, what: str = "value") -> Any:
     except (TypeError, ValueError) as exc:
         msg = f"{what} cannot be encoded as JSON: {type(value).__name__} ({exc})."
         raise CodecError(msg) from None
+    except RecursionError:
+        result = None  # deeper than Python can walk: refused just below
+    if result is None or _rowcodec.too_deep(result, MAX_VALUE_DEPTH):
+        msg = f"{what} is nested deeper than {MAX_VALUE_DEPTH} levels, more than a history holds."
+        raise CodecError(msg)
     return result
 
 

@@ -86,11 +86,14 @@ def _finite(text: str) -> float:
     return value
 
 
-def _too_deep(value: Any) -> bool:
+def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
+    """Whether ``value`` nests containers deeper than ``limit`` (iterative: no recursion)."""
+    if type(value) not in (dict, list):
+        return False
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        if depth > MAX_DEPTH:
+        if depth > limit:
             return True
         children = item.values() if type(item) is dict else item
         stack.extend((c, depth + 1) for c in children if type(c) in (dict, list))
@@ -117,7 +120,7 @@ def loads(text: str) -> Any:
         type(value) in (dict, list)
         and len(text) > 2 * MAX_DEPTH
         and text.count("[") + text.count("{") > MAX_DEPTH
-        and _too_deep(value)
+        and too_deep(value)
     ):
         msg = f"the JSON text is nested deeper than {MAX_DEPTH} levels."
         raise ValueError(msg)

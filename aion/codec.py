@@ -7,13 +7,23 @@ engine does, with the same `aion.CodecError` messages. `event_to_dict` /
 `CONVERTER` is the one cattrs converter everything goes through: use it to
 structure or unstructure aion's records (`aion.store.WorkflowInfo`,
 `aion.WorkflowDescription`, ...), and do not register hooks on it, since the
-stored format depends on it.
+stored format depends on it. `MAX_VALUE_DEPTH` is the deepest nesting of
+lists and dicts a recorded value may have (deeper is a `CodecError`: the
+reader refuses such payloads as hostile).
 """
 
 from aion._codec import CONVERTER as CONVERTER
+from aion._codec import MAX_VALUE_DEPTH as MAX_VALUE_DEPTH
 from aion._codec import event_from_dict as event_from_dict
 from aion._codec import event_to_dict as event_to_dict
 from aion._codec import from_jsonable as from_jsonable
 from aion._codec import to_jsonable as to_jsonable
 
-__all__ = ["CONVERTER", "event_from_dict", "event_to_dict", "from_jsonable", "to_jsonable"]
+__all__ = [
+    "CONVERTER",
+    "MAX_VALUE_DEPTH",
+    "event_from_dict",
+    "event_to_dict",
+    "from_jsonable",
+    "to_jsonable",
+]

@@ -20,6 +20,7 @@ import attrs
 import pytest
 
 import aion
+import aion.codec
 from aion._interpreter import Interpreter
 
 
@@ -289,6 +290,58 @@ def test_non_json_signal_payload_and_activity_argument(tmp_path: Path) -> None:
         assert str(info.value).startswith(
             "the payload of signal 'x' cannot be encoded as JSON: dict"
         )
+
+
+def _nested(levels: int) -> Any:
+    value: Any = 1
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+@aion.activity(name="bad.nest")
+def nest(levels: int) -> Any:
+    return _nested(levels)
+
+
+@aion.workflow(name="bad.nests")
+def nests(levels: int) -> Any:
+    try:
+        value = yield aion.call(nest, levels, retry=aion.RetryPolicy(max_attempts=1))
+    except aion.ActivityError as exc:
+        return f"refused: {exc.cause_type}: {exc.message}"
+    return "recorded" if value == _nested(levels) else "changed"
+
+
+def test_a_value_deeper_than_a_history_holds_is_refused_and_the_file_reads_back(
+    tmp_path: Path,
+) -> None:
+    """What the writer records, the reader accepts: the deepest value reads back from disk.
+
+    The reader refuses payloads nested deeper than 512 levels (a hostile row), so
+    the writer must never record one: too deep a start argument or signal payload
+    is a `CodecError` with nothing written, too deep an activity result fails
+    that attempt, and deeper than Python can walk is the same error, not a
+    RecursionError.
+    """
+    limit = aion.codec.MAX_VALUE_DEPTH
+    path = str(tmp_path / "db.duckdb")
+    with aion.Engine(path, workflows=[nests], activities=[nest]) as engine:
+        engine.start(nests, limit, workflow_id="at-limit")
+        engine.start(nests, limit + 1, workflow_id="too-deep")
+        assert engine.run_until_complete("at-limit") == "recorded"
+        refused = engine.run_until_complete("too-deep")
+        assert refused.startswith("refused: aion.CodecError: the result of activity"), refused
+        assert refused.endswith(f"is nested deeper than {limit} levels, more than a history holds.")
+        for levels in (limit + 1, 100_000):
+            with pytest.raises(aion.CodecError, match=f"nested deeper than {limit} levels"):
+                engine.start(nests, _nested(levels), workflow_id="deep-arg")
+            with pytest.raises(aion.CodecError, match=f"nested deeper than {limit} levels"):
+                engine.signal("at-limit", "x", _nested(levels))
+        assert engine.store.info("deep-arg") is None
+    with aion.Engine(path, workflows=[nests], activities=[nest]) as engine:  # reads back
+        assert engine.run_until_complete("at-limit") == "recorded"
+        assert engine.describe("too-deep").status == "completed"
 
 
 # --- workflow code that misbehaves ----------------------------------------------------------

@@ -154,6 +154,7 @@ def test_events_exports_every_class_history_can_hold() -> None:
 def test_tool_modules_are_pinned() -> None:
     assert aion.codec.__all__ == [
         "CONVERTER",
+        "MAX_VALUE_DEPTH",
         "event_from_dict",
         "event_to_dict",
         "from_jsonable",
