@@ -10,7 +10,9 @@ random delay, and then, with no process holding the file, checks:
 * seqs are 1..n per workflow: none duplicated, none missing;
 * no activity whose completion was recorded ran again in a later process
   (and no attempt ran twice within one process);
-* no accepted signal was recorded twice.
+* no accepted signal was recorded twice;
+* nothing was recorded in a run after that run's end (completed, failed,
+  cancelled or continued as new).
 
 After the last kill a worker runs to the end without interruption; then every
 accepted signal must have been consumed exactly once and every workflow must
@@ -44,6 +46,11 @@ import aion
 from tests.crash import workload
 
 ROOT = Path(__file__).resolve().parents[2]
+#: The events that end a run: nothing may follow one with the same run id.
+RUN_ENDS = frozenset(
+    {"WorkflowCompleted", "WorkflowFailed", "WorkflowCancelled", "WorkflowContinuedAsNew"}
+)
+TERMINAL = ("completed", "failed", "cancelled")
 ROW_SQL = (
     "SELECT workflow_id, seq, run_id, kind, ordinal, name, payload::VARCHAR, "
     "recorded_at::VARCHAR, source, digest FROM events ORDER BY workflow_id, seq"
@@ -265,6 +272,7 @@ class Campaign:
             count["events checked byte-identical"] += len(before)
             if history[: len(before)] != before:
                 self.report.violations.append(f"{workflow_id}: recorded events changed or vanished")
+            self._check_run_ends(workflow_id, history)
         for workflow_id in self.rows.keys() - current.keys():
             self.report.violations.append(f"{workflow_id}: its history vanished")
         self.rows = current
@@ -277,6 +285,20 @@ class Campaign:
                 "completed" if kinds[-1] == "WorkflowCompleted" else kinds[-1].lower()
             )
         return statuses
+
+    def _check_run_ends(self, workflow_id: str, history: list[tuple[Any, ...]]) -> None:
+        """No event of a run comes after that run's terminal event."""
+        ended: dict[str, int] = {}
+        for row in history:
+            seq, run_id, kind = row[1], row[2], row[3]
+            if run_id in ended:
+                self.report.violations.append(
+                    f"{workflow_id}: {kind} at seq {seq} was recorded in run {run_id} "
+                    f"after its end at seq {ended[run_id]}"
+                )
+            elif kind in RUN_ENDS:
+                ended[run_id] = seq
+        self.report.counts["runs checked closed after their end"] += len(ended)
 
     def _check_activities(self, rows: list[tuple[Any, ...]]) -> None:
         for row in rows:
@@ -359,6 +381,12 @@ def reference_results(campaign: Campaign, folder: Path) -> dict[str, Any]:
             engine.signal(sig["id"], sig["name"], sig["payload"])
         for handle in handles:
             handle.result(timeout=300)
+        # Children a parent's end cancelled may still be compensating: wait for all.
+        deadline = time.monotonic() + 300
+        while any(i.status not in TERMINAL for i in engine.list()):
+            if time.monotonic() > deadline:
+                raise TimeoutError("the crash-free reference run did not finish")
+            time.sleep(0.02)
         out: dict[str, Any] = {}
         for info in engine.list():
             last = engine.history(info.workflow_id)[-1]

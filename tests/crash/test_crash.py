@@ -72,3 +72,15 @@ def test_checker_sees_a_duplicated_signal(one_round: campaign.Campaign) -> None:
     con.close()
     one_round.check()
     assert any("was recorded 2 times" in v for v in one_round.report.violations)
+
+
+def test_checker_sees_an_event_after_a_runs_end(one_round: campaign.Campaign) -> None:
+    con = duckdb.connect(one_round.db)
+    # The run of a workflow with at least three events "ends" at seq 2: seq 3 follows its end.
+    con.execute(
+        "UPDATE events SET kind = 'WorkflowContinuedAsNew' WHERE seq = 2 AND workflow_id = "
+        "(SELECT workflow_id FROM events GROUP BY workflow_id HAVING max(seq) >= 3 LIMIT 1)"
+    )
+    con.close()
+    one_round.check()
+    assert any("after its end at seq 2" in v for v in one_round.report.violations)

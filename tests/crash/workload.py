@@ -5,6 +5,11 @@ sends one by one, and a relay child that a burst workflow signals several
 times in the batch that starts it (so signals arrive in the same batch as the
 one that makes the run continue as new).
 
+Child cancellation is exercised three ways by a canceller: a child that loses
+a `collect_race`, one cut off by a `with_timeout` deadline, and one started
+with ``ParentClose.CANCEL`` that its parent's completion cancels. Each child
+compensates (an activity) before it ends cancelled.
+
 Every workflow's result depends only on its input and on the signals sent to
 it (never on timing), so a crash-free run of the same schedule must end with
 exactly the same results. Activities append ``incarnation key attempt`` to an
@@ -136,7 +141,33 @@ def burst(base: int, n: int) -> Any:
     return {"got": got, "in_order": got == [base + i for i in range(n)]}
 
 
-WORKFLOWS = [pipeline, collector, child, parent, relay, burst]
+@aion.workflow(name="crash.waiter")
+def waiter(i: int) -> Any:
+    """Waits for a signal nobody sends; cancelled, it compensates and ends cancelled."""
+    try:
+        yield aion.receive_signal("never")
+    except aion.Cancelled:
+        yield aion.call(slow, i, 5)  # the compensation must run, exactly once
+        raise
+    return "signalled"
+
+
+@aion.workflow(name="crash.canceller")
+def canceller(i: int) -> Any:
+    """Cancels a child by a lost race, by a deadline, and by its parent-close policy."""
+    index, _ = yield aion.collect_race(
+        [aion.await_child(waiter, i), aion.sleep(timedelta(seconds=0.2))]
+    )
+    try:
+        yield aion.with_timeout(timedelta(seconds=0.2), aion.await_child(waiter, i + 1))
+        cut = "signalled"
+    except aion.Timeout:
+        cut = "timeout"
+    yield aion.start_child(waiter, i + 2, parent_close=aion.ParentClose.CANCEL)
+    return {"race": index, "cut": cut}
+
+
+WORKFLOWS = [pipeline, collector, child, parent, relay, burst, waiter, canceller]
 ACTIVITIES = [flaky, slow]
 
 
@@ -153,6 +184,7 @@ def wave(index: int, seed: int) -> tuple[list[dict[str, Any]], list[dict[str, An
     starts.append(
         {"id": f"w{index}-burst", "workflow": "crash.burst", "args": [index * 100, 2 + base % 3]}
     )
+    starts.append({"id": f"w{index}-cancel", "workflow": "crash.canceller", "args": [base]})
     signals = [
         {"id": f"w{index}-coll", "name": "item", "payload": {"sid": index * 100 + j}}
         for j in range(count)
