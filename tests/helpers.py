@@ -9,7 +9,8 @@ the crash campaign.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import aion
@@ -230,3 +231,29 @@ def check_recovery_everywhere(
         points += 1
     assert points > 0
     return points
+
+
+def count_events(path: Path) -> int:
+    """How many events a DuckDB file holds, read without a worker."""
+    store = aion.DuckDBStore(path, read_only=True)
+    try:
+        return sum(len(h) for h in store.histories().values())
+    finally:
+        store.close()
+
+
+def record_bad_start(path: Path, workflow_id: str, args: list[Any], name: str = "order") -> None:
+    """What a file written by old code (or by hand) holds: a start the code cannot take."""
+    store = aion.DuckDBStore(path)
+    try:
+        started = WorkflowStarted(
+            seq=1,
+            run_id=f"run-{workflow_id}",
+            recorded_at=datetime(2026, 1, 1, tzinfo=UTC),
+            name=name,
+            args=args,
+            workflow_id=workflow_id,
+        )
+        store.append([Append(workflow_id=workflow_id, expected_seq=0, events=[started])])
+    finally:
+        store.close()

@@ -9,15 +9,13 @@ and every later `Engine(path)`, `aion worker`, `aion run` and
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import aion
-from aion._events import WorkflowStarted
-from aion.store import Append
+from tests.helpers import record_bad_start
 
 
 @aion.activity
@@ -29,31 +27,6 @@ def charge(order_id: str, cents: int) -> str:
 def order(order_id: str, cents: int) -> Any:
     receipt = yield aion.call(charge, order_id, cents)
     return receipt
-
-
-def _events(path: Path) -> int:
-    store = aion.DuckDBStore(path, read_only=True)
-    try:
-        return sum(len(h) for h in store.histories().values())
-    finally:
-        store.close()
-
-
-def _record_bad_start(path: Path, workflow_id: str, args: list[Any]) -> None:
-    """What a file written by old code (or by hand) holds: a start the code cannot take."""
-    store = aion.DuckDBStore(path)
-    try:
-        started = WorkflowStarted(
-            seq=1,
-            run_id=f"run-{workflow_id}",
-            recorded_at=datetime(2026, 1, 1, tzinfo=UTC),
-            name="order",
-            args=args,
-            workflow_id=workflow_id,
-        )
-        store.append([Append(workflow_id=workflow_id, expected_seq=0, events=[started])])
-    finally:
-        store.close()
 
 
 @pytest.mark.parametrize("args", [(), ("o-1",), ("o-1", 5, "extra")])
@@ -77,7 +50,7 @@ def test_start_with_arguments_the_signature_refuses_records_nothing(
 
 def test_a_recorded_input_that_no_longer_fits_stalls_only_that_workflow(tmp_path: Path) -> None:
     path = tmp_path / "old.duckdb"
-    _record_bad_start(path, "hand-made", [])
+    record_bad_start(path, "hand-made", [])
     with aion.Engine(str(path), workflows=[order], activities=[charge]) as engine:
         desc = engine.describe("hand-made")
         assert desc.status == "stalled"
