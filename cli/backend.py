@@ -37,8 +37,8 @@ from aion.store import (
 )
 from aion.store import redact_url as redact
 
-from .app import EXIT_STORE, EXIT_USAGE, CliError
 from .endpoint import EndpointClient, read_endpoint
+from .errors import EXIT_STORE, EXIT_USAGE, CliError
 from .loader import Code
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from .app import EXIT_FAILED, App
+from .app import App
+from .errors import EXIT_FAILED
 
 
 @click.command(name="lint")

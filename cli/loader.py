@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 import attrs
 import click
 
-from .app import EXIT_USAGE, CliError
+from .errors import EXIT_USAGE, CliError
 
 F = TypeVar("F", bound=Callable[..., Any])
 

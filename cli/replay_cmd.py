@@ -13,7 +13,8 @@ import aion
 from aion import fixtures
 from aion.events import Event
 
-from .app import EXIT_FAILED, EXIT_OK, EXIT_USAGE, App, CliError, classify
+from .app import App
+from .errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CliError, classify
 from .loader import Code, load, load_recorded, path_option
 from .options import json_option, module_option
 from .output import divergence_panel, replay_line, replay_summary

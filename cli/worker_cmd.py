@@ -11,8 +11,9 @@ import click
 
 import aion
 
-from .app import EXIT_STORE, App
+from .app import App
 from .endpoint import EndpointServer, check_endpoint_file, endpoint_file, read_endpoint
+from .errors import EXIT_STORE
 from .loader import load
 from .serving import handlers
 
