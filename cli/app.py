@@ -47,11 +47,26 @@ class App:
         db: The database path (``--db``, ``AION_DB`` or ``./aion.duckdb``).
         debug: Show tracebacks instead of one-line errors.
         color: Force colour on (True) or off (False); None means "only on a TTY".
+        modules: ``-m`` modules given before the subcommand (later ones are added).
+        import_path: ``--path`` directories given before the subcommand.
+        as_json: ``--json`` given before the subcommand.
     """
 
-    def __init__(self, db: str, *, debug: bool = False, color: bool | None = None) -> None:
+    def __init__(
+        self,
+        db: str,
+        *,
+        debug: bool = False,
+        color: bool | None = None,
+        modules: tuple[str, ...] = (),
+        import_path: tuple[str, ...] = (),
+        as_json: bool = False,
+    ) -> None:
         self.db = db
         self.debug = debug
+        self.modules = modules
+        self.import_path = import_path
+        self.as_json = as_json
         self.out = _make_console(stderr=False, color=color)
         self.err = _make_console(stderr=True, color=color)
         self._backend: Backend | None = None
@@ -65,9 +80,19 @@ class App:
         plain = all(isinstance(r, Text) for r in items)
         self.out.print(*items, soft_wrap=plain)
 
-    def echo_json(self, data: Any) -> None:
-        """Print JSON for scripts: plain text, never wrapped or coloured."""
-        click.echo(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=str))
+    def echo_json(self, data: Any, *, line: bool = False) -> None:
+        """Print JSON for scripts: plain text, never wrapped or coloured.
+
+        Args:
+            data: A JSON value.
+            line: One compact line (a stream of records: a worker's banner,
+                ``inspect --follow``), flushed at once so a pipe sees it.
+        """
+        indent = None if line else 2
+        text = json.dumps(data, indent=indent, sort_keys=True, ensure_ascii=False, default=str)
+        click.echo(text)
+        if line:
+            click.get_text_stream("stdout").flush()
 
     def note(self, text: str) -> None:
         """A diagnostic line on stderr (progress, where results went)."""

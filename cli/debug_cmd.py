@@ -15,8 +15,8 @@ from aion.describe import event_line
 from aion.events import Event
 
 from .app import App
-from .loader import load, path_option
-from .options import module_option
+from .loader import load
+from .options import common_options
 from .output import divergence_panel
 from .replay_cmd import fixture_code
 from .safe import clean, data
@@ -133,8 +133,7 @@ SHOWS = {"locals": render_locals, "where": render_where, "history": render_histo
 
 @click.command(name="debug")
 @click.argument("ref", metavar="ID|FILE.json")
-@module_option
-@path_option
+@common_options
 @click.option(
     "--until",
     "until",
@@ -160,8 +159,6 @@ SHOWS = {"locals": render_locals, "where": render_where, "history": render_histo
 def debug(
     app: App,
     ref: str,
-    modules: tuple[str, ...],
-    import_path: tuple[str, ...],
     until: int | None,
     breaks: Sequence[str],
     shows: Sequence[str],
@@ -173,6 +170,7 @@ def debug(
     waits. Interactive by default; with --until SEQ it runs there and prints
     what --show asks for (locals, where, history), for scripts.
     """
+    modules, import_path = app.modules, app.import_path
     source = load_source(app, ref)
     code = (
         fixture_code(app, source.fixture, modules, import_path)

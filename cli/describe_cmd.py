@@ -7,18 +7,18 @@ import click
 from aion import codec as _codec
 
 from .app import App
-from .options import json_option
+from .options import common_options
 from .output import description
 
 
 @click.command(name="describe")
 @click.argument("workflow_id", metavar="ID")
-@json_option
+@common_options
 @click.pass_obj
-def describe(app: App, workflow_id: str, as_json: bool) -> None:
+def describe(app: App, workflow_id: str) -> None:
     """Describe workflow ID: status, times, result or error, pending commands and timers."""
     desc = app.backend().describe(workflow_id)
-    if as_json:
+    if app.as_json:
         app.echo_json(_codec.CONVERTER.unstructure(desc))
     else:
         app.show(description(desc))

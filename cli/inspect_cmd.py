@@ -10,14 +10,14 @@ from aion import fixtures
 
 from .app import App
 from .gantt import gantt_html
-from .options import json_option
+from .options import common_options
 from .sources import load_source
 from .timeline import timeline
 
 
 @click.command(name="inspect")
 @click.argument("ref", metavar="ID|FILE.json")
-@json_option
+@common_options
 @click.option(
     "--html",
     "html_path",
@@ -26,7 +26,7 @@ from .timeline import timeline
     help="Write a self-contained HTML page with a Gantt timeline.",
 )
 @click.pass_obj
-def inspect_(app: App, ref: str, as_json: bool, html_path: str | None) -> None:
+def inspect_(app: App, ref: str, html_path: str | None) -> None:
     """Show the history of workflow ID (or a fixture file) as a timeline.
 
     Events are grouped by run with time, time since the run started, kind,
@@ -39,7 +39,7 @@ def inspect_(app: App, ref: str, as_json: bool, html_path: str | None) -> None:
         Path(html_path).write_text(gantt_html(source.workflow_id, source.events), encoding="utf-8")
         app.note(f"wrote {html_path}")
         return
-    if as_json:
+    if app.as_json:
         app.echo_json(fixtures.to_dict(source.workflow_id, source.events))
         return
     app.show(timeline(source.workflow_id, source.events))

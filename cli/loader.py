@@ -24,14 +24,11 @@ import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import ModuleType
-from typing import Any, TypeVar
+from typing import Any
 
 import attrs
-import click
 
 from .errors import EXIT_USAGE, CliError
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 @attrs.frozen
@@ -240,28 +237,30 @@ def load_recorded(
     return Code(tuple(acc[0]), acc[1], acc[2])
 
 
-def path_option(f: F) -> F:
-    """``--path DIR``, repeatable: add a directory to the import path (also ``AION_PATH``)."""
-    return click.option(
-        "--path",
-        "import_path",
-        multiple=True,
-        metavar="DIR",
-        help=f"Add DIR to the import path for workflow code (repeatable; also {PATH_ENV}).",
-    )(f)
+def split_target(target: str, *, bare: bool = False) -> tuple[str, str]:
+    """``MODULE:WORKFLOW`` into its two parts, or a usage error.
 
-
-def split_target(target: str) -> tuple[str, str]:
-    """``MODULE:WORKFLOW`` into its two parts, or a usage error."""
+    Args:
+        target: As given on the command line.
+        bare: Accept a bare ``WORKFLOW`` (module ``""``): the code comes from ``-m``.
+    """
     module, sep, name = target.rpartition(":")
+    if bare and not sep and target:
+        return "", target
     if not sep or not module or not name:
         msg = f"{target!r} does not name a workflow as MODULE:WORKFLOW."
         raise CliError(msg, "for example: aion run myapp.flows:order '\"o-1\"' 1299")
     return module, name
 
 
-def load_target(target: str, extra: Iterable[str] = ()) -> tuple[Code, Callable[..., Any]]:
-    """Import the module of ``MODULE:WORKFLOW`` (plus ``extra``) and find the workflow."""
-    module, name = split_target(target)
-    code = load([module, *extra])
+def load_target(
+    target: str, extra: Iterable[str] = (), *, path: Iterable[str] = ()
+) -> tuple[Code, Callable[..., Any]]:
+    """Import the module of ``MODULE:WORKFLOW`` (plus ``extra``) and find the workflow.
+
+    With ``extra`` modules (``-m``), ``target`` may be the bare workflow name.
+    """
+    extra = list(extra)
+    module, name = split_target(target, bare=bool(extra))
+    code = load([*([module] if module else []), *extra], path=path)
     return code, code.workflow(name)

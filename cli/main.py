@@ -15,6 +15,7 @@ from .export_cmd import export
 from .import_cmd import import_
 from .inspect_cmd import inspect_
 from .list_cmd import list_
+from .options import JSON_HELP, MODULE_HELP, PATH_HELP
 from .query_cmd import query
 from .replay_cmd import replay
 from .run_cmd import run
@@ -53,21 +54,40 @@ class AionGroup(click.Group):
     metavar="PATH",
     help="The aion database file.",
 )
+@click.option("-m", "--module", "modules", multiple=True, metavar="MODULE", help=MODULE_HELP)
+@click.option("--path", "import_path", multiple=True, metavar="DIR", help=PATH_HELP)
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
 @click.option(
     "--color/--no-color", default=None, help="Force colour on or off (default: only on a terminal)."
 )
 @click.version_option(package_name="aion", prog_name="aion")
 @click.pass_context
-def cli(ctx: click.Context, db: str, debug: bool, color: bool | None) -> None:
+def cli(
+    ctx: click.Context,
+    db: str,
+    modules: tuple[str, ...],
+    import_path: tuple[str, ...],
+    as_json: bool,
+    debug: bool,
+    color: bool | None,
+) -> None:
     """Run, control, inspect, replay and debug aion workflows.
 
     Every command works next to a running `aion worker` on the same database
     (it talks to the worker over a loopback endpoint) or on the file alone.
+    --db, -m, --path and --json work before or after the command.
     Exit codes: 0 ok, 1 divergence or failed workflow, 2 usage, 3 store error.
     """
     if ctx.obj is None:
-        ctx.obj = App(db, debug=debug, color=color)
+        ctx.obj = App(
+            db,
+            debug=debug,
+            color=color,
+            modules=modules,
+            import_path=import_path,
+            as_json=as_json,
+        )
     ctx.call_on_close(ctx.obj.close)
 
 

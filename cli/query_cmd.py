@@ -8,7 +8,7 @@ from aion import codec as _codec
 
 from .app import App
 from .loader import load
-from .options import json_option, module_option, parse_values
+from .options import common_options, parse_values
 from .output import value_text
 
 
@@ -16,16 +16,13 @@ from .output import value_text
 @click.argument("workflow_id", metavar="ID")
 @click.argument("name")
 @click.argument("args", nargs=-1)
-@module_option
-@json_option
+@common_options
 @click.pass_obj
 def query(
     app: App,
     workflow_id: str,
     name: str,
     args: tuple[str, ...],
-    modules: tuple[str, ...],
-    as_json: bool,
 ) -> None:
     """Answer query NAME of workflow ID (ARGS are JSON values).
 
@@ -34,11 +31,11 @@ def query(
     generator answers.
     """
     backend = app.backend()
-    code = load(modules)
+    code = load(app.modules, path=app.import_path)
     value = _codec.to_jsonable(
         backend.query(workflow_id, name, parse_values(args), code), "the query result"
     )
-    if as_json:
+    if app.as_json:
         app.echo_json(value)
     else:
         app.show(value_text(value))

@@ -15,8 +15,8 @@ from aion.events import Event
 
 from .app import App
 from .errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CliError, classify
-from .loader import Code, load, load_recorded, path_option
-from .options import json_option, module_option
+from .loader import Code, load, load_recorded
+from .options import common_options
 from .output import divergence_panel, replay_line, replay_summary
 from .sources import is_fixture_path
 
@@ -175,17 +175,12 @@ def _replay_refs(
 @click.command(name="replay")
 @click.argument("refs", nargs=-1, metavar="[ID | FILE.json]...")
 @click.option("--all", "replay_all", is_flag=True, help="Replay every workflow in the database.")
-@module_option
-@path_option
-@json_option
+@common_options
 @click.pass_obj
 def replay(
     app: App,
     refs: tuple[str, ...],
     replay_all: bool,
-    modules: tuple[str, ...],
-    import_path: tuple[str, ...],
-    as_json: bool,
 ) -> None:
     """Replay histories against today's code, executing nothing for real.
 
@@ -201,6 +196,7 @@ def replay(
             "give workflow ids or fixture files, or --all (not both, not neither).",
             "e.g. aion replay --all -m myapp.flows",
         )
+    modules, import_path, as_json = app.modules, app.import_path, app.as_json
     code = (
         _replay_all(app, load(modules, path=import_path), as_json)
         if replay_all
