@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import traceback
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -92,7 +93,7 @@ class App:
         text = json.dumps(data, indent=indent, sort_keys=True, ensure_ascii=False, default=str)
         click.echo(text)
         if line:
-            click.get_text_stream("stdout").flush()
+            sys.stdout.flush()
 
     def note(self, text: str) -> None:
         """A diagnostic line on stderr (progress, where results went)."""
