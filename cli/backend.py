@@ -64,8 +64,10 @@ class Backend(Protocol):
         """Every workflow's events, read in one scan."""
         ...
 
-    def start(self, workflow: str, args: list[Any], workflow_id: str | None) -> str:
-        """Record a workflow start; returns its id."""
+    def start(
+        self, workflow: str, args: list[Any], workflow_id: str | None, code: str | None = None
+    ) -> str:
+        """Record a workflow start (``code``: its ``module:qualname``); returns its id."""
         ...
 
     def signal(self, workflow_id: str, name: str, payload: Any) -> None:
@@ -174,7 +176,9 @@ class LocalBackend:
     def _append_one(self, workflow_id: str, events: Sequence[Event], expected: int) -> None:
         self.store.append([Append(workflow_id=workflow_id, expected_seq=expected, events=events)])
 
-    def start(self, workflow: str, args: list[Any], workflow_id: str | None) -> str:
+    def start(
+        self, workflow: str, args: list[Any], workflow_id: str | None, code: str | None = None
+    ) -> str:
         """Record the start; a worker runs it when it next opens the file."""
         workflow_id = workflow_id or str(uuid.uuid4())
         existing = self.store.info(workflow_id)
@@ -188,6 +192,7 @@ class LocalBackend:
             recorded_at=datetime.now(UTC),
             name=workflow,
             args=json_args,
+            code=code,
         )
         self._append_one(workflow_id, [started], 0)
         return workflow_id
@@ -290,8 +295,10 @@ class RemoteBackend:
         raw = self.client.call("histories")
         return {wid: _events(events) for wid, events in raw.items()}
 
-    def start(self, workflow: str, args: list[Any], workflow_id: str | None) -> str:
-        """Started by the worker, which runs it at once."""
+    def start(
+        self, workflow: str, args: list[Any], workflow_id: str | None, code: str | None = None
+    ) -> str:
+        """Started by the worker, which runs it at once (and records its own code's name)."""
         return str(self.client.call("start", workflow=workflow, args=args, workflow_id=workflow_id))
 
     def signal(self, workflow_id: str, name: str, payload: Any) -> None:

@@ -15,7 +15,7 @@ from aion.describe import event_line
 from aion.events import Event
 
 from .app import App
-from .loader import load
+from .finding import code_for, require_code
 from .options import common_options
 from .output import divergence_panel
 from .replay_cmd import fixture_code
@@ -170,18 +170,13 @@ def debug(
     waits. Interactive by default; with --until SEQ it runs there and prints
     what --show asks for (locals, where, history), for scripts.
     """
-    modules, import_path = app.modules, app.import_path
     source = load_source(app, ref)
-    code = (
-        fixture_code(app, source.fixture, modules, import_path)
+    code = require_code(
+        fixture_code(app, source.fixture)
         if source.fixture is not None
-        else load(modules, path=import_path)
+        else code_for(app, [source.events], origin=f"the history of {ref!r}"),
+        "debugging",
     )
-    if not code.workflows:
-        app.fail(
-            "debugging needs the workflow code, and no module was given.",
-            "pass -m MODULE (the module that defines the workflow).",
-        )
     stepper = Stepper(source.workflow_id, source.events, code)
     for arg in breaks:
         seq, where = parse_break(arg)

@@ -9,6 +9,7 @@ from aion import fixtures
 from aion.events import Event, WorkflowStarted
 
 from .app import App
+from .finding import recorded_names
 from .loader import load
 from .options import common_options
 
@@ -23,13 +24,15 @@ from .options import common_options
 def export(app: App, workflow_id: str, output: str) -> None:
     """Write workflow ID's history as a versioned JSON fixture.
 
-    With -m MODULE the fixture also records the module and the outcome that
-    replaying it under today's code gives, so the test suite (or `aion replay
-    FILE.json`) can hold future code to it.
+    The fixture names the module its history records (so `aion replay
+    FILE.json` finds the code by itself). With -m MODULE it names that module
+    and also records the outcome that replaying it under today's code gives,
+    so the test suite (or `aion replay FILE.json`) can hold future code to it.
     """
     history: list[Event] = app.backend().history(workflow_id)
     expect = None
-    module = None
+    recorded = recorded_names([history])
+    module = recorded[0].partition(":")[0] if recorded else None
     if app.modules:
         code = load(app.modules, path=app.import_path)
         started = history[0]

@@ -29,6 +29,7 @@ from typing import Any
 import attrs
 
 from .errors import EXIT_USAGE, CliError
+from .safe import clean
 
 
 @attrs.frozen
@@ -201,14 +202,16 @@ def load_recorded(
     path: Iterable[str] = (),
     note: Callable[[str], None] | None = None,
     origin: str = "the history",
+    qualified: bool = False,
 ) -> Code:
     """Import modules a data file names (see the module docstring for the rules).
 
     Args:
         names: ``pkg.mod`` or ``pkg.mod:qualname`` names, as recorded.
         path: Extra import directories (``--path``).
-        note: Where to say which module is being imported (one line each).
+        note: Where to say which module is being imported (one line per module).
         origin: What recorded the names, for that line.
+        qualified: Require ``pkg.mod:qualname`` (what `WorkflowStarted.code` holds).
     """
     _add_dirs(path)
     allowed = set(import_dirs(path))
@@ -221,20 +224,32 @@ def load_recorded(
         {},
     )
     for name in names:
-        if name in acc[0]:
-            continue
-        if not is_module_name(name):
-            msg = (
-                f"refusing to import {name!r} (recorded in {origin}): "
-                "a recorded module must be a dotted name, not a path."
+        if not is_module_name(name) or (qualified and ":" not in name):
+            rule = (
+                "a recorded code name must be module:qualname (dotted identifiers), not a path"
+                if qualified
+                else "a recorded module must be a dotted name, not a path"
             )
+            msg = f"refusing to import {clean(name)!r} (recorded in {origin}): {rule}."
             raise CliError(msg, "pass the module that defines the workflow with -m MODULE.")
+        module = name.partition(":")[0]
+        if module in acc[0]:
+            continue
         if note is not None:
-            note(
-                f"importing module {name.partition(':')[0]!r} (recorded in {origin}; -m overrides)"
-            )
-        _collect_into(acc, name, _import_recorded(name, allowed))
+            note(f"importing module {module!r} (recorded in {origin}; -m overrides)")
+        _collect_into(acc, module, _import_recorded(module, allowed))
     return Code(tuple(acc[0]), acc[1], acc[2])
+
+
+def code_name(fn: Callable[..., Any]) -> str | None:
+    """``module:qualname`` of a workflow function, as `WorkflowStarted.code` records it.
+
+    None when it could not be imported back by that name (defined inside a
+    function, or in a script run as ``__main__``).
+    """
+    module, qualname = getattr(fn, "__module__", ""), getattr(fn, "__qualname__", "")
+    name = f"{module}:{qualname}"
+    return name if module != "__main__" and is_module_name(name) else None
 
 
 def split_target(target: str, *, bare: bool = False) -> tuple[str, str]:

@@ -7,7 +7,8 @@ import click
 from aion import codec as _codec
 
 from .app import App
-from .loader import load
+from .finding import code_for, require_code
+from .loader import Code
 from .options import common_options, parse_values
 from .output import value_text
 
@@ -27,11 +28,15 @@ def query(
     """Answer query NAME of workflow ID (ARGS are JSON values).
 
     A running worker answers from the live generator. Without one, the
-    history is replayed under the code of -m MODULE and the rebuilt
-    generator answers.
+    history is replayed under the code it records (or -m MODULE) and the
+    rebuilt generator answers.
     """
     backend = app.backend()
-    code = load(app.modules, path=app.import_path)
+    code = Code()
+    if not backend.remote:  # no live generator: replay under the code the history names
+        history = backend.history(workflow_id)
+        origin = f"the history of {workflow_id!r}"
+        code = require_code(code_for(app, [history], origin=origin), "answering a query offline")
     value = _codec.to_jsonable(
         backend.query(workflow_id, name, parse_values(args), code), "the query result"
     )

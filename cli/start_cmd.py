@@ -8,7 +8,7 @@ import aion
 from aion.interpreter import argument_problem
 
 from .app import App
-from .loader import load_target
+from .loader import code_name, load_target
 from .options import common_options, parse_values
 
 
@@ -31,7 +31,7 @@ def start(app: App, target: str, args: tuple[str, ...], workflow_id: str | None)
     if problem is not None:  # checked before anything is recorded, worker or not
         raise aion.WorkflowArgumentError(f"cannot start workflow {name!r}: {problem}.")
     backend = app.backend(write=True)
-    started = backend.start(name, values, workflow_id)
+    started = backend.start(name, values, workflow_id, code_name(fn))
     if app.as_json:
         app.echo_json({"workflow_id": started, "workflow": name, "queued": not backend.remote})
         return
