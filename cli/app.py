@@ -10,10 +10,13 @@ classification live in `errors`).
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import sys
 import traceback
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
@@ -30,12 +33,19 @@ if TYPE_CHECKING:
     from .backend import Backend
 
 
+#: The width tables are laid out in off a terminal: wide enough that no row wraps.
+PIPE_WIDTH = 100_000
+
+FORMATS = ("table", "json", "csv")
+
+
 def _make_console(*, stderr: bool, color: bool | None) -> Console:
-    # Colour only on a terminal unless asked: rich decides when color is None.
+    # Colour only on a terminal unless asked: rich decides when color is None,
+    # and then honours NO_COLOR (and FORCE_COLOR) from the environment.
     return Console(
         stderr=stderr,
         force_terminal=color,
-        no_color=color is False,
+        no_color=True if color is False else None,
         highlight=False,
         soft_wrap=stderr,  # an error stays one line, whatever the width
     )
@@ -68,6 +78,7 @@ class App:
         self.modules = modules
         self.import_path = import_path
         self.as_json = as_json
+        self.fmt: str | None = None
         self.out = _make_console(stderr=False, color=color)
         self.err = _make_console(stderr=True, color=color)
         self._backend: Backend | None = None
@@ -80,6 +91,37 @@ class App:
         items = [Text(clean(r)) if isinstance(r, str) else r for r in renderables]
         plain = all(isinstance(r, Text) for r in items)
         self.out.print(*items, soft_wrap=plain)
+
+    def output_format(self) -> str:
+        """``table``, ``json`` or ``csv``: ``--format``, with ``--json`` meaning json."""
+        if self.as_json and self.fmt not in (None, "json"):
+            self.fail(f"--json and --format {self.fmt} ask for two formats.", "give one of them.")
+        return "json" if self.as_json else (self.fmt or "table")
+
+    def show_table(self, renderable: RenderableType) -> None:
+        """Print a table; off a terminal it is laid out unbounded, so no row ever wraps.
+
+        ``aion list | grep order-1`` must find the whole row whatever the
+        length of the ids: a pipe has no width, so 80 columns would be a guess.
+        """
+        if self.out.is_terminal:
+            self.out.print(renderable)
+            return
+        width = self.out.width
+        self.out.width = PIPE_WIDTH
+        try:
+            self.out.print(renderable, crop=False)
+        finally:
+            self.out.width = width
+
+    def echo_csv(self, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        """Print CSV (RFC 4180, a header row first); values are written as they are."""
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(header)
+        for row in rows:
+            writer.writerow(["" if v is None else v for v in row])
+        click.echo(buffer.getvalue(), nl=False)
 
     def echo_json(self, data: Any, *, line: bool = False) -> None:
         """Print JSON for scripts: plain text, never wrapped or coloured.

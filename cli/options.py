@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import click
 
-from .app import App
+from .app import FORMATS, App
 from .loader import PATH_ENV
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -102,6 +102,23 @@ def common_options(f: F) -> F:
     for decorate in reversed(decorators):
         f = decorate(f)
     return f
+
+
+def _set_format(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value:
+        _app(ctx).fmt = value
+
+
+def format_option(f: F) -> F:
+    """``--format table|json|csv`` on a read command (``--json`` is ``--format json``)."""
+    return click.option(
+        "--format",
+        "_format",
+        type=click.Choice(FORMATS),
+        expose_value=False,
+        callback=_set_format,
+        help="Output format (default table; --json is the same as --format json).",
+    )(f)
 
 
 def parse_value(text: str) -> Any:
