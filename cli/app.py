@@ -16,25 +16,19 @@ import json
 import os
 import sys
 import traceback
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
-from rich.console import Console, RenderableType
-from rich.markup import escape
-from rich.text import Text
-
-import aion
 
 from .errors import EXIT_USAGE, CliError, classify
 from .safe import clean
 
 if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
+
     from .backend import Backend
 
-
-#: The width tables are laid out in off a terminal: wide enough that no row wraps.
-PIPE_WIDTH = 100_000
 
 FORMATS = ("table", "json", "csv")
 
@@ -42,6 +36,8 @@ FORMATS = ("table", "json", "csv")
 def _make_console(*, stderr: bool, color: bool | None) -> Console:
     # Colour only on a terminal unless asked: rich decides when color is None,
     # and then honours NO_COLOR (and FORCE_COLOR) from the environment.
+    from rich.console import Console
+
     return Console(
         stderr=stderr,
         force_terminal=color,
@@ -79,15 +75,32 @@ class App:
         self.import_path = import_path
         self.as_json = as_json
         self.fmt: str | None = None
-        self.out = _make_console(stderr=False, color=color)
-        self.err = _make_console(stderr=True, color=color)
+        self.color = color
+        self._out: Console | None = None
+        self._err: Console | None = None
         self._backend: Backend | None = None
 
     # --- output ---------------------------------------------------------------------
 
+    @property
+    def out(self) -> Console:
+        """The console for results (stdout), made on first use: rich loads only when printing."""
+        if self._out is None:
+            self._out = _make_console(stderr=False, color=self.color)
+        return self._out
+
+    @property
+    def err(self) -> Console:
+        """The console for diagnostics (stderr), made on first use."""
+        if self._err is None:
+            self._err = _make_console(stderr=True, color=self.color)
+        return self._err
+
     def show(self, *renderables: RenderableType) -> None:
         """Print renderables to stdout; plain lines are never hard-wrapped (scripts grep them)."""
         # A str is never markup, and its control characters are shown escaped (ids are data).
+        from rich.text import Text
+
         items = [Text(clean(r)) if isinstance(r, str) else r for r in renderables]
         plain = all(isinstance(r, Text) for r in items)
         self.out.print(*items, soft_wrap=plain)
@@ -98,21 +111,31 @@ class App:
             self.fail(f"--json and --format {self.fmt} ask for two formats.", "give one of them.")
         return "json" if self.as_json else (self.fmt or "table")
 
-    def show_table(self, renderable: RenderableType) -> None:
-        """Print a table; off a terminal it is laid out unbounded, so no row ever wraps.
+    def show_rows(
+        self,
+        headers: Sequence[str],
+        rows: Sequence[Sequence[str]],
+        *,
+        right: Collection[int] = (),
+        table: Callable[[], RenderableType] | None = None,
+    ) -> None:
+        """Print a table of plain cells: rich on a terminal, aligned plain text off it.
 
-        ``aion list | grep order-1`` must find the whole row whatever the
-        length of the ids: a pipe has no width, so 80 columns would be a guess.
+        Off a terminal no row ever wraps (``aion list | grep order-1`` must
+        find the whole row whatever the length of the ids: a pipe has no
+        width, so 80 columns would be a guess), and the text is laid out
+        here in one pass, so 5,000 rows print in milliseconds.
+
+        Args:
+            headers: Column titles.
+            rows: Cells, already cleaned of control characters.
+            right: Indexes of right-justified columns (numbers).
+            table: The styled rich table for a terminal (default: a plain one).
         """
         if self.out.is_terminal:
-            self.out.print(renderable)
+            self.out.print(table() if table is not None else _rich_table(headers, rows, right))
             return
-        width = self.out.width
-        self.out.width = PIPE_WIDTH
-        try:
-            self.out.print(renderable, crop=False)
-        finally:
-            self.out.width = width
+        click.echo("\n".join(plain_table(headers, rows, right)))
 
     def echo_csv(self, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
         """Print CSV (RFC 4180, a header row first); values are written as they are."""
@@ -139,6 +162,8 @@ class App:
 
     def note(self, text: str) -> None:
         """A diagnostic line on stderr (progress, where results went)."""
+        from rich.markup import escape
+
         self.err.print(escape(clean(text)))
 
     # --- the database ---------------------------------------------------------------
@@ -173,6 +198,10 @@ class App:
 
     def handle_error(self, exc: BaseException) -> NoReturn:
         """Report an exception a command let escape and exit with its code."""
+        from rich.markup import escape
+
+        import aion
+
         code, hint = classify(exc)
         if self.debug:
             trace = "".join(traceback.format_exception(exc))
@@ -190,3 +219,39 @@ class App:
 def default_db() -> str:
     """``AION_DB`` or ``./aion.duckdb`` (what ``--db`` means when not given)."""
     return os.environ.get("AION_DB") or "aion.duckdb"
+
+
+def plain_table(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], right: Collection[int] = ()
+) -> list[str]:
+    """The lines of a table as rich's ``SIMPLE_HEAD`` box draws it, without its cost.
+
+    Columns three spaces apart, a rule under the header, trailing spaces dropped.
+    """
+    widths = [len(h) for h in headers]
+    for row in rows:
+        for n, value in enumerate(row):
+            widths[n] = max(widths[n], len(value))
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [
+            c.rjust(widths[n]) if n in right else c.ljust(widths[n]) for n, c in enumerate(cells)
+        ]
+        return "   ".join(parts).rstrip()
+
+    return [line(headers), "─" * (sum(widths) + 3 * (len(widths) - 1))] + [line(r) for r in rows]
+
+
+def _rich_table(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], right: Collection[int]
+) -> RenderableType:
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for n, name in enumerate(headers):
+        table.add_column(Text(name), overflow="fold", justify="right" if n in right else "left")
+    for row in rows:
+        table.add_row(*(Text(v) for v in row))
+    return table

@@ -14,8 +14,6 @@ Exit codes:
 
 from __future__ import annotations
 
-import aion
-
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -37,7 +35,7 @@ class CliError(Exception):
         self.code = code
 
 
-class RemoteError(aion.AionError):
+class RemoteError(CliError):
     """An error raised inside a running worker, carried back over its endpoint.
 
     The worker classifies the error before sending it, so the exit code a user
@@ -45,16 +43,16 @@ class RemoteError(aion.AionError):
     """
 
     def __init__(self, message: str, *, type_name: str, code: int, hint: str) -> None:
-        super().__init__(message)
+        super().__init__(message, hint, code)
         self.type_name = type_name
-        self.code = code
-        self.hint = hint
 
 
 def classify(exc: BaseException) -> tuple[int, str]:
     """The exit code and hint for an exception (shared by the CLI and the worker endpoint)."""
-    if isinstance(exc, CliError | RemoteError):
+    if isinstance(exc, CliError):
         return exc.code, exc.hint
+    import aion  # here, not at the top: `aion --help` never needs it
+
     if isinstance(exc, aion.NondeterminismError):
         return EXIT_FAILED, "guard the change with aion.patched(), or revert it."
     if isinstance(exc, aion.WorkflowFailedError | aion.WorkflowCancelledError):

@@ -18,7 +18,6 @@ from typing import Any, TypeVar
 import click
 
 from .app import FORMATS, App
-from .loader import PATH_ENV
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -52,7 +51,7 @@ def _set_json(ctx: click.Context, param: click.Parameter, value: bool) -> None:
 
 
 MODULE_HELP = "Import this module (dotted path or .py file) for workflow code; repeatable."
-PATH_HELP = f"Add DIR to the import path for workflow code (repeatable; also {PATH_ENV})."
+PATH_HELP = "Add DIR to the import path for workflow code (repeatable; also AION_PATH)."
 JSON_HELP = "Print JSON for scripts."
 
 

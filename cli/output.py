@@ -44,8 +44,28 @@ def status_text(status: str) -> Text:
     return data(status, STATUS_STYLE.get(status, ""))
 
 
+def workflow_cells(infos: Sequence[WorkflowInfo]) -> tuple[list[str], list[list[str]], set[int]]:
+    """``aion list`` as plain cells: headers, rows (cleaned), right-justified columns."""
+    several_runs = any(info.runs > 1 for info in infos)
+    headers = ["id", "type", "status", "started (UTC)", "closed (UTC)", "events"]
+    headers += ["runs"] if several_runs else []
+    rows = [
+        [
+            clean(info.workflow_id),
+            clean(info.workflow_type),
+            info.status,
+            fmt_time(info.started_at, millis=False),
+            fmt_time(info.closed_at, millis=False),
+            str(info.last_seq),
+            *([str(info.runs)] if several_runs else []),
+        ]
+        for info in infos
+    ]
+    return headers, rows, {5, 6}
+
+
 def workflows_table(infos: Sequence[WorkflowInfo]) -> RenderableType:
-    """``aion list``: one row per workflow."""
+    """``aion list`` on a terminal: one row per workflow, statuses in colour."""
     if not infos:
         return Text("no workflows match.")
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)

@@ -46,7 +46,7 @@ def test_a_piped_list_keeps_each_row_on_one_line(long_ids: Path) -> None:
 
 def test_in_process_off_a_terminal_no_row_wraps(invoke: Invoke, long_ids: Path) -> None:
     out = invoke("list", db=long_ids).stdout
-    assert [line.split()[0] for line in out.splitlines()[2:]] == [LONG, "other-" + "y" * 150]
+    assert [line.split()[0] for line in out.splitlines()[2:]] == ["other-" + "y" * 150, LONG]
 
 
 @pytest.mark.parametrize("command", [["list"], ["describe", "order-1"], ["inspect", "order-1"]])
@@ -76,7 +76,7 @@ def test_list_as_csv(invoke: Invoke) -> None:
         "run_id",
         "parent_id",
     ]
-    assert [r[:6] for r in rows[1:]] == [
+    assert [r[:6] for r in rows[:0:-1]] == [  # newest first: read back to front
         [
             "order-1",
             "order",
