@@ -147,12 +147,20 @@ def divergence_panel(err: aion.NondeterminismError, title: str = "") -> Renderab
     table.add_column("recorded (history)", ratio=1, overflow="fold")
     table.add_column("current (code)", ratio=1, overflow="fold")
     rec, cur = err.recorded, err.current
+    differs = False
     for key in ("kind", "ordinal", "name", "args", "source"):
         left, right = rec.get(key), cur.get(key)
         left_text = "" if left in (None, "") else str(left)
         right_text = "" if right in (None, "") else str(right)
         style = "" if left_text == right_text else "bold yellow"
+        differs = differs or (key != "source" and left_text != right_text)
         table.add_row(key, data(left_text, style), data(right_text, style))
+    if not differs:  # never two identical columns: say where the difference is
+        table.add_row(
+            "differs",
+            data("in arguments or options not shown here (the digest does not match)"),
+            data("`aion inspect ID --json` shows the recorded event in full"),
+        )
     code_left, code_right = (
         _source_line(str(rec.get("source") or "")),
         _source_line(str(cur.get("source") or "")),

@@ -24,3 +24,10 @@ def mapped_then_signal() -> Any:
     yield aion.sleep(timedelta(seconds=2))
     go = yield aion.receive_signal("go")
     return [results, go]
+
+
+@aion.workflow
+def fan() -> Any:
+    """Two calls at once (group_workflows_v2 makes it three: a divergence)."""
+    values = yield aion.collect_all([aion.call(double, 1), aion.call(double, 2)])
+    return values

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -13,7 +15,7 @@ from aion_cli.timeline import command_spans, split_runs
 import aion
 from tests.cli import group_workflows as g
 from tests.cli import sample_workflows as s
-from tests.cli.conftest import EPOCH, Invoke
+from tests.cli.conftest import EPOCH, Invoke, run_aion
 
 
 @pytest.fixture
@@ -86,3 +88,44 @@ def test_the_html_bar_of_a_group_stops_where_it_settled(grouped: Path) -> None:
     extent = {int(o): float(x) + float(w) - LABEL_W for o, x, w in bars}
     # +1s of a 31s run: the group's bar is 1/31 as long as the run's last bar.
     assert extent[1] == pytest.approx(extent[4] / 31, rel=0.02)
+
+
+def test_a_changed_member_count_shows_in_the_divergence_report(
+    invoke: Invoke, tmp_path: Path
+) -> None:
+    db = tmp_path / "fan.duckdb"
+    engine = aion.Engine(str(db), workflows=[g.fan], activities=[s.double])
+    try:
+        engine.start(g.fan, workflow_id="fan-1")
+        engine.run_until_complete("fan-1")
+    finally:
+        engine.close()
+    result = invoke("replay", "fan-1", "-m", "tests.cli.group_workflows_v2", db=db)
+    assert result.exit_code == 1
+    args_row = next(line for line in result.stdout.splitlines() if " args " in line)
+    assert "of 2" in args_row and "of 3" in args_row
+    as_json = invoke("replay", "fan-1", "-m", "tests.cli.group_workflows_v2", "--json", db=db)
+    divergence = json.loads(as_json.stdout)[0]["divergence"]
+    assert (divergence["recorded"]["args"], divergence["current"]["args"]) == ("of 2", "of 3")
+    sub = run_aion("--db", str(db), "replay", "fan-1", "-m", "tests.cli.group_workflows_v2")
+    assert sub.returncode == 1 and "of 3" in sub.stdout
+
+
+def _panel_text(recorded: dict[str, object], current: dict[str, object]) -> str:
+    from aion_cli.output import divergence_panel
+    from rich.console import Console
+
+    err = aion.NondeterminismError(
+        "diverged", workflow_id="w", seq=2, recorded=recorded, current=current
+    )
+    console = Console(width=200, no_color=True, record=True, file=io.StringIO())
+    console.print(divergence_panel(err))
+    return console.export_text()
+
+
+def test_a_divergence_never_shows_two_identical_columns_without_saying_so() -> None:
+    same = {"kind": "ActivityScheduled", "ordinal": 1, "name": "charge", "args": '("o-1", …)'}
+    text = _panel_text({**same, "source": "a.py:3"}, {**same, "source": "a.py:3"})
+    assert "in arguments or options not shown here" in text
+    shown = _panel_text(same, {**same, "args": '("o-2", …)'})
+    assert "not shown here" not in shown
