@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+import aion
 from aion.events import Event, WorkflowStarted
 
 from .app import App
@@ -46,12 +47,55 @@ def code_for(
     """
     if app.modules:
         return load(app.modules, path=app.import_path)
+    histories = list(histories)
     names = [declared] if declared else recorded_names(histories)
+    if not names and not declared:
+        names = _parents_names(app, histories)
     if not names:
         return Code()
     return load_recorded(
         names, path=app.import_path, note=app.note, origin=origin, qualified=not declared
     )
+
+
+#: How many parents up a child's code is looked for.
+MAX_ANCESTORS = 8
+
+
+def _parents_names(app: App, histories: Sequence[Sequence[Event]]) -> list[str]:
+    """The code recorded by the parents of child workflows (whose own starts name none).
+
+    The engine records the code of the workflow a user starts; a child is
+    started by its parent's code, and is almost always defined beside it.
+    """
+    pending = [
+        e.parent_id
+        for events in histories
+        for e in events
+        if isinstance(e, WorkflowStarted) and e.parent_id is not None
+    ]
+    seen: set[str] = set()
+    for _ in range(MAX_ANCESTORS):
+        parents = [p for p in dict.fromkeys(pending) if p not in seen]
+        if not parents:
+            return []
+        seen.update(parents)
+        found: list[Sequence[Event]] = []
+        for parent in parents:
+            try:
+                found.append(app.backend().history(parent))
+            except (aion.WorkflowNotFound, CliError):
+                continue  # imported alone, or a fixture: no parent to ask
+        names = recorded_names(found)
+        if names:
+            return names
+        pending = [
+            e.parent_id
+            for events in found
+            for e in events
+            if isinstance(e, WorkflowStarted) and e.parent_id is not None
+        ]
+    return []
 
 
 def require_code(code: Code, what: str) -> Code:

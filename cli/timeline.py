@@ -221,6 +221,7 @@ def _settle_groups(ordered: list[Span], sizes: dict[int, tuple[str, int]], seqs:
     stops issuing at the first failure: a later command issued after that
     failure is the workflow's own, not the group's.
     """
+
     def subtree(n: int) -> int:
         """The position just past the subtree that starts at position ``n``."""
         span = ordered[n]

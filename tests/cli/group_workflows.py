@@ -31,3 +31,16 @@ def fan() -> Any:
     """Two calls at once (group_workflows_v2 makes it three: a divergence)."""
     values = yield aion.collect_all([aion.call(double, 1), aion.call(double, 2)])
     return values
+
+
+@aion.workflow
+def child_double(n: int) -> Any:
+    """A child: its start is recorded by the parent's code, which names no code for it."""
+    value = yield aion.call(double, n)
+    return value
+
+
+@aion.workflow
+def parent_of_child(n: int) -> Any:
+    value = yield aion.await_child(child_double, n, workflow_id="child-of-p")
+    return value

@@ -17,6 +17,7 @@ import pytest
 from aion_cli.main import cli
 from click.testing import CliRunner, Result
 
+import aion
 from tests.cli.conftest import CHANGED, SAMPLE, WIDTH, Invoke, run_aion
 
 NOTE = f"importing module {SAMPLE!r}"
@@ -154,3 +155,25 @@ def test_subprocess_replay_and_query_without_m(fixed_db: Path) -> None:
     assert f"{NOTE} (recorded in the database's histories; -m overrides)" in replayed.stderr
     queried = run_aion("query", "appr-1", "stage", "--db", str(fixed_db))
     assert (queried.returncode, queried.stdout) == (0, '"awaiting approval"\n')
+
+
+def test_a_child_is_replayed_with_the_code_its_parent_records(
+    invoke: Invoke, tmp_path: Path
+) -> None:
+    from tests.cli import group_workflows as g
+    from tests.cli import sample_workflows as s
+
+    db = tmp_path / "kids.duckdb"
+    engine = aion.Engine(
+        str(db), workflows=[g.parent_of_child, g.child_double], activities=[s.double]
+    )
+    try:
+        engine.start(g.parent_of_child, 4, workflow_id="p")
+        assert engine.run_until_complete("p") == 8
+    finally:
+        engine.close()
+    child_start = json.loads(invoke("inspect", "child-of-p", "--json", db=db).stdout)["events"][0]
+    assert child_start["code"] is None and child_start["parent_id"] == "p"
+    result = invoke("replay", "child-of-p", db=db)
+    assert result.exit_code == 0, result.output
+    assert "importing module 'tests.cli.group_workflows'" in result.stderr
