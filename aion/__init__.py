@@ -22,6 +22,9 @@ Public modules beside this facade, for reading histories and building tools
 * ``fixtures``     replay fixture files (load, write, check)
 """
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 # Imported so `aion.events.ActivityCompleted` works after a plain `import aion`.
 from aion import events as events
 from aion._clock import Clock as Clock
@@ -51,14 +54,6 @@ from aion._definitions import ActivityDefinition as ActivityDefinition
 from aion._definitions import RetryPolicy as RetryPolicy
 from aion._definitions import activity as activity
 from aion._definitions import workflow as workflow
-from aion._engine import ActivityExecutor as ActivityExecutor
-from aion._engine import ActivityInfo as ActivityInfo
-from aion._engine import Engine as Engine
-from aion._engine import FuturesExecutor as FuturesExecutor
-from aion._engine import WorkflowDescription as WorkflowDescription
-from aion._engine import WorkflowHandle as WorkflowHandle
-from aion._engine import activity_info as activity_info
-from aion._engine import run_attempt as run_attempt
 from aion._errors import ActivityError as ActivityError
 from aion._errors import ActivityTimeout as ActivityTimeout
 from aion._errors import AionError as AionError
@@ -90,12 +85,63 @@ from aion._errors import WorkflowFailedError as WorkflowFailedError
 from aion._errors import WorkflowNotFound as WorkflowNotFound
 from aion._errors import WorkflowStalledError as WorkflowStalledError
 from aion._errors import WorkflowYieldError as WorkflowYieldError
-from aion._replay import Replayer as Replayer
-from aion._replay import ReplayResult as ReplayResult
-from aion._replay import ReplaySummary as ReplaySummary
-from aion._replay import replay as replay
-from aion.store import DuckDBStore as DuckDBStore
-from aion.store import MemoryStore as MemoryStore
+
+if TYPE_CHECKING:
+    from aion._engine import ActivityExecutor as ActivityExecutor
+    from aion._engine import ActivityInfo as ActivityInfo
+    from aion._engine import Engine as Engine
+    from aion._engine import FuturesExecutor as FuturesExecutor
+    from aion._engine import WorkflowDescription as WorkflowDescription
+    from aion._engine import WorkflowHandle as WorkflowHandle
+    from aion._engine import activity_info as activity_info
+    from aion._engine import run_attempt as run_attempt
+    from aion._replay import Replayer as Replayer
+    from aion._replay import ReplayResult as ReplayResult
+    from aion._replay import ReplaySummary as ReplaySummary
+    from aion._replay import replay as replay
+    from aion.store import DuckDBStore as DuckDBStore
+    from aion.store import MemoryStore as MemoryStore
+
+#: Names loaded on first use: the engine, replay and the stores pull in DuckDB,
+#: asyncio and the interpreter, which a tool that only reads histories (the
+#: `aion` CLI listing a file, a script decoding events) never needs.
+_LAZY = {
+    "ActivityExecutor": "aion._engine",
+    "ActivityInfo": "aion._engine",
+    "Engine": "aion._engine",
+    "FuturesExecutor": "aion._engine",
+    "WorkflowDescription": "aion._engine",
+    "WorkflowHandle": "aion._engine",
+    "activity_info": "aion._engine",
+    "run_attempt": "aion._engine",
+    "Replayer": "aion._replay",
+    "ReplayResult": "aion._replay",
+    "ReplaySummary": "aion._replay",
+    "replay": "aion._replay",
+    "DuckDBStore": "aion.store",
+    "MemoryStore": "aion.store",
+}
+
+_SUBMODULES = frozenset({"store", "codec", "describe", "interpreter", "fixtures", "testing"})
+
+
+def __getattr__(name: str) -> Any:
+    """Import a lazily loaded public name (see `_LAZY`) the first time it is used."""
+    if name in _SUBMODULES:  # `import aion` then `aion.store.Fence`, as before
+        return importlib.import_module(f"aion.{name}")
+    module = _LAZY.get(name)
+    if module is None:
+        msg = f"module 'aion' has no attribute {name!r}"
+        raise AttributeError(msg)
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    """Every public name, loaded or not."""
+    return sorted({*globals(), *_LAZY})
+
 
 __version__ = "0.1.0"
 

@@ -58,6 +58,20 @@ class RetryPolicy:
 DEFAULT_RETRY = RetryPolicy()
 
 
+def import_name(fn: Callable[..., Any]) -> str | None:
+    """``module:qualname`` of a function, recorded so tools can import it without being told.
+
+    None when the name could not be imported back (a function defined inside
+    another, a module run as ``__main__``): recording it would only mislead.
+    """
+    module = getattr(fn, "__module__", None)
+    qualname = getattr(fn, "__qualname__", None)
+    if not isinstance(module, str) or not isinstance(qualname, str) or module == "__main__":
+        return None
+    parts = [*module.split("."), *qualname.split(".")]
+    return f"{module}:{qualname}" if all(p.isidentifier() for p in parts) else None
+
+
 @attrs.frozen(kw_only=True)
 class WorkflowDefinition:
     """A registered workflow: its name and generator function."""

@@ -66,6 +66,8 @@ class WorkflowStarted(Event):
     parent_run_id: str | None = None
     parent_ordinal: int | None = None
     previous_run_id: str | None = None
+    #: Where the code lives, ``module:qualname``, so tools import it without ``-m``.
+    code: str | None = None
     format_version: int = FORMAT_VERSION
     semantics_version: int = SEMANTICS_VERSION
 

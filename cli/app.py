@@ -4,116 +4,44 @@ Commands receive the `App` through ``@click.pass_obj``. It owns the two rich
 consoles (results on stdout, diagnostics on stderr), knows which database the
 user means, opens the right `Backend` for it (the running worker's loopback
 endpoint, or the file itself), and turns any exception a command lets escape
-into one clear line, a hint and an exit code:
-
-* 0 ok;
-* 1 a divergence, or a workflow that failed, was cancelled or is stalled;
-* 2 a usage error (bad arguments, unknown workflow id, code not found);
-* 3 a store or history error (locked, damaged or foreign file, bad fixture).
+into one clear line, a hint and an exit code (the codes and the
+classification live in `errors`).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
+import sys
 import traceback
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
-from rich.console import Console, RenderableType
-from rich.markup import escape
-from rich.text import Text
 
-import aion
-
+from .errors import EXIT_USAGE, CliError, classify
 from .safe import clean
 
 if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
+
     from .backend import Backend
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_STORE = 3
 
-
-class CliError(Exception):
-    """An error the CLI itself detected, with the exit code and hint to show.
-
-    Args:
-        message: One sentence saying what is wrong.
-        hint: What to do about it.
-        code: The exit code.
-    """
-
-    def __init__(self, message: str, hint: str = "", code: int = EXIT_USAGE) -> None:
-        super().__init__(message)
-        self.hint = hint
-        self.code = code
-
-
-class RemoteError(aion.AionError):
-    """An error raised inside a running worker, carried back over its endpoint.
-
-    The worker classifies the error before sending it, so the exit code a user
-    sees is the same whether the command ran in the worker or locally.
-    """
-
-    def __init__(self, message: str, *, type_name: str, code: int, hint: str) -> None:
-        super().__init__(message)
-        self.type_name = type_name
-        self.code = code
-        self.hint = hint
-
-
-def classify(exc: BaseException) -> tuple[int, str]:
-    """The exit code and hint for an exception (shared by the CLI and the worker endpoint)."""
-    if isinstance(exc, CliError | RemoteError):
-        return exc.code, exc.hint
-    if isinstance(exc, aion.NondeterminismError):
-        return EXIT_FAILED, "guard the change with aion.patched(), or revert it."
-    if isinstance(exc, aion.WorkflowFailedError | aion.WorkflowCancelledError):
-        return EXIT_FAILED, "`aion inspect ID` shows the history that led there."
-    if isinstance(exc, aion.WorkflowStalledError):
-        return EXIT_FAILED, "`aion describe ID` says why; deploy fixed code and restart the worker."
-    if isinstance(exc, aion.WorkflowNotFound):
-        return EXIT_USAGE, "`aion list` shows the workflows in this database."
-    if isinstance(exc, aion.NotRegisteredError):
-        return EXIT_USAGE, "pass the module that defines it with -m MODULE."
-    if isinstance(exc, aion.WorkflowAlreadyExists):
-        return EXIT_USAGE, "choose another --id, or inspect the existing one."
-    if isinstance(exc, aion.WorkflowClosed):
-        return EXIT_USAGE, "only running workflows take signals and cancel requests."
-    if isinstance(exc, aion.QueryError):
-        return (
-            EXIT_USAGE,
-            "queries are registered in the workflow with aion.on_query(name, handler).",
-        )
-    if isinstance(exc, aion.WorkflowBlocked):
-        return EXIT_FAILED, "send it the signal it waits for with `aion signal`."
-    if isinstance(exc, aion.WorkflowArgumentError):
-        return EXIT_USAGE, "pass the workflow's arguments after MODULE:WORKFLOW (JSON values)."
-    if isinstance(exc, aion.ConfigurationError | aion.CodecError):
-        return EXIT_USAGE, "check the arguments (they are JSON values)."
-    if isinstance(exc, aion.StoreLockedError):
-        return EXIT_STORE, "stop the process that holds the file, or start `aion worker` on it."
-    if isinstance(exc, aion.StoreError):
-        return EXIT_STORE, "check the --db path (or AION_DB)."
-    if isinstance(exc, aion.HistoryError):
-        return EXIT_STORE, "the history or fixture is malformed; re-export it with `aion export`."
-    if isinstance(exc, aion.InternalError):
-        return EXIT_STORE, "this is a bug in aion; please report it with --debug output."
-    if isinstance(exc, aion.AionError):
-        return EXIT_STORE, "run again with --debug for details."
-    return EXIT_STORE, "this looks like a bug; run again with --debug for the traceback."
+FORMATS = ("table", "json", "csv")
 
 
 def _make_console(*, stderr: bool, color: bool | None) -> Console:
-    # Colour only on a terminal unless asked: rich decides when color is None.
+    # Colour only on a terminal unless asked: rich decides when color is None,
+    # and then honours NO_COLOR (and FORCE_COLOR) from the environment.
+    from rich.console import Console
+
     return Console(
         stderr=stderr,
         force_terminal=color,
-        no_color=color is False,
+        no_color=True if color is False else None,
         highlight=False,
         soft_wrap=stderr,  # an error stays one line, whatever the width
     )
@@ -126,30 +54,116 @@ class App:
         db: The database path (``--db``, ``AION_DB`` or ``./aion.duckdb``).
         debug: Show tracebacks instead of one-line errors.
         color: Force colour on (True) or off (False); None means "only on a TTY".
+        modules: ``-m`` modules given before the subcommand (later ones are added).
+        import_path: ``--path`` directories given before the subcommand.
+        as_json: ``--json`` given before the subcommand.
     """
 
-    def __init__(self, db: str, *, debug: bool = False, color: bool | None = None) -> None:
+    def __init__(
+        self,
+        db: str,
+        *,
+        debug: bool = False,
+        color: bool | None = None,
+        modules: tuple[str, ...] = (),
+        import_path: tuple[str, ...] = (),
+        as_json: bool = False,
+    ) -> None:
         self.db = db
         self.debug = debug
-        self.out = _make_console(stderr=False, color=color)
-        self.err = _make_console(stderr=True, color=color)
+        self.modules = modules
+        self.import_path = import_path
+        self.as_json = as_json
+        self.fmt: str | None = None
+        self.color = color
+        self._out: Console | None = None
+        self._err: Console | None = None
         self._backend: Backend | None = None
 
     # --- output ---------------------------------------------------------------------
 
+    @property
+    def out(self) -> Console:
+        """The console for results (stdout), made on first use: rich loads only when printing."""
+        if self._out is None:
+            self._out = _make_console(stderr=False, color=self.color)
+        return self._out
+
+    @property
+    def err(self) -> Console:
+        """The console for diagnostics (stderr), made on first use."""
+        if self._err is None:
+            self._err = _make_console(stderr=True, color=self.color)
+        return self._err
+
     def show(self, *renderables: RenderableType) -> None:
         """Print renderables to stdout; plain lines are never hard-wrapped (scripts grep them)."""
         # A str is never markup, and its control characters are shown escaped (ids are data).
+        from rich.text import Text
+
         items = [Text(clean(r)) if isinstance(r, str) else r for r in renderables]
         plain = all(isinstance(r, Text) for r in items)
         self.out.print(*items, soft_wrap=plain)
 
-    def echo_json(self, data: Any) -> None:
-        """Print JSON for scripts: plain text, never wrapped or coloured."""
-        click.echo(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=str))
+    def output_format(self) -> str:
+        """``table``, ``json`` or ``csv``: ``--format``, with ``--json`` meaning json."""
+        if self.as_json and self.fmt not in (None, "json"):
+            self.fail(f"--json and --format {self.fmt} ask for two formats.", "give one of them.")
+        return "json" if self.as_json else (self.fmt or "table")
+
+    def show_rows(
+        self,
+        headers: Sequence[str],
+        rows: Sequence[Sequence[str]],
+        *,
+        right: Collection[int] = (),
+        table: Callable[[], RenderableType] | None = None,
+    ) -> None:
+        """Print a table of plain cells: rich on a terminal, aligned plain text off it.
+
+        Off a terminal no row ever wraps (``aion list | grep order-1`` must
+        find the whole row whatever the length of the ids: a pipe has no
+        width, so 80 columns would be a guess), and the text is laid out
+        here in one pass, so 5,000 rows print in milliseconds.
+
+        Args:
+            headers: Column titles.
+            rows: Cells, already cleaned of control characters.
+            right: Indexes of right-justified columns (numbers).
+            table: The styled rich table for a terminal (default: a plain one).
+        """
+        if self.out.is_terminal:
+            self.out.print(table() if table is not None else _rich_table(headers, rows, right))
+            return
+        click.echo("\n".join(plain_table(headers, rows, right)))
+
+    def echo_csv(self, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        """Print CSV (RFC 4180, a header row first); values are written as they are."""
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(header)
+        for row in rows:
+            writer.writerow(["" if v is None else v for v in row])
+        click.echo(buffer.getvalue(), nl=False)
+
+    def echo_json(self, data: Any, *, line: bool = False) -> None:
+        """Print JSON for scripts: plain text, never wrapped or coloured.
+
+        Args:
+            data: A JSON value.
+            line: One compact line (a stream of records: a worker's banner,
+                ``inspect --follow``), flushed at once so a pipe sees it.
+        """
+        indent = None if line else 2
+        text = json.dumps(data, indent=indent, sort_keys=True, ensure_ascii=False, default=str)
+        click.echo(text)
+        if line:
+            sys.stdout.flush()
 
     def note(self, text: str) -> None:
         """A diagnostic line on stderr (progress, where results went)."""
+        from rich.markup import escape
+
         self.err.print(escape(clean(text)))
 
     # --- the database ---------------------------------------------------------------
@@ -184,6 +198,10 @@ class App:
 
     def handle_error(self, exc: BaseException) -> NoReturn:
         """Report an exception a command let escape and exit with its code."""
+        from rich.markup import escape
+
+        import aion
+
         code, hint = classify(exc)
         if self.debug:
             trace = "".join(traceback.format_exception(exc))
@@ -201,3 +219,39 @@ class App:
 def default_db() -> str:
     """``AION_DB`` or ``./aion.duckdb`` (what ``--db`` means when not given)."""
     return os.environ.get("AION_DB") or "aion.duckdb"
+
+
+def plain_table(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], right: Collection[int] = ()
+) -> list[str]:
+    """The lines of a table as rich's ``SIMPLE_HEAD`` box draws it, without its cost.
+
+    Columns three spaces apart, a rule under the header, trailing spaces dropped.
+    """
+    widths = [len(h) for h in headers]
+    for row in rows:
+        for n, value in enumerate(row):
+            widths[n] = max(widths[n], len(value))
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [
+            c.rjust(widths[n]) if n in right else c.ljust(widths[n]) for n, c in enumerate(cells)
+        ]
+        return "   ".join(parts).rstrip()
+
+    return [line(headers), "─" * (sum(widths) + 3 * (len(widths) - 1))] + [line(r) for r in rows]
+
+
+def _rich_table(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], right: Collection[int]
+) -> RenderableType:
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for n, name in enumerate(headers):
+        table.add_column(Text(name), overflow="fold", justify="right" if n in right else "left")
+    for row in rows:
+        table.add_row(*(Text(v) for v in row))
+    return table

@@ -18,7 +18,6 @@ from typing import Any, Protocol
 
 import aion
 from aion import codec as _codec
-from aion.describe import describe_workflow
 from aion.events import (
     TERMINAL_STATUSES,
     CancelRequested,
@@ -37,8 +36,8 @@ from aion.store import (
 )
 from aion.store import redact_url as redact
 
-from .app import EXIT_STORE, EXIT_USAGE, CliError
 from .endpoint import EndpointClient, read_endpoint
+from .errors import EXIT_STORE, EXIT_USAGE, CliError
 from .loader import Code
 
 
@@ -64,8 +63,10 @@ class Backend(Protocol):
         """Every workflow's events, read in one scan."""
         ...
 
-    def start(self, workflow: str, args: list[Any], workflow_id: str | None) -> str:
-        """Record a workflow start; returns its id."""
+    def start(
+        self, workflow: str, args: list[Any], workflow_id: str | None, code: str | None = None
+    ) -> str:
+        """Record a workflow start (``code``: its ``module:qualname``); returns its id."""
         ...
 
     def signal(self, workflow_id: str, name: str, payload: Any) -> None:
@@ -82,6 +83,10 @@ class Backend(Protocol):
 
     def import_history(self, workflow_id: str, events: Sequence[Event]) -> None:
         """Add a whole history under a new workflow id."""
+        ...
+
+    def sql(self, query: str, max_rows: int) -> tuple[list[str], list[tuple[Any, ...]], bool]:
+        """One read-only SELECT: column names, rows, whether rows were cut."""
         ...
 
     def close(self) -> None:
@@ -155,6 +160,8 @@ class LocalBackend:
 
     def describe(self, workflow_id: str) -> aion.WorkflowDescription:
         """Derived from history: with no worker, nothing is live to ask."""
+        from aion.describe import describe_workflow  # the engine's: loaded only here
+
         info = self._info(workflow_id)
         history = self.store.history(workflow_id)
         timers = tuple(t for t in self.store.due_timers() if t.workflow_id == workflow_id)
@@ -174,7 +181,9 @@ class LocalBackend:
     def _append_one(self, workflow_id: str, events: Sequence[Event], expected: int) -> None:
         self.store.append([Append(workflow_id=workflow_id, expected_seq=expected, events=events)])
 
-    def start(self, workflow: str, args: list[Any], workflow_id: str | None) -> str:
+    def start(
+        self, workflow: str, args: list[Any], workflow_id: str | None, code: str | None = None
+    ) -> str:
         """Record the start; a worker runs it when it next opens the file."""
         workflow_id = workflow_id or str(uuid.uuid4())
         existing = self.store.info(workflow_id)
@@ -188,6 +197,7 @@ class LocalBackend:
             recorded_at=datetime.now(UTC),
             name=workflow,
             args=json_args,
+            code=code,
         )
         self._append_one(workflow_id, [started], 0)
         return workflow_id
@@ -246,6 +256,14 @@ class LocalBackend:
             raise aion.WorkflowAlreadyExists(msg)
         self._append_one(workflow_id, events, 0)
 
+    def sql(self, query: str, max_rows: int) -> tuple[list[str], list[tuple[Any, ...]], bool]:
+        """Run by the DuckDB store itself (a read-only transaction on its hardened connection)."""
+        read_sql = getattr(self.store, "read_sql", None)
+        if read_sql is None:  # pragma: no cover - PostgreSQL goes through sql_cmd directly
+            raise CliError("this store does not run SQL.", "use a DuckDB file or PostgreSQL URL.")
+        result: tuple[list[str], list[tuple[Any, ...]], bool] = read_sql(query, max_rows=max_rows)
+        return result
+
     def close(self) -> None:
         """Close the file."""
         self.store.close()
@@ -290,8 +308,10 @@ class RemoteBackend:
         raw = self.client.call("histories")
         return {wid: _events(events) for wid, events in raw.items()}
 
-    def start(self, workflow: str, args: list[Any], workflow_id: str | None) -> str:
-        """Started by the worker, which runs it at once."""
+    def start(
+        self, workflow: str, args: list[Any], workflow_id: str | None, code: str | None = None
+    ) -> str:
+        """Started by the worker, which runs it at once (and records its own code's name)."""
         return str(self.client.call("start", workflow=workflow, args=args, workflow_id=workflow_id))
 
     def signal(self, workflow_id: str, name: str, payload: Any) -> None:
@@ -311,6 +331,11 @@ class RemoteBackend:
         self.client.call(
             "import", workflow_id=workflow_id, events=[_codec.event_to_dict(e) for e in events]
         )
+
+    def sql(self, query: str, max_rows: int) -> tuple[list[str], list[tuple[Any, ...]], bool]:
+        """Run by the worker, which holds the file (values arrive as JSON)."""
+        raw = self.client.call("sql", query=query, max_rows=max_rows)
+        return list(raw["columns"]), [tuple(r) for r in raw["rows"]], bool(raw["truncated"])
 
     def close(self) -> None:
         """Nothing to release: each call is its own connection."""

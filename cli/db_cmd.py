@@ -14,6 +14,7 @@ from aion.store import is_postgres_url, open_store
 from aion.store import redact_url as redact
 
 from .app import App
+from .options import common_options
 
 
 @click.group(name="db")
@@ -22,24 +23,24 @@ def db() -> None:
 
 
 @db.command(name="init")
-@click.option(
-    "--db",
-    "target",
-    metavar="URL|PATH",
-    default=None,
-    help="The database (default: the global --db / AION_DB).",
-)
+@common_options
 @click.pass_obj
-def init(app: App, target: str | None) -> None:
+def init(app: App) -> None:
     """Create aion's schema (or check the existing one) and report its version."""
     from aion.store import SCHEMA_VERSION as DUCKDB_VERSION
     from aion.store.postgres_schema import SCHEMA_VERSION as PG_VERSION
 
-    where = target or app.db
+    where = app.db
     store = open_store(where)
     store.close()
     if is_postgres_url(where):
         schema = getattr(store, "schema", "aion")
-        app.show(f"aion schema {schema!r} (version {PG_VERSION}) is ready in {redact(where)}")
+        version, shown = PG_VERSION, redact(where)
+        line = f"aion schema {schema!r} (version {PG_VERSION}) is ready in {shown}"
     else:
-        app.show(f"aion store (schema version {DUCKDB_VERSION}) is ready in {where}")
+        version, shown = DUCKDB_VERSION, where
+        line = f"aion store (schema version {DUCKDB_VERSION}) is ready in {where}"
+    if app.as_json:
+        app.echo_json({"db": shown, "schema_version": version, "ready": True})
+    else:
+        app.show(line)

@@ -15,8 +15,8 @@ from aion.describe import event_line
 from aion.events import Event
 
 from .app import App
-from .loader import load, path_option
-from .options import module_option
+from .finding import code_for, require_code
+from .options import common_options
 from .output import divergence_panel
 from .replay_cmd import fixture_code
 from .safe import clean, data
@@ -133,8 +133,7 @@ SHOWS = {"locals": render_locals, "where": render_where, "history": render_histo
 
 @click.command(name="debug")
 @click.argument("ref", metavar="ID|FILE.json")
-@module_option
-@path_option
+@common_options
 @click.option(
     "--until",
     "until",
@@ -160,8 +159,6 @@ SHOWS = {"locals": render_locals, "where": render_where, "history": render_histo
 def debug(
     app: App,
     ref: str,
-    modules: tuple[str, ...],
-    import_path: tuple[str, ...],
     until: int | None,
     breaks: Sequence[str],
     shows: Sequence[str],
@@ -174,16 +171,12 @@ def debug(
     what --show asks for (locals, where, history), for scripts.
     """
     source = load_source(app, ref)
-    code = (
-        fixture_code(app, source.fixture, modules, import_path)
+    code = require_code(
+        fixture_code(app, source.fixture)
         if source.fixture is not None
-        else load(modules, path=import_path)
+        else code_for(app, [source.events], origin=f"the history of {ref!r}"),
+        "debugging",
     )
-    if not code.workflows:
-        app.fail(
-            "debugging needs the workflow code, and no module was given.",
-            "pass -m MODULE (the module that defines the workflow).",
-        )
     stepper = Stepper(source.workflow_id, source.events, code)
     for arg in breaks:
         seq, where = parse_break(arg)

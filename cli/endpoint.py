@@ -39,7 +39,7 @@ import attrs
 
 from aion.store import is_postgres_url
 
-from .app import EXIT_STORE, CliError, RemoteError, classify
+from .errors import EXIT_STORE, CliError, RemoteError, classify
 from .nonces import RequestLog
 
 HOST = "127.0.0.1"

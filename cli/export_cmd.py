@@ -9,8 +9,9 @@ from aion import fixtures
 from aion.events import Event, WorkflowStarted
 
 from .app import App
+from .finding import recorded_names
 from .loader import load
-from .options import module_option
+from .options import common_options
 
 
 @click.command(name="export")
@@ -18,20 +19,22 @@ from .options import module_option
 @click.option(
     "-o", "--output", required=True, metavar="FILE.json", help="Where to write ('-' for stdout)."
 )
-@module_option
+@common_options
 @click.pass_obj
-def export(app: App, workflow_id: str, output: str, modules: tuple[str, ...]) -> None:
+def export(app: App, workflow_id: str, output: str) -> None:
     """Write workflow ID's history as a versioned JSON fixture.
 
-    With -m MODULE the fixture also records the module and the outcome that
-    replaying it under today's code gives, so the test suite (or `aion replay
-    FILE.json`) can hold future code to it.
+    The fixture names the module its history records (so `aion replay
+    FILE.json` finds the code by itself). With -m MODULE it names that module
+    and also records the outcome that replaying it under today's code gives,
+    so the test suite (or `aion replay FILE.json`) can hold future code to it.
     """
     history: list[Event] = app.backend().history(workflow_id)
     expect = None
-    module = None
-    if modules:
-        code = load(modules)
+    recorded = recorded_names([history])
+    module = recorded[0].partition(":")[0] if recorded else None
+    if app.modules:
+        code = load(app.modules, path=app.import_path)
         started = history[0]
         assert isinstance(started, WorkflowStarted)
         fn = code.workflow(started.name)
@@ -45,4 +48,7 @@ def export(app: App, workflow_id: str, output: str, modules: tuple[str, ...]) ->
         click.echo(fixtures.dumps(data), nl=False)
         return
     fixtures.write(output, data)
-    app.note(f"wrote {output} ({len(history)} events)")
+    if app.as_json:
+        app.echo_json({"workflow_id": workflow_id, "file": output, "events": len(history)})
+    else:
+        app.note(f"wrote {output} ({len(history)} events)")

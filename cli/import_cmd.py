@@ -7,6 +7,7 @@ import click
 from aion import fixtures
 
 from .app import App
+from .options import common_options
 
 
 @click.command(name="import")
@@ -23,6 +24,7 @@ from .app import App
     metavar="ID",
     help="Import under this id instead of the recorded one (one file only).",
 )
+@common_options
 @click.pass_obj
 def import_(app: App, files: tuple[str, ...], new_id: str | None) -> None:
     """Add the histories in FILE.json... to the database, exactly as recorded.
@@ -38,7 +40,14 @@ def import_(app: App, files: tuple[str, ...], new_id: str | None) -> None:
         )
     loaded = [fixtures.load(path) for path in files]
     backend = app.backend(write=True)
+    imported = []
     for fixture in loaded:
         workflow_id = new_id or fixture.workflow_id
         backend.import_history(workflow_id, fixture.events)
-        app.show(f"imported {workflow_id} ({len(fixture.events)} events) from {fixture.path}")
+        imported.append(
+            {"workflow_id": workflow_id, "events": len(fixture.events), "file": fixture.path}
+        )
+        if not app.as_json:
+            app.show(f"imported {workflow_id} ({len(fixture.events)} events) from {fixture.path}")
+    if app.as_json:
+        app.echo_json(imported)

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import click
 
-from .app import EXIT_FAILED, App
+from .app import App
+from .errors import EXIT_FAILED
+from .options import common_options
 
 
 @click.command(name="lint")
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@common_options
 @click.pass_obj
-def lint(app: App, paths: tuple[str, ...], as_json: bool) -> None:
+def lint(app: App, paths: tuple[str, ...]) -> None:
     """Flag nondeterminism in @aion.workflow code (exit 1 when anything is found)."""
     from aion.testing.lint import lint_paths
 
@@ -21,7 +23,7 @@ def lint(app: App, paths: tuple[str, ...], as_json: bool) -> None:
         app.fail(str(exc), "give a .py file or a directory holding some.")
     except SyntaxError as exc:
         app.fail(f"{exc.filename}:{exc.lineno}: cannot parse: {exc.msg}.", "fix the syntax first.")
-    if as_json:
+    if app.as_json:
         app.echo_json(
             [
                 {"path": f.path, "line": f.line, "col": f.col, "code": f.code, "message": f.message}

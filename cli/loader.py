@@ -24,14 +24,12 @@ import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import ModuleType
-from typing import Any, TypeVar
+from typing import Any
 
 import attrs
-import click
 
-from .app import EXIT_USAGE, CliError
-
-F = TypeVar("F", bound=Callable[..., Any])
+from .errors import EXIT_USAGE, CliError
+from .safe import clean
 
 
 @attrs.frozen
@@ -204,14 +202,16 @@ def load_recorded(
     path: Iterable[str] = (),
     note: Callable[[str], None] | None = None,
     origin: str = "the history",
+    qualified: bool = False,
 ) -> Code:
     """Import modules a data file names (see the module docstring for the rules).
 
     Args:
         names: ``pkg.mod`` or ``pkg.mod:qualname`` names, as recorded.
         path: Extra import directories (``--path``).
-        note: Where to say which module is being imported (one line each).
+        note: Where to say which module is being imported (one line per module).
         origin: What recorded the names, for that line.
+        qualified: Require ``pkg.mod:qualname`` (what `WorkflowStarted.code` holds).
     """
     _add_dirs(path)
     allowed = set(import_dirs(path))
@@ -224,44 +224,58 @@ def load_recorded(
         {},
     )
     for name in names:
-        if name in acc[0]:
-            continue
-        if not is_module_name(name):
-            msg = (
-                f"refusing to import {name!r} (recorded in {origin}): "
-                "a recorded module must be a dotted name, not a path."
+        if not is_module_name(name) or (qualified and ":" not in name):
+            rule = (
+                "a recorded code name must be module:qualname (dotted identifiers), not a path"
+                if qualified
+                else "a recorded module must be a dotted name, not a path"
             )
+            msg = f"refusing to import {clean(name)!r} (recorded in {origin}): {rule}."
             raise CliError(msg, "pass the module that defines the workflow with -m MODULE.")
+        module = name.partition(":")[0]
+        if module in acc[0]:
+            continue
         if note is not None:
-            note(
-                f"importing module {name.partition(':')[0]!r} (recorded in {origin}; -m overrides)"
-            )
-        _collect_into(acc, name, _import_recorded(name, allowed))
+            note(f"importing module {module!r} (recorded in {origin}; -m overrides)")
+        _collect_into(acc, module, _import_recorded(module, allowed))
     return Code(tuple(acc[0]), acc[1], acc[2])
 
 
-def path_option(f: F) -> F:
-    """``--path DIR``, repeatable: add a directory to the import path (also ``AION_PATH``)."""
-    return click.option(
-        "--path",
-        "import_path",
-        multiple=True,
-        metavar="DIR",
-        help=f"Add DIR to the import path for workflow code (repeatable; also {PATH_ENV}).",
-    )(f)
+def code_name(fn: Callable[..., Any]) -> str | None:
+    """``module:qualname`` of a workflow function, as `WorkflowStarted.code` records it.
+
+    None when it could not be imported back by that name (defined inside a
+    function, or in a script run as ``__main__``).
+    """
+    module, qualname = getattr(fn, "__module__", ""), getattr(fn, "__qualname__", "")
+    name = f"{module}:{qualname}"
+    return name if module != "__main__" and is_module_name(name) else None
 
 
-def split_target(target: str) -> tuple[str, str]:
-    """``MODULE:WORKFLOW`` into its two parts, or a usage error."""
+def split_target(target: str, *, bare: bool = False) -> tuple[str, str]:
+    """``MODULE:WORKFLOW`` into its two parts, or a usage error.
+
+    Args:
+        target: As given on the command line.
+        bare: Accept a bare ``WORKFLOW`` (module ``""``): the code comes from ``-m``.
+    """
     module, sep, name = target.rpartition(":")
+    if bare and not sep and target:
+        return "", target
     if not sep or not module or not name:
         msg = f"{target!r} does not name a workflow as MODULE:WORKFLOW."
         raise CliError(msg, "for example: aion run myapp.flows:order '\"o-1\"' 1299")
     return module, name
 
 
-def load_target(target: str, extra: Iterable[str] = ()) -> tuple[Code, Callable[..., Any]]:
-    """Import the module of ``MODULE:WORKFLOW`` (plus ``extra``) and find the workflow."""
-    module, name = split_target(target)
-    code = load([module, *extra])
+def load_target(
+    target: str, extra: Iterable[str] = (), *, path: Iterable[str] = ()
+) -> tuple[Code, Callable[..., Any]]:
+    """Import the module of ``MODULE:WORKFLOW`` (plus ``extra``) and find the workflow.
+
+    With ``extra`` modules (``-m``), ``target`` may be the bare workflow name.
+    """
+    extra = list(extra)
+    module, name = split_target(target, bare=bool(extra))
+    code = load([*([module] if module else []), *extra], path=path)
     return code, code.workflow(name)

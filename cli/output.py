@@ -44,8 +44,28 @@ def status_text(status: str) -> Text:
     return data(status, STATUS_STYLE.get(status, ""))
 
 
+def workflow_cells(infos: Sequence[WorkflowInfo]) -> tuple[list[str], list[list[str]], set[int]]:
+    """``aion list`` as plain cells: headers, rows (cleaned), right-justified columns."""
+    several_runs = any(info.runs > 1 for info in infos)
+    headers = ["id", "type", "status", "started (UTC)", "closed (UTC)", "events"]
+    headers += ["runs"] if several_runs else []
+    rows = [
+        [
+            clean(info.workflow_id),
+            clean(info.workflow_type),
+            info.status,
+            fmt_time(info.started_at, millis=False),
+            fmt_time(info.closed_at, millis=False),
+            str(info.last_seq),
+            *([str(info.runs)] if several_runs else []),
+        ]
+        for info in infos
+    ]
+    return headers, rows, {5, 6}
+
+
 def workflows_table(infos: Sequence[WorkflowInfo]) -> RenderableType:
-    """``aion list``: one row per workflow."""
+    """``aion list`` on a terminal: one row per workflow, statuses in colour."""
     if not infos:
         return Text("no workflows match.")
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
@@ -127,12 +147,20 @@ def divergence_panel(err: aion.NondeterminismError, title: str = "") -> Renderab
     table.add_column("recorded (history)", ratio=1, overflow="fold")
     table.add_column("current (code)", ratio=1, overflow="fold")
     rec, cur = err.recorded, err.current
+    differs = False
     for key in ("kind", "ordinal", "name", "args", "source"):
         left, right = rec.get(key), cur.get(key)
         left_text = "" if left in (None, "") else str(left)
         right_text = "" if right in (None, "") else str(right)
         style = "" if left_text == right_text else "bold yellow"
+        differs = differs or (key != "source" and left_text != right_text)
         table.add_row(key, data(left_text, style), data(right_text, style))
+    if not differs:  # never two identical columns: say where the difference is
+        table.add_row(
+            "differs",
+            data("in arguments or options not shown here (the digest does not match)"),
+            data("`aion inspect ID --json` shows the recorded event in full"),
+        )
     code_left, code_right = (
         _source_line(str(rec.get("source") or "")),
         _source_line(str(cur.get("source") or "")),

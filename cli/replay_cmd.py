@@ -13,9 +13,11 @@ import aion
 from aion import fixtures
 from aion.events import Event
 
-from .app import EXIT_FAILED, EXIT_OK, EXIT_USAGE, App, CliError, classify
-from .loader import Code, load, load_recorded, path_option
-from .options import json_option, module_option
+from .app import App
+from .errors import EXIT_FAILED, EXIT_OK, classify
+from .finding import code_for, require_code
+from .loader import Code
+from .options import common_options
 from .output import divergence_panel, replay_line, replay_summary
 from .sources import is_fixture_path
 
@@ -24,10 +26,7 @@ MAX_PANELS = 3
 
 
 def _replayer(code: Code) -> aion.Replayer:
-    if not code.workflows:
-        msg = "replay needs the workflow code, and no module was given."
-        hint = "pass -m MODULE (the module that defines the workflows; repeatable)."
-        raise CliError(msg, hint, EXIT_USAGE)
+    require_code(code, "replay")
     return aion.Replayer(code.workflows.values(), code.activities.values())
 
 
@@ -65,9 +64,9 @@ def _exit_code(results: Sequence[aion.ReplayResult], unexpected: set[str]) -> in
     return code
 
 
-def _replay_all(app: App, code: Code, as_json: bool) -> int:
-    replayer = _replayer(code)
+def _replay_all(app: App, as_json: bool) -> int:
     histories = app.backend().histories()  # one scan: linear in the total history size
+    replayer = _replayer(code_for(app, histories.values(), origin="the database's histories"))
     results: list[aion.ReplayResult] = []
     progress = Progress(
         TextColumn("replaying"),
@@ -107,41 +106,31 @@ def _replay_all(app: App, code: Code, as_json: bool) -> int:
     return _exit_code(results, diverged)
 
 
-def fixture_code(
-    app: App, fixture: fixtures.Fixture, modules: Sequence[str], import_path: Sequence[str]
-) -> Code:
-    """The code to replay a fixture against: ``-m`` if given, else the module it records."""
-    if modules or not fixture.module:
-        return load(modules, path=import_path)
-    return load_recorded(
-        [fixture.module], path=import_path, note=app.note, origin=fixture.path or "the fixture"
+def fixture_code(app: App, fixture: fixtures.Fixture) -> Code:
+    """The code to replay a fixture against: ``-m`` if given, else the code it records."""
+    return code_for(
+        app, [fixture.events], origin=fixture.path or "the fixture", declared=fixture.module
     )
 
 
 def _fixture_results(
-    app: App, paths: Sequence[str], modules: tuple[str, ...], import_path: tuple[str, ...]
+    app: App, paths: Sequence[str]
 ) -> Iterator[tuple[aion.ReplayResult, str | None, str]]:
     for path in paths:
         fixture = fixtures.load(path)
-        code = fixture_code(app, fixture, modules, import_path)
+        code = fixture_code(app, fixture)
         result = next(_replayer(code).replay_many([(fixture.workflow_id, fixture.events)]))
         yield result, fixtures.check(fixture, result), path
 
 
-def _replay_refs(
-    app: App,
-    refs: Sequence[str],
-    modules: tuple[str, ...],
-    import_path: tuple[str, ...],
-    as_json: bool,
-) -> int:
+def _replay_refs(app: App, refs: Sequence[str], as_json: bool) -> int:
     results: list[aion.ReplayResult] = []
     unexpected: set[str] = set()
     rendered: list[RenderableType] = []
     records: list[dict[str, Any]] = []
     fixture_refs = [r for r in refs if is_fixture_path(r)]
     db_refs = [r for r in refs if not is_fixture_path(r)]
-    for result, problem, path in _fixture_results(app, fixture_refs, modules, import_path):
+    for result, problem, path in _fixture_results(app, fixture_refs):
         results.append(result)
         if problem is not None:
             unexpected.add(result.workflow_id)
@@ -151,11 +140,12 @@ def _replay_refs(
             rendered.append(divergence_panel(result.divergence))
         records.append(_as_json(result, problem or "as expected"))
     if db_refs:
-        replayer = _replayer(load(modules, path=import_path))
         backend = app.backend()
         histories: list[tuple[str, Sequence[Event]]] = [
             (ref, backend.history(ref)) for ref in db_refs
         ]
+        origin = f"the history of {db_refs[0]!r}" if len(db_refs) == 1 else "the histories"
+        replayer = _replayer(code_for(app, [h for _, h in histories], origin=origin))
         for result in replayer.replay_many(histories):
             results.append(result)
             if result.divergence is not None:
@@ -174,37 +164,29 @@ def _replay_refs(
 @click.command(name="replay")
 @click.argument("refs", nargs=-1, metavar="[ID | FILE.json]...")
 @click.option("--all", "replay_all", is_flag=True, help="Replay every workflow in the database.")
-@module_option
-@path_option
-@json_option
+@common_options
 @click.pass_obj
 def replay(
     app: App,
     refs: tuple[str, ...],
     replay_all: bool,
-    modules: tuple[str, ...],
-    import_path: tuple[str, ...],
-    as_json: bool,
 ) -> None:
     """Replay histories against today's code, executing nothing for real.
 
     Replays workflow IDs from the database, every workflow (--all), or fixture
     files (checked against the outcome they expect). Exits 0 when every
     history replays deterministically, 1 with a divergence report showing what
-    history recorded beside what the code does now. A fixture's recorded
-    module is imported by name from the import path only (never a file, never
-    the current directory unless --path names it); -m overrides it.
+    history recorded beside what the code does now. The code is the one the
+    history (or fixture) records, imported by name from the import path only
+    (never a file, never the current directory unless --path names it); -m
+    overrides it.
     """
     if replay_all == bool(refs):
         app.fail(
             "give workflow ids or fixture files, or --all (not both, not neither).",
             "e.g. aion replay --all -m myapp.flows",
         )
-    code = (
-        _replay_all(app, load(modules, path=import_path), as_json)
-        if replay_all
-        else _replay_refs(app, refs, modules, import_path, as_json)
-    )
+    code = _replay_all(app, app.as_json) if replay_all else _replay_refs(app, refs, app.as_json)
     if code != EXIT_OK:
         app.close()
         raise click.exceptions.Exit(code)

@@ -22,7 +22,7 @@ from .app import App
 from .backend import Backend
 from .endpoint import EndpointServer, read_endpoint
 from .loader import load_target
-from .options import json_option, module_option, parse_values
+from .options import common_options, parse_values
 from .output import status_text, value_text
 from .safe import data
 from .serving import handlers
@@ -119,16 +119,13 @@ def _run_remote(
 @click.argument("target", metavar="MODULE:WORKFLOW")
 @click.argument("args", nargs=-1)
 @click.option("--id", "workflow_id", metavar="ID", help="The workflow id (default: a new UUID).")
-@module_option
-@json_option
+@common_options
 @click.pass_obj
 def run(
     app: App,
     target: str,
     args: tuple[str, ...],
     workflow_id: str | None,
-    modules: tuple[str, ...],
-    as_json: bool,
 ) -> None:
     """Start a workflow and run it to completion with a live view (ARGS are JSON values).
 
@@ -136,7 +133,8 @@ def run(
     it runs), or hands the workflow to the worker already serving --db.
     Prints the result; exits 1 if the workflow fails.
     """
-    code, fn = load_target(target, modules)
+    as_json = app.as_json
+    code, fn = load_target(target, app.modules, path=app.import_path)
     name = fn.__aion_workflow__.name  # type: ignore[attr-defined]
     values = parse_values(args)
     if read_endpoint(app.db) is not None:

@@ -14,9 +14,10 @@ written as ``\\x1b``, ``\\u202e``...).
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.text import Text
+if TYPE_CHECKING:
+    from rich.text import Text
 
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _UNSAFE_BUT_NEWLINE = re.compile(
@@ -49,4 +50,6 @@ def clean(value: Any, *, newlines: bool = False) -> str:
 
 def data(value: Any, style: str = "", *, newlines: bool = False) -> Text:
     """History text as a `Text` (never markup), cleaned by `clean`."""
+    from rich.text import Text
+
     return Text(clean(value, newlines=newlines), style=style)

@@ -6,6 +6,7 @@ endpoint turns exceptions into classified errors for the client.
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
@@ -15,6 +16,7 @@ from aion.events import Event
 from aion.store import Append
 
 from .endpoint import Handler
+from .errors import CliError
 
 
 def _events(events: list[Event]) -> list[dict[str, Any]]:
@@ -63,6 +65,19 @@ def handlers(engine: aion.Engine) -> dict[str, Handler]:
         events = [_codec.event_from_dict(e) for e in a["events"]]
         engine.store.append([Append(workflow_id=workflow_id, expected_seq=0, events=events)])
 
+    def sql(a: dict[str, Any]) -> Any:
+        read_sql = getattr(engine.store, "read_sql", None)
+        if read_sql is None:
+            msg = "this worker's store does not run SQL here; ask the database directly."
+            raise CliError(msg, "aion sql on a PostgreSQL URL connects to it itself.")
+        try:
+            columns, rows, cut = read_sql(str(a["query"]), max_rows=int(a.get("max_rows") or 1000))
+        except aion.ConfigurationError as exc:
+            hint = "one read-only SELECT; the tables are events, workflows and aion_meta."
+            raise CliError(str(exc), hint) from None
+        values = json.loads(json.dumps(rows, default=str))  # datetimes, decimals: as text
+        return {"columns": columns, "rows": values, "truncated": cut}
+
     def ping(a: dict[str, Any]) -> Any:
         return {"pid": os.getpid()}
 
@@ -76,5 +91,6 @@ def handlers(engine: aion.Engine) -> dict[str, Handler]:
         "history": history,
         "histories": histories,
         "import": import_,
+        "sql": sql,
         "ping": ping,
     }

@@ -5,13 +5,14 @@ from __future__ import annotations
 import click
 
 from .app import App
-from .options import parse_value
+from .options import common_options, parse_value
 
 
 @click.command(name="signal")
 @click.argument("workflow_id", metavar="ID")
 @click.argument("name")
 @click.argument("payload", required=False, default="null")
+@common_options
 @click.pass_obj
 def signal(app: App, workflow_id: str, name: str, payload: str) -> None:
     """Send signal NAME with PAYLOAD (a JSON value; default null) to workflow ID.
@@ -21,6 +22,16 @@ def signal(app: App, workflow_id: str, name: str, payload: str) -> None:
     """
     backend = app.backend(write=True)
     backend.signal(workflow_id, name, parse_value(payload))
-    app.show(f"signal {name!r} recorded for {workflow_id}")
+    if app.as_json:
+        app.echo_json(
+            {
+                "workflow_id": workflow_id,
+                "signal": name,
+                "recorded": True,
+                "queued": not backend.remote,
+            }
+        )
+    else:
+        app.show(f"signal {name!r} recorded for {workflow_id}")
     if not backend.remote:
         app.note(f"no worker serves {app.db}: the workflow sees it when `aion worker` runs.")

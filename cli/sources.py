@@ -5,13 +5,16 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
 
-from aion import fixtures
 from aion.events import Event
 
 from .app import App
+
+if TYPE_CHECKING:
+    from aion import fixtures
 
 
 @attrs.frozen
@@ -37,6 +40,8 @@ def is_fixture_path(ref: str) -> bool:
 def load_source(app: App, ref: str) -> Source:
     """A fixture file when ``ref`` is one, else workflow ``ref`` from the database."""
     if is_fixture_path(ref):
+        from aion import fixtures  # replay's machinery: loaded only for a fixture
+
         fixture = fixtures.load(ref)
         return Source(fixture.workflow_id, fixture.events, fixture)
     return Source(ref, tuple(app.backend().history(ref)))

@@ -8,33 +8,31 @@ import aion
 from aion.interpreter import argument_problem
 
 from .app import App
-from .loader import load_target
-from .options import json_option, parse_values
+from .loader import code_name, load_target
+from .options import common_options, parse_values
 
 
 @click.command(name="start")
 @click.argument("target", metavar="MODULE:WORKFLOW")
 @click.argument("args", nargs=-1)
 @click.option("--id", "workflow_id", metavar="ID", help="The workflow id (default: a new UUID).")
-@json_option
+@common_options
 @click.pass_obj
-def start(
-    app: App, target: str, args: tuple[str, ...], workflow_id: str | None, as_json: bool
-) -> None:
+def start(app: App, target: str, args: tuple[str, ...], workflow_id: str | None) -> None:
     """Start a workflow without waiting for it (ARGS are JSON values).
 
     With a worker running it starts at once; otherwise the start is recorded
     and the next `aion worker` on this database runs it.
     """
-    _, fn = load_target(target)
+    _, fn = load_target(target, app.modules, path=app.import_path)
     name = fn.__aion_workflow__.name  # type: ignore[attr-defined]
     values = parse_values(args)
     problem = argument_problem(fn, values)
     if problem is not None:  # checked before anything is recorded, worker or not
         raise aion.WorkflowArgumentError(f"cannot start workflow {name!r}: {problem}.")
     backend = app.backend(write=True)
-    started = backend.start(name, values, workflow_id)
-    if as_json:
+    started = backend.start(name, values, workflow_id, code_name(fn))
+    if app.as_json:
         app.echo_json({"workflow_id": started, "workflow": name, "queued": not backend.remote})
         return
     app.show(f"started {started} ({name})")

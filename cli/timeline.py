@@ -144,16 +144,25 @@ def command_spans(events: Sequence[Event]) -> list[Span]:
     waiting: dict[str, list[Span]] = {}
     arrived: dict[str, list[datetime]] = {}
 
+    sizes: dict[int, tuple[str, int]] = {}
+    seqs = Seqs()
+    current = 0
+
     def settle(ordinal: int, at: datetime, outcome: str) -> None:
         span = spans.get(ordinal)
         if span is not None and span.end is None:
             span.end, span.outcome = at, outcome
+            seqs.end[ordinal] = current
 
     for event in events:
+        current = event.seq
         kind = _KIND.get(type(event))
         if kind is not None and isinstance(event, CommandEvent):
             span = Span(event.ordinal, kind, _span_name(event), event.source, event.recorded_at)
             spans[event.ordinal] = span
+            seqs.start[event.ordinal] = event.seq
+            if isinstance(event, GroupStarted):
+                sizes[event.ordinal] = (event.name, event.size)
             if isinstance(event, ChildStarted) and not event.awaited:
                 span.end, span.outcome = event.recorded_at, "started"
             if isinstance(event, SignalAwaited):
@@ -196,14 +205,66 @@ def command_spans(events: Sequence[Event]) -> list[Span]:
                     span.end, span.outcome = event.recorded_at, "received"
             else:
                 arrived.setdefault(event.name, []).append(event.recorded_at)
-    for span in spans.values():
-        if span.kind == "group" and span.end is None:
-            members = [s for s in spans.values() if s.ordinal > span.ordinal and s.end is not None]
-            if members and all(
-                s.end is not None for s in spans.values() if s.ordinal > span.ordinal
-            ):
-                span.end, span.outcome = max(s.end for s in members if s.end), "settled"
-    return [spans[o] for o in sorted(spans)]
+    ordered = [spans[o] for o in sorted(spans)]
+    _settle_groups(ordered, sizes, seqs)
+    return ordered
+
+
+def _settle_groups(ordered: list[Span], sizes: dict[int, tuple[str, int]], seqs: Seqs) -> None:
+    """End each ``collect_*`` span when its own members settled, not when the run did.
+
+    A group's members take the ordinals right after it (a member that is a
+    group or a ``with_timeout`` takes its own members' too), and nothing else
+    is issued while it is open, so its members are the subtrees that follow
+    it. Every member is issued at once, except in ``collect_map`` with a
+    concurrency limit, which issues the next call when one completes and
+    stops issuing at the first failure: a later command issued after that
+    failure is the workflow's own, not the group's.
+    """
+
+    def subtree(n: int) -> int:
+        """The position just past the subtree that starts at position ``n``."""
+        span = ordered[n]
+        if span.kind == "timeout":
+            return subtree(n + 1) if n + 1 < len(ordered) else n + 1
+        if span.kind != "group" or span.ordinal not in sizes:
+            return n + 1
+        mode, size = sizes[span.ordinal]
+        members: list[Span] = []
+        position, count, stop_after = n + 1, 0, None
+        while count < size and position < len(ordered):
+            candidate = ordered[position]
+            if stop_after is not None and seqs.start[candidate.ordinal] > stop_after:
+                break  # issued after the group failed: the workflow's own next command
+            end = subtree(position)
+            members.extend(ordered[position:end])
+            failed = [
+                seqs.end[m.ordinal]
+                for m in ordered[position:end]
+                if m.outcome == "failed" and m.ordinal in seqs.end
+            ]
+            if mode == "map" and failed:
+                first = min(failed)
+                stop_after = first if stop_after is None else min(stop_after, first)
+            position, count = end, count + 1
+        if span.end is None and members and all(m.end is not None for m in members):
+            span.end = max(m.end for m in members if m.end is not None)
+            span.outcome = "settled"
+        elif span.end is None and size == 0:
+            span.end, span.outcome = span.start, "settled"
+        return position
+
+    n = 0
+    while n < len(ordered):
+        n = subtree(n)
+
+
+@attrs.define
+class Seqs:
+    """Where each command's first decision and final outcome sit in the history."""
+
+    start: dict[int, int] = attrs.field(factory=dict)
+    end: dict[int, int] = attrs.field(factory=dict)
 
 
 # --- formatting -------------------------------------------------------------------

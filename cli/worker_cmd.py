@@ -11,9 +11,11 @@ import click
 
 import aion
 
-from .app import EXIT_STORE, App
+from .app import App
 from .endpoint import EndpointServer, check_endpoint_file, endpoint_file, read_endpoint
+from .errors import EXIT_STORE
 from .loader import load
+from .options import common_options
 from .serving import handlers
 
 
@@ -47,17 +49,26 @@ def install_stop_handlers(stop: threading.Event) -> None:
 
 
 @click.command(name="worker")
-@click.argument("modules", nargs=-1, required=True, metavar="MODULE...")
+@click.argument("modules", nargs=-1, metavar="[MODULE]...")
+@common_options
 @click.pass_obj
 def worker(app: App, modules: tuple[str, ...]) -> None:
     """Serve the database: recover unfinished workflows, run activities, fire timers.
 
     Registers every @aion.workflow and @aion.activity found in MODULE...
+    (given as arguments, with -m MODULE, or both). With --json, a line
+    describing the worker (db, pid, port, counts) is printed once it serves.
     While it runs, the other aion commands on the same --db talk to it over a
     loopback endpoint. Ctrl-C (or SIGTERM) stops it cleanly: everything
     committed stays committed, and the next worker continues from there.
     """
-    code = load(modules)
+    names = tuple(dict.fromkeys((*app.modules, *modules)))
+    if not names:
+        app.fail(
+            "the worker needs the workflow code, and no module was given.",
+            "name it: aion worker -m myapp.flows (or aion worker myapp.flows).",
+        )
+    code = load(names, path=app.import_path)
     refuse_if_served(app)
     engine = aion.Engine(
         app.db, workflows=code.workflows.values(), activities=code.activities.values()
@@ -68,6 +79,18 @@ def worker(app: App, modules: tuple[str, ...]) -> None:
         install_stop_handlers(stop)
         server.start()
         open_count = len(engine.list(status="running"))
+        if app.as_json:
+            app.echo_json(
+                {
+                    "db": app.db,
+                    "pid": os.getpid(),
+                    "port": server.port,
+                    "workflows": len(code.workflows),
+                    "activities": len(code.activities),
+                    "running": open_count,
+                },
+                line=True,
+            )
         app.note(
             f"worker serving {app.db} (pid {os.getpid()}, 127.0.0.1:{server.port}): "
             f"{len(code.workflows)} workflow types, {len(code.activities)} activities, "

@@ -15,7 +15,7 @@ from typing import Any
 
 from aion import _codec
 from aion._clock import Clock, ManualClock, SystemClock
-from aion._definitions import Registry, workflow_definition
+from aion._definitions import Registry, import_name, workflow_definition
 from aion._engine._activities import ActivityExecutor, ActivityRunner
 from aion._engine._grouping import linger
 from aion._engine._handle import WorkflowDescription, WorkflowHandle, describe_workflow
@@ -182,6 +182,7 @@ class Engine(Runtime):
                     "name": name,
                     "args": json_args,
                     "workflow_id": workflow_id,
+                    "code": import_name(self.registry.workflow(name).fn),
                 },
             )
             try:

@@ -19,6 +19,7 @@ from aion._events import (
     CommandCancelled,
     CommandEvent,
     Event,
+    GroupStarted,
     SignalSent,
     TimeoutStarted,
     TimerStarted,
@@ -70,6 +71,9 @@ def _args_of(kind: type[Event], fields: dict[str, Any]) -> str:
         return args_text(fields.get("args"))
     if kind is CommandCancelled:
         return f"(ordinal {fields.get('ordinal')})"
+    if kind is GroupStarted:  # a changed member count must show on both sides
+        limit = fields.get("concurrency")
+        return f"of {fields.get('size')}" + (f", {limit} at a time" if limit else "")
     return ""
 
 

@@ -25,6 +25,7 @@ import duckdb
 
 from aion import _codec
 from aion._errors import (
+    ConfigurationError,
     StoreCorruptedError,
     StoreError,
     StoreInvalidatedError,
@@ -463,6 +464,48 @@ class DuckDBStore:
         """Visibility records, oldest first."""
         with self._lock:
             return self._index.workflows(status=status, workflow_type=workflow_type)
+
+    def read_sql(
+        self, query: str, *, max_rows: int = 1000
+    ) -> tuple[list[str], list[tuple[Any, ...]], bool]:
+        """Run one SELECT over the tables in a READ ONLY transaction (``aion sql``).
+
+        Only a single SELECT is accepted (so no ``COMMIT; DROP ...`` can end the
+        read-only transaction early), on a cursor of this store's hardened
+        connection (external access off, configuration locked), and the
+        transaction is rolled back whatever happens: a query can read the
+        history, never change it, even on a worker's writable store.
+
+        Returns:
+            The column names, at most ``max_rows`` rows, and whether more were cut.
+
+        Raises:
+            aion.ConfigurationError: Not one SELECT, or DuckDB refused it.
+        """
+        try:
+            statements = duckdb.extract_statements(query)
+        except duckdb.Error as exc:
+            msg = f"the SQL does not parse: {exc}"
+            raise ConfigurationError(msg) from None
+        if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
+            msg = "aion sql runs exactly one SELECT statement (read-only)."
+            raise ConfigurationError(msg)
+        with self._lock:
+            cursor = self._con.cursor()
+        try:
+            cursor.execute("BEGIN TRANSACTION READ ONLY")
+            try:
+                cursor.execute(query)
+                columns = [d[0] for d in cursor.description or ()]
+                rows = cursor.fetchmany(max_rows + 1)
+            finally:
+                cursor.execute("ROLLBACK")
+        except duckdb.Error as exc:
+            msg = f"the SQL failed: {' '.join(str(exc).split())}"
+            raise ConfigurationError(msg) from None
+        finally:
+            cursor.close()
+        return columns, rows[:max_rows], len(rows) > max_rows
 
     def due_timers(self, now: datetime | None = None) -> list[TimerInfo]:
         """Pending timers, earliest first."""

@@ -8,6 +8,7 @@ the database when they appear in output.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -121,3 +122,16 @@ def run_aion(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str
         timeout=timeout,
         check=False,
     )
+
+
+def codeless_db(invoke: Invoke, folder: Path) -> Path:
+    """A database holding order-1 and appr-1 as recorded before `WorkflowStarted.code` existed."""
+    db = folder / "old.duckdb"
+    for workflow_id in ("order-1", "appr-1"):
+        data = json.loads(invoke("inspect", workflow_id, "--json").stdout)
+        data["events"][0]["code"] = None
+        data.pop("module", None)
+        path = folder / f"{workflow_id}.json"
+        path.write_text(json.dumps(data))
+        assert invoke("import", str(path), db=db).exit_code == 0
+    return db

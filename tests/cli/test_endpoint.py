@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
-from aion_cli.app import RemoteError
 from aion_cli.endpoint import EndpointClient, EndpointServer, endpoint_file, read_endpoint
+from aion_cli.errors import RemoteError
 
 from tests.cli.conftest import Invoke
 

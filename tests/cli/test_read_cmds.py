@@ -16,15 +16,15 @@ def lines(text: str) -> str:
     return "\n".join(line.rstrip() for line in text.splitlines()) + "\n"
 
 
-def test_list_shows_every_workflow_oldest_first(invoke: Invoke) -> None:
+def test_list_shows_every_workflow_newest_first(invoke: Invoke) -> None:
     result = invoke("list")
     assert result.exit_code == 0
     assert lines(result.output) == (
         "id        type       status      started (UTC)         closed (UTC)          events\n"
         "───────────────────────────────────────────────────────────────────────────────────\n"
-        "order-1   order      completed   2026-01-01 00:00:00   2026-01-01 00:00:30        6\n"
-        "retry-1   retrying   completed   2026-01-01 00:00:30   2026-01-01 00:00:32        5\n"
         "appr-1    approval   running     2026-01-01 00:00:32   -                          4\n"
+        "retry-1   retrying   completed   2026-01-01 00:00:30   2026-01-01 00:00:32        5\n"
+        "order-1   order      completed   2026-01-01 00:00:00   2026-01-01 00:00:30        6\n"
     )
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from aion import fixtures
-from tests.cli.conftest import CHANGED, SAMPLE, Invoke
+from tests.cli.conftest import CHANGED, SAMPLE, Invoke, codeless_db
 from tests.cli.test_read_cmds import lines
 
 PANEL = (
@@ -99,11 +99,12 @@ def test_replay_fixture_files_checks_their_expectation(
     )
 
 
-def test_replay_without_code_or_target_is_a_usage_error(invoke: Invoke) -> None:
-    no_code = invoke("replay", "--all")
+def test_replay_without_code_or_target_is_a_usage_error(invoke: Invoke, tmp_path: Path) -> None:
+    no_code = invoke("replay", "--all", db=codeless_db(invoke, tmp_path))
     assert no_code.exit_code == 2
     assert no_code.output == (
-        "error: replay needs the workflow code, and no module was given.\n"
-        "hint: pass -m MODULE (the module that defines the workflows; repeatable).\n"
+        "error: replay needs the workflow code, and none was found.\n"
+        "hint: pass -m MODULE (the module that defines the workflows); histories recorded "
+        "before aion recorded the code's name always need it.\n"
     )
     assert invoke("replay").exit_code == 2

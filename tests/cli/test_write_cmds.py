@@ -11,7 +11,7 @@ import pytest
 import aion
 from aion._events import CancelRequested, SignalReceived, WorkflowStarted
 from tests.cli import sample_workflows as s
-from tests.cli.conftest import SAMPLE, Invoke
+from tests.cli.conftest import SAMPLE, Invoke, codeless_db
 
 
 def test_export_then_import_round_trips_exactly(invoke: Invoke, tmp_path: Path) -> None:
@@ -72,12 +72,18 @@ def test_signal_without_a_worker_is_recorded_and_delivered_on_recovery(
         assert engine.run_until_complete("appr-1") == {"receipt": "rcpt-o-2-100", "approved": True}
 
 
-def test_query_without_a_worker_replays_under_the_given_code(invoke: Invoke) -> None:
+def test_query_without_a_worker_replays_under_the_given_code(
+    invoke: Invoke, tmp_path: Path
+) -> None:
     result = invoke("query", "appr-1", "stage", "-m", SAMPLE)
     assert (result.exit_code, result.output) == (0, '"awaiting approval"\n')
-    no_code = invoke("query", "appr-1", "stage")
+    old = codeless_db(invoke, tmp_path)
+    no_code = invoke("query", "appr-1", "stage", db=old)
     assert no_code.exit_code == 2
-    assert "answering a query needs the workflow code" in no_code.output
+    assert "answering a query offline needs the workflow code" in no_code.output
+    assert (
+        invoke("query", "appr-1", "stage", "-m", SAMPLE, db=old).stdout == '"awaiting approval"\n'
+    )
 
 
 def test_cancel_and_start_without_a_worker(invoke: Invoke, fixed_db: Path) -> None:

@@ -70,7 +70,7 @@ def test_a_fixture_cannot_name_code_in_the_current_directory(
 @pytest.mark.parametrize("name", ["evil.py", "/tmp/evil.py", "../evil", "evil:"])
 def test_the_loader_itself_refuses_a_recorded_path(tmp_path: Path, name: str) -> None:
     """Defence in depth: a name from any history (not only a fixture) is checked again."""
-    from aion_cli.app import CliError
+    from aion_cli.errors import CliError
     from aion_cli.loader import load_recorded
 
     with pytest.raises(CliError, match="a recorded module must be a dotted name, not a path"):
