@@ -481,7 +481,7 @@ def collect_race(commands: Iterable[Command[T]]) -> Command[tuple[int, T]]:
     members = _check_members(commands, "collect_race")
     if not members:
         msg = "collect_race() needs at least one command: a race with no runners never ends."
-        raise ValueError(msg)
+        raise ConfigurationError(msg)
     return CollectRace(commands=members)
 
 

@@ -18,7 +18,8 @@ def count_primes(limit: int) -> dict[str, Any]:
 
 @aion.activity(retry=aion.RetryPolicy(max_attempts=2))
 def always_fails(why: str) -> str:
-    raise ValueError(f"refused: {why} (in {os.getpid()})")
+    msg = f"refused: {why} (in {os.getpid()})"
+    raise ValueError(msg)
 
 
 @aion.activity

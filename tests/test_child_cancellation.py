@@ -40,7 +40,8 @@ def undo(name: str) -> str:
 
 @aion.activity
 def boom(n: int) -> int:
-    raise ValueError(f"boom {n}")
+    msg = f"boom {n}"
+    raise ValueError(msg)
 
 
 @aion.workflow

@@ -178,14 +178,16 @@ def flaky(n: int) -> int:
     attempt = aion.activity_info().attempt
     CALLS.append(f"flaky:{attempt}")
     if attempt < 3:
-        raise ConnectionError(f"try {attempt}")
+        msg = f"try {attempt}"
+        raise ConnectionError(msg)
     return n
 
 
 @aion.activity(retry=aion.RetryPolicy(max_attempts=5, non_retryable=["ValueError"]))
 def fatal(n: int) -> int:
     CALLS.append("fatal")
-    raise ValueError(f"bad {n}")
+    msg = f"bad {n}"
+    raise ValueError(msg)
 
 
 @aion.workflow

@@ -50,7 +50,8 @@ class InlineExecutor:
 
 @aion.activity(retry=aion.RetryPolicy(max_attempts=1))
 def explode(n: int) -> int:
-    raise KeyError(f"no item {n}")
+    msg = f"no item {n}"
+    raise KeyError(msg)
 
 
 @aion.activity

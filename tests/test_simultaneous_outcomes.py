@@ -25,7 +25,8 @@ from aion._events import (
 def on_signal(fail: bool) -> Any:
     value = yield aion.receive_signal("go")
     if fail:
-        raise ValueError(f"child failed with {value}")
+        msg = f"child failed with {value}"
+        raise ValueError(msg)
     return value
 
 

@@ -251,7 +251,8 @@ class Engine(Runtime):
         with self._lock:
             events = self.store.history(workflow_id)
         if not events:
-            raise WorkflowNotFound(f"no workflow with id {workflow_id!r} in this store.")
+            msg = f"no workflow with id {workflow_id!r} in this store."
+            raise WorkflowNotFound(msg)
         return events
 
     def list(

@@ -21,7 +21,8 @@ def charge(order_id: str, cents: int) -> str:
 def flaky(key: str) -> str:
     info = aion.activity_info()
     if info.attempt < 2:
-        raise RuntimeError(f"transient failure {info.attempt}")
+        msg = f"transient failure {info.attempt}"
+        raise RuntimeError(msg)
     return f"ok-{key}"
 
 

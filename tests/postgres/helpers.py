@@ -28,7 +28,8 @@ def until(what: str, check: Callable[[], bool], limit: float = 30.0) -> None:
     deadline = time.monotonic() + limit
     while not check():
         if time.monotonic() > deadline:
-            raise AssertionError(f"never observed: {what}")
+            msg = f"never observed: {what}"
+            raise AssertionError(msg)
         time.sleep(0.02)
 
 
