@@ -375,6 +375,25 @@ STATUS_AFTER: dict[str, str] = {
 TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
 
 
+@attrs.frozen(kw_only=True)
+class Decision:
+    """An event decided but not yet recorded: its class and fields, without seq or time.
+
+    The interpreter decides, the engine's effects add what a decision causes,
+    and the runtime queues them; only the batch that commits them gives each
+    its ``seq`` and ``recorded_at`` (and the run id, where a field leaves it out).
+    """
+
+    kind: type[Event]
+    fields: dict[str, Any]
+
+    def event(self, seq: int, recorded_at: datetime, run_id: str) -> Event:
+        """The event this becomes when recorded at ``seq`` in run ``run_id``."""
+        data = dict(self.fields)
+        data.setdefault("run_id", run_id)
+        return self.kind(seq=seq, recorded_at=recorded_at, **data)
+
+
 def kind_of(event: Event) -> str:
     """The kind name stored in history for an event."""
     return type(event).__name__

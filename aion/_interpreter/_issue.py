@@ -1,8 +1,9 @@
 """Issuing commands: each yielded command becomes a pending node and a decision.
 
 `Issuer` holds the rules that give a command its ordinal, record what it
-decides, and build the node that waits for its value; `Interpreter` inherits
-them and owns the state they read and write.
+decides, and build the node that waits for its value; it stands on
+`PendingTree` (how nodes settle), and `Interpreter` inherits both and owns
+the state they read and write.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aion import _codec
 from aion._commands import (
@@ -52,10 +53,11 @@ from aion._events import (
 )
 from aion._interpreter._nodes import ActivityNode, Deadline, Group, Node
 from aion._interpreter._support import policy_json, seed
+from aion._interpreter._tree import PendingTree
 
 
-class Issuer:
-    """Turns commands into nodes and decisions (mixed into `Interpreter`)."""
+class Issuer(PendingTree):
+    """Turns commands into nodes and decisions (inherited by `Interpreter`)."""
 
     workflow_id: str
     run_id: str
@@ -72,13 +74,6 @@ class Issuer:
     _queries: dict[str, Callable[..., Any]]
     _awaited_children: dict[int, str]
     _detached_children: dict[int, tuple[str, str]]
-
-    if TYPE_CHECKING:
-
-        def _decide(self, cls: type[Event], fields: dict[str, Any]) -> None: ...
-        def _member_settled(self, group: Group, node: Node) -> None: ...
-        def _evaluate_group(self, group: Group, last: Node | None = None) -> None: ...
-        def _inner_settled(self, scope: Deadline, inner: Node) -> None: ...
 
     @property
     def replaying(self) -> bool:

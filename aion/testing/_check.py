@@ -111,7 +111,7 @@ def replay_problems(run: Run) -> list[tuple[str, BaseException | None]]:
             continue
         extra = result.interpreter.new_decisions if result.interpreter is not None else []
         if extra:
-            kinds = ", ".join(cls.__name__ for cls, _ in extra)
+            kinds = ", ".join(d.kind.__name__ for d in extra)
             problems.append(
                 (f"replaying {workflow_id!r} issued commands history lacks: {kinds}", None)
             )
