@@ -61,15 +61,14 @@ from aion._events import (
     ErrorInfo,
     Event,
     SignalReceived,
-    TimeoutStarted,
     TimerFired,
-    TimerStarted,
     WorkflowCancelled,
     WorkflowCompleted,
     WorkflowContinuedAsNew,
     WorkflowFailed,
     WorkflowStalled,
     WorkflowStarted,
+    armed_timer,
 )
 from aion.store import Append, Store
 
@@ -364,9 +363,13 @@ class Runtime:
         if inst is None:
             return
         family = event.FAMILY
+        armed = armed_timer(event)
         if family == "outcome":
-            if isinstance(event, ActivityFailed) and event.retry_at is not None:
-                self.timers.arm((workflow_id, event.run_id, event.ordinal), event.retry_at, "retry")
+            if armed is not None:  # a retry wait
+                kind, fire_at = armed
+                self.timers.arm(
+                    (workflow_id, event.run_id, getattr(event, "ordinal", 0)), fire_at, kind
+                )
             elif isinstance(event, ActivityCompleted | ActivityFailed):
                 # The call is settled for good: keep only specs that may run again, so
                 # specs stays the size of what is in flight (ending a run scans it).
@@ -382,10 +385,9 @@ class Runtime:
             spec = ActivitySpec.from_event(event)
             self.specs[key] = spec
             self.dispatch(key, spec, 1)
-        elif isinstance(event, TimerStarted | TimeoutStarted):
-            self.timers.arm(
-                key, event.fire_at, "sleep" if isinstance(event, TimerStarted) else "timeout"
-            )
+        elif armed is not None:  # a sleep or a deadline
+            kind, fire_at = armed
+            self.timers.arm(key, fire_at, kind)
         elif isinstance(event, CommandCancelled):
             self.timers.disarm(key)
             attempt = self.inflight.pop(key, None)

@@ -42,8 +42,6 @@ from aion._errors import (
 )
 from aion._events import (
     CancelRequested,
-    CommandCancelled,
-    CommandEvent,
     Decision,
     Event,
     SignalReceived,
@@ -55,6 +53,7 @@ from aion._events import (
 )
 from aion._interpreter._divergence import Diverged, describe_decision, divergence_error
 from aion._interpreter._issue import ISSUERS, Issuer
+from aion._interpreter._matching import same_decision
 from aion._interpreter._nodes import Node
 from aion._interpreter._support import (
     argument_problem,
@@ -419,26 +418,10 @@ class Interpreter(Issuer):
         self._issued += 1
         if index < len(self.recorded):
             recorded = self.recorded[index]
-            if not _same_decision(recorded, cls, fields):
+            if not same_decision(recorded, cls, fields):
                 raise Diverged(recorded, Decision(kind=cls, fields=fields), None)
         else:
             self.new_decisions.append(Decision(kind=cls, fields=fields))
-
-
-def _same_decision(recorded: Event, cls: type[Event], fields: dict[str, Any]) -> bool:
-    if type(recorded) is not cls:
-        return False
-    if isinstance(recorded, CommandEvent):
-        return bool(recorded.ordinal == fields["ordinal"] and recorded.digest == fields["digest"])
-    if isinstance(recorded, CommandCancelled):
-        return bool(recorded.ordinal == fields["ordinal"])
-    if isinstance(recorded, WorkflowCompleted):
-        return bool(_codec.dumps(recorded.result) == _codec.dumps(fields["result"]))
-    if isinstance(recorded, WorkflowFailed):
-        return bool(recorded.error.type == fields["error"].type)
-    if isinstance(recorded, WorkflowContinuedAsNew):
-        return bool(_codec.dumps(recorded.args) == _codec.dumps(fields["args"]))
-    return True
 
 
 __all__ = ["Interpreter", "decode_args", "describe_decision"]

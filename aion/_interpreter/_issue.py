@@ -35,7 +35,6 @@ from aion._commands import (
     Sleep,
     StartChild,
     WithTimeout,
-    same_bound_arguments,
 )
 from aion._definitions import DEFAULT_RETRY, Registry
 from aion._events import (
@@ -51,6 +50,7 @@ from aion._events import (
     TimerStarted,
     WorkflowStarted,
 )
+from aion._interpreter._matching import same_call, same_command
 from aion._interpreter._nodes import ActivityNode, Deadline, Group, Node
 from aion._interpreter._support import policy_json, seed
 from aion._interpreter._tree import PendingTree
@@ -116,22 +116,15 @@ class Issuer(PendingTree):
         digest = _codec.digest_call(cmd.activity, args, kwargs)
         index = self._issued
         recorded = self.recorded
-        if (
-            index < len(recorded)
-            and type(match := recorded[index]) is ActivityScheduled
-            and match.ordinal == ordinal
-            and match.digest == digest
-        ):
+        match = recorded[index] if index < len(recorded) else None
+        if match is not None and same_command(match, ActivityScheduled, ordinal, digest):
             # Replay's common case: the recorded call, matched on what matching reads.
             # The full decision is only built when it is new or differs.
             self._issued = index + 1
         elif (
-            definition is not None
-            and index < len(recorded)
-            and type(match := recorded[index]) is ActivityScheduled
-            and match.ordinal == ordinal
-            and match.name == cmd.activity
-            and same_bound_arguments(definition.fn, match.args, match.kwargs, args, kwargs)
+            match is not None
+            and definition is not None
+            and same_call(match, ordinal, cmd.activity, definition.fn, args, kwargs)
         ):
             digest = match.digest  # the same call, passed by keyword instead of position
             self._issued = index + 1

@@ -29,7 +29,7 @@ from aion._errors import (
     StoreError,
     StoreInvalidatedError,
 )
-from aion._events import STATUS_AFTER, Event, kind_of
+from aion._events import STATUS_AFTER, TIMER_ENDS, TIMER_KINDS, Event, kind_of
 from aion.store import _catalog, _create
 from aion.store import _commitlog as commitlog
 from aion.store._commitlog import HeadsLog
@@ -50,29 +50,29 @@ from aion.store._schema import prepare, translate
 # costs more than the rest of the row, and a batch shares one timestamp (see _rows._Times).
 _COLUMNS: Final = "kind, seq, run_id, epoch_us(recorded_at), ordinal, name, payload, source, digest"
 _LIFECYCLE: Final = tuple(STATUS_AFTER)
+
+
+def _sql_names(*kinds: str) -> str:
+    """Event kind names as an SQL list (they are class names: no quoting to escape)."""
+    return ", ".join(f"'{kind}'" for kind in sorted(set(kinds)))
+
+
 # The payload goes back as text and is parsed in Python: a hostile payload that
 # DuckDB's JSON functions choke on must damage its own workflow, not the whole open.
-_TIMER_SQL: Final = """
+_TIMER_SQL: Final = f"""
     WITH last AS (
         SELECT workflow_id, run_id, ordinal,
                arg_max(kind, seq) AS kind,
                arg_max(payload, seq) AS payload,
                max(seq) AS seq
         FROM events
-        WHERE ordinal IS NOT NULL AND kind IN
-            ('TimerStarted', 'TimeoutStarted', 'TimerFired', 'CommandCancelled',
-             'ActivityFailed', 'ActivityCompleted')
+        WHERE ordinal IS NOT NULL AND kind IN ({_sql_names(*TIMER_KINDS, *TIMER_ENDS)})
         GROUP BY ALL
     )
     SELECT workflow_id, run_id, ordinal, kind, CAST(payload AS VARCHAR), seq
     FROM last
-    WHERE kind IN ('TimerStarted', 'TimeoutStarted', 'ActivityFailed')
+    WHERE kind IN ({_sql_names(*TIMER_KINDS)})
 """
-_TIMER_KINDS: Final = {
-    "TimerStarted": "sleep",
-    "TimeoutStarted": "timeout",
-    "ActivityFailed": "retry",
-}
 
 
 class DuckDBStore:
@@ -301,7 +301,7 @@ class DuckDBStore:
                         run_id=run_id,
                         ordinal=ordinal,
                         fire_at=fire_at,
-                        kind=_TIMER_KINDS[kind],
+                        kind=TIMER_KINDS[kind],
                     )
                 )
         self._mark_damaged(damaged)
