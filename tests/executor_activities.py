@@ -18,8 +18,7 @@ def count_primes(limit: int) -> dict[str, Any]:
 
 @aion.activity(retry=aion.RetryPolicy(max_attempts=2))
 def always_fails(why: str) -> str:
-    msg = f"refused: {why} (in {os.getpid()})"
-    raise ValueError(msg)
+    raise ValueError(f"refused: {why} (in {os.getpid()})")
 
 
 @aion.activity

@@ -320,8 +320,7 @@ def test_yield_of_a_non_command_fails_the_workflow_naming_the_line(tmp_path: Pat
 @aion.workflow(name="bad.raises")
 def raises(order_id: str) -> Any:
     yield aion.call(echo, order_id)
-    msg = f"order {order_id} has no lines"
-    raise ValueError(msg)
+    raise ValueError(f"order {order_id} has no lines")
 
 
 def test_workflow_that_raises_is_recorded_failed_with_its_traceback(tmp_path: Path) -> None:

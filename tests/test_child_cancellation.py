@@ -40,8 +40,7 @@ def undo(name: str) -> str:
 
 @aion.activity
 def boom(n: int) -> int:
-    msg = f"boom {n}"
-    raise ValueError(msg)
+    raise ValueError(f"boom {n}")
 
 
 @aion.workflow

@@ -178,16 +178,14 @@ def flaky(n: int) -> int:
     attempt = aion.activity_info().attempt
     CALLS.append(f"flaky:{attempt}")
     if attempt < 3:
-        msg = f"try {attempt}"
-        raise ConnectionError(msg)
+        raise ConnectionError(f"try {attempt}")
     return n
 
 
 @aion.activity(retry=aion.RetryPolicy(max_attempts=5, non_retryable=["ValueError"]))
 def fatal(n: int) -> int:
     CALLS.append("fatal")
-    msg = f"bad {n}"
-    raise ValueError(msg)
+    raise ValueError(f"bad {n}")
 
 
 @aion.workflow
@@ -371,8 +369,7 @@ def test_finished_workflows_leave_memory_but_still_answer(epoch: datetime) -> No
         for i in range(20):
             engine.start(deterministic_values, workflow_id=f"f{i}")
             engine.run_until_complete(f"f{i}")
-        assert (
-            engine._runtime.state.instances == {}
-        )  # a long-lived worker does not grow with finished work
+        # A long-lived worker does not grow with finished work.
+        assert engine._runtime.state.instances == {}
         assert engine.describe("f3").status == "completed"
         assert engine.run_until_complete("f3")[0] == (epoch + timedelta(minutes=3)).isoformat()

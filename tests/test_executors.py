@@ -50,8 +50,7 @@ class InlineExecutor:
 
 @aion.activity(retry=aion.RetryPolicy(max_attempts=1))
 def explode(n: int) -> int:
-    msg = f"no item {n}"
-    raise KeyError(msg)
+    raise KeyError(f"no item {n}")
 
 
 @aion.activity

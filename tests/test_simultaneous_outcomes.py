@@ -25,8 +25,7 @@ from aion._events import (
 def on_signal(fail: bool) -> Any:
     value = yield aion.receive_signal("go")
     if fail:
-        msg = f"child failed with {value}"
-        raise ValueError(msg)
+        raise ValueError(f"child failed with {value}")
     return value
 
 

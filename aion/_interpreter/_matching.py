@@ -9,11 +9,11 @@ on what they decide (the result, the error type, the successor's input).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
+from collections.abc import Callable, Sequence
 from typing import Any, TypeGuard
 
 from aion import _codec
-from aion._commands import same_bound_arguments
 from aion._events import (
     ActivityScheduled,
     CommandCancelled,
@@ -23,6 +23,29 @@ from aion._events import (
     WorkflowContinuedAsNew,
     WorkflowFailed,
 )
+
+
+def same_bound_arguments(
+    fn: Callable[..., Any],
+    args_a: Sequence[Any],
+    kwargs_a: dict[str, Any],
+    args_b: Sequence[Any],
+    kwargs_b: dict[str, Any],
+) -> bool:
+    """Whether two calls of ``fn`` bind the same arguments to the same parameters.
+
+    ``charge("o-1", cents=5)`` and ``charge("o-1", 5)`` are the same call: on
+    replay, passing an argument by keyword instead of by position (or back)
+    is not a divergence. Defaults are not filled in, so adding an explicit
+    argument still is one.
+    """
+    try:
+        signature = inspect.signature(fn)
+        a = signature.bind(*args_a, **kwargs_a).arguments
+        b = signature.bind(*args_b, **kwargs_b).arguments
+    except (TypeError, ValueError):
+        return False
+    return dict(a) == dict(b)
 
 
 def same_command(recorded: Event, cls: type[Event], ordinal: int, digest: str) -> bool:

@@ -21,7 +21,7 @@ def charge(order_id: str, cents: int) -> str:
 def flaky(key: str) -> str:
     info = aion.activity_info()
     if info.attempt < 2:
-        raise RuntimeError(f"transient failure {info.attempt}")  # noqa: EM102  (line numbers are pinned)
+        raise RuntimeError(f"transient failure {info.attempt}")
     return f"ok-{key}"
 
 

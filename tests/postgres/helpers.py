@@ -28,8 +28,7 @@ def until(what: str, check: Callable[[], bool], limit: float = 30.0) -> None:
     deadline = time.monotonic() + limit
     while not check():
         if time.monotonic() > deadline:
-            msg = f"never observed: {what}"
-            raise AssertionError(msg)
+            raise AssertionError(f"never observed: {what}")
         time.sleep(0.02)
 
 
