@@ -1,15 +1,24 @@
 """aion: a durable workflow engine for Python.
 
-Layout (everything public is re-exported here; the rest is private):
+Layout (everything public is re-exported here; the rest is private), from
+the ground up (a module imports only those above it in this list; a test
+pins that no package holds an import circle):
 
-* ``_commands``    the yield vocabulary (`call`, `sleep`, `collect_all`, ...)
+* ``_errors``      the exception hierarchy (one root: `AionError`)
+* ``_events``      the history model (frozen event classes, `Decision`, the
+                   status and timer projections of a history)
+* ``_clock``       where time comes from (`SystemClock`, `ManualClock`)
+* ``_rowcodec``    the fast path between events and store rows
 * ``_definitions`` ``@workflow`` / ``@activity``, `RetryPolicy`, the registry
-* ``_events``      the history model (frozen event classes)
+* ``_describe``    one-line events and pending commands, worded once
+* ``_commands``    the commands a workflow yields (frozen data)
+* ``_vocabulary``  the functions that make them (`call`, `sleep`, `collect_all`, ...)
 * ``_codec``       the one cattrs converter and JSON
+* ``store``        history stores (`DuckDBStore`, `PostgresStore`, `MemoryStore`)
 * ``_interpreter`` the pure interpreter that drives generators from events
 * ``_replay``      offline replay (`replay`, `Replayer`)
-* ``_engine``      the live engine (`Engine`, handles, activities, recovery)
-* ``store``        history stores (`DuckDBStore`, `MemoryStore`)
+* ``_engine``      the live engine: `Engine` over a `Runtime` (the step loop),
+                   recovery, residency, activities, handles
 * ``testing``      the determinism test kit
 
 Public modules beside this facade, for reading histories and building tools

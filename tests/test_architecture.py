@@ -153,3 +153,42 @@ def test_aion_never_imports_the_cli() -> None:
     for name, targets in graph.items():
         if name == "aion" or name.startswith("aion."):
             assert {t for t in targets if t.split(".")[0] == "cli"} == set(), name
+
+
+#: aion's layers from the ground up, as the layout in aion/__init__.py lists them.
+LAYERS = (
+    "aion._errors",
+    "aion._events",
+    "aion._clock",
+    "aion._rowcodec",
+    "aion._definitions",
+    "aion._describe",
+    "aion._commands",
+    "aion._vocabulary",
+    "aion._codec",
+    "aion.store",
+    "aion._interpreter",
+    "aion._replay",
+    "aion._engine",
+    "aion.testing",
+)
+
+
+def _layer(name: str) -> int | None:
+    for position, layer in enumerate(LAYERS):
+        if name == layer or name.startswith(layer + "."):
+            return position
+    return None
+
+
+def test_layers_point_down() -> None:
+    upward = []
+    for name, targets in _graph().items():
+        here = _layer(name)
+        if here is None:
+            continue
+        for target in targets:
+            there = _layer(target)
+            if there is not None and there > here:
+                upward.append(f"{name} -> {target}")
+    assert upward == [], "imports from a lower layer up to a higher one"
