@@ -16,19 +16,30 @@ from aion._engine._effects import expand
 from aion._engine._instance import Instance, revive
 from aion._engine._runtime import Runtime
 from aion._events import Decision, Event, WorkflowContinuedAsNew, WorkflowStalled
-from aion.store import Store
+from aion.store import Store, WorkflowInfo
 
 #: Workflows whose histories recovery reads per query (bounds the transient memory).
 RECOVERY_CHUNK: Final = 2_000
 
 
+#: The statuses of a workflow that recovery takes back into memory.
+OPEN_STATUSES: Final = ("running", "stalled", "continued_as_new")
+
+
 def recover(runtime: Runtime) -> None:
     """Replay every unfinished workflow of the store and pick up where it stopped."""
+    adopt(runtime, [i for i in runtime.store.workflows() if i.status in OPEN_STATUSES])
+
+
+def adopt(runtime: Runtime, open_infos: Sequence[WorkflowInfo]) -> None:
+    """Take these unfinished workflows into memory from history and pick up where each stopped.
+
+    Recovery adopts every open workflow of the store; a worker that shares a
+    database with others adopts only the workflows it owns (and lets go of
+    one with `Runtime.release`). The runtime's lock must be held.
+    """
     state = runtime.state
     store = state.store
-    open_infos = [
-        i for i in store.workflows() if i.status in ("running", "stalled", "continued_as_new")
-    ]
     if not open_infos:
         return
     ids = [i.workflow_id for i in open_infos]

@@ -201,6 +201,25 @@ class Runtime:
         self.cond.notify_all()
         return True
 
+    def release(self, workflow_id: str) -> None:
+        """Let go of a workflow: forget it in memory, as if this runtime never ran it.
+
+        Its instance, in-flight attempts (their reports are ignored), timers
+        and queued decisions go; its history stays as committed, so whoever
+        adopts it next (see `aion._engine._recovery.adopt`) replays it to the
+        same point, re-deriving any decision that was queued here. Call it
+        between steps, under the lock.
+        """
+        state = self.state
+        inst = state.instances.pop(workflow_id, None)
+        if inst is not None:
+            self._forget_run(inst)
+        state.queue.pop(workflow_id, None)
+        state.heads.pop(workflow_id, None)
+        state.unrecorded.pop(workflow_id, None)
+        self.timers.disarm_workflow(workflow_id)
+        self.residency.forget(workflow_id)
+
     def trim(self) -> None:
         """Evict idle workflows down to ``max_resident``."""
         self.residency.trim(self.state.instances, self.state.queue)

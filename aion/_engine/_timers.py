@@ -36,6 +36,11 @@ class TimerQueue:
         """Forget the timer of ``key`` (no-op when none)."""
         self._live.pop(key, None)
 
+    def disarm_workflow(self, workflow_id: str) -> None:
+        """Forget every timer of ``workflow_id`` (a scan: for letting a workflow go)."""
+        for key in [k for k in self._live if k[0] == workflow_id]:
+            del self._live[key]
+
     def next_due(self) -> datetime | None:
         """When the earliest live timer is due, or None."""
         heap = self._heap
