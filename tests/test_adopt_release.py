@@ -66,9 +66,9 @@ def test_releasing_a_workflow_that_waits_on_an_attempt_ignores_its_report() -> N
         with runtime.lock:
             engine.start(dozer, 5, workflow_id="w")
             runtime.step()  # records the call and dispatches its first attempt
-            assert len(runtime.inflight) == 1
+            assert len(runtime.attempts.inflight) == 1
             runtime.release("w")  # before any step applies the attempt's report
-            assert runtime.inflight == {}
+            assert runtime.attempts.inflight == {}
             # The attempt still reports (the pool ran it); the next step ignores it.
             assert runtime.cond.wait_for(lambda: bool(runtime.inbox), timeout=30)
             runtime.step()

@@ -309,7 +309,7 @@ class Engine:
                 self._check_open()
                 if rt.step():
                     continue
-                if not rt.inflight or not rt.runner.waits:
+                if not rt.attempts.inflight or not rt.attempts.runner.waits:
                     return
                 rt.cond.wait(self._wait_seconds(activities_only=True))
 
@@ -447,7 +447,7 @@ class Engine:
         """How long the loop may sleep before a timer or an activity deadline needs it."""
         wait = 0.5
         now_mono = time.monotonic()
-        for attempt in self._runtime.inflight.values():
+        for attempt in self._runtime.attempts.inflight.values():
             if attempt.deadline is not None:
                 wait = min(wait, max(attempt.deadline - now_mono, 0.0))
         if not activities_only and not isinstance(self.clock, ManualClock):

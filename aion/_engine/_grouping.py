@@ -26,7 +26,7 @@ FULL: Final = 256
 
 def linger(runtime: Runtime) -> None:
     """Wait briefly for more work when much is in flight; call with the engine lock held."""
-    inflight = len(runtime.inflight)
+    inflight = len(runtime.attempts.inflight)
     if inflight < MIN_INFLIGHT:
         return
     want = min(inflight // 2, FULL)

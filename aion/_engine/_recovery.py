@@ -71,9 +71,9 @@ def adopt(runtime: Runtime, open_infos: Sequence[WorkflowInfo]) -> None:
                     (info.workflow_id, timer.run_id, timer.ordinal), timer.fire_at, timer.kind
                 )
         for key, spec in inst.activities.items():
-            runtime.specs[key] = spec
+            runtime.attempts.specs[key] = spec
             if not spec.waiting_retry:
-                runtime.dispatch(key, spec, spec.attempts + 1)
+                runtime.attempts.dispatch(key, spec, spec.attempts + 1)
         for ordinal, child_id in inst.interp.pending_children().items():
             runtime.check_child(inst, ordinal, child_id)
     runtime.trim()

@@ -17,21 +17,16 @@ decision that causes them, so no crash can separate the two.
 from __future__ import annotations
 
 import threading
-import time
 from collections import deque
 from collections.abc import Sequence
-from datetime import datetime, timedelta
 from typing import Any
 
 from aion._clock import Clock
-from aion._definitions import Registry, RetryPolicy
+from aion._definitions import Registry
 from aion._engine._activities import (
     ActivityExecutor,
-    ActivityInfo,
-    Failed,
-    Settled,
-    settle_outcome,
 )
+from aion._engine._attempts import Attempts
 from aion._engine._batch import Committed, build_batch
 from aion._engine._commit import commit
 from aion._engine._containment import contain
@@ -40,7 +35,7 @@ from aion._engine._inbox import AttemptReport, CancelRequest, InboxItem, SignalR
 from aion._engine._instance import ActivitySpec, Instance, revive
 from aion._engine._residency import Residency
 from aion._engine._state import EngineState
-from aion._engine._timers import CommandKey, TimerQueue
+from aion._engine._timers import TimerQueue
 from aion._errors import (
     StoreConflictError,
     StoreError,
@@ -58,7 +53,6 @@ from aion._events import (
     ChildStarted,
     CommandCancelled,
     Decision,
-    ErrorInfo,
     Event,
     SignalReceived,
     TimerFired,
@@ -71,17 +65,6 @@ from aion._events import (
     armed_timer,
 )
 from aion.store import Append, Store
-
-
-class Attempt:
-    """One attempt of an activity call in flight: its number, deadline and handle."""
-
-    __slots__ = ("attempt", "deadline", "future")
-
-    def __init__(self, attempt: int, deadline: float | None) -> None:
-        self.attempt = attempt
-        self.deadline = deadline
-        self.future: Any = None
 
 
 class Runtime:
@@ -111,12 +94,10 @@ class Runtime:
     ) -> None:
         self.state = EngineState(store, registry, clock)
         self.residency = Residency(max_resident, self._histories, self.revive)
-        self.runner = runner
         self.lock = threading.RLock()
         self.cond = threading.Condition(self.lock)
         self.inbox: deque[InboxItem] = deque()
-        self.specs: dict[CommandKey, ActivitySpec] = {}
-        self.inflight: dict[CommandKey, Attempt] = {}
+        self.attempts = Attempts(self.state, runner, self._report)
         self.timers = TimerQueue()
         self.serving = 0
         self.closed = False
@@ -135,6 +116,10 @@ class Runtime:
         """Where time comes from."""
         return self.state.clock
 
+    def _report(self, report: AttemptReport) -> None:
+        self.inbox.append(report)
+        self.wake()
+
     def wake(self) -> None:
         """Wake the thread waiting on ``cond`` (a report arrived, the clock moved)."""
         with self.cond:
@@ -147,7 +132,7 @@ class Runtime:
                 return
             self.closed = True
             self.cond.notify_all()
-        self.runner.shutdown()
+        self.attempts.runner.shutdown()
         if self._owns_store:
             self.store.close()
 
@@ -168,7 +153,7 @@ class Runtime:
         state = self.state
         tickets = self._drain_inbox()
         self._fire_due_timers()
-        self._expire_activities()
+        self.attempts.expire()
         if not state.queue:
             for ticket in tickets:
                 ticket.done = True
@@ -271,38 +256,10 @@ class Runtime:
         # among failures recorded together" is what fail-fast reports.
         reports.sort(key=lambda r: (r.key[0], r.key[2]))
         for report in reports:
-            self._activity_finished(report.key, report.attempt, report.outcome)
+            self.attempts.finished(report.key, report.attempt, report.outcome)
         return [t for t in tickets if not t.done]
 
-    # --- activities and timers -------------------------------------------------------
-
-    def _activity_finished(self, key: CommandKey, attempt_no: int, outcome: Settled) -> None:
-        attempt = self.inflight.get(key)
-        spec = self.specs.get(key)
-        if attempt is None or attempt.attempt != attempt_no or spec is None:
-            return  # a stale attempt (timed out, cancelled) or a run that ended
-        del self.inflight[key]
-        workflow_id, run_id, ordinal = key
-        fields: dict[str, Any] = {"run_id": run_id, "ordinal": ordinal, "attempt": attempt_no}
-        if isinstance(outcome, Failed):
-            fields["error"] = outcome.error
-            fields["retry_at"] = self._retry_at(spec.retry, attempt_no, outcome.error)
-            self.state.enqueue(workflow_id, Decision(kind=ActivityFailed, fields=fields))
-        else:
-            fields["result"] = outcome.result
-            self.state.enqueue(workflow_id, Decision(kind=ActivityCompleted, fields=fields))
-
-    def _retry_at(self, policy: RetryPolicy, attempt: int, error: ErrorInfo) -> datetime | None:
-        if attempt >= policy.max_attempts:
-            return None
-        short_type = error.type.rsplit(".", 1)[-1]
-        if error.type in policy.non_retryable or short_type in policy.non_retryable:
-            return None
-        if error.type in ("aion.CodecError", "aion.NotRegisteredError", "aion.NotPicklableError"):
-            return None
-        delay = policy.initial_interval.total_seconds() * policy.backoff ** (attempt - 1)
-        delay = min(delay, policy.max_interval.total_seconds())
-        return self.clock.now() + timedelta(seconds=delay)
+    # --- timers -------------------------------------------------------------------------
 
     def _fire_due_timers(self) -> None:
         for key, kind in self.timers.pop_due(self.clock.now()):
@@ -311,65 +268,10 @@ class Runtime:
             if inst is None or inst.run_id != run_id or inst.status != "running":
                 continue
             if kind == "retry":
-                spec = self.specs.get(key)
-                if spec is not None:
-                    self.dispatch(key, spec, spec.attempts + 1)
+                self.attempts.retry(key)
             else:
                 fired = {"run_id": run_id, "ordinal": ordinal}
                 self.state.enqueue(workflow_id, Decision(kind=TimerFired, fields=fired))
-
-    def _expire_activities(self) -> None:
-        now_mono = time.monotonic()
-        for key, attempt in list(self.inflight.items()):
-            if attempt.deadline is not None and now_mono >= attempt.deadline:
-                spec = self.specs[key]
-                if attempt.future is not None:
-                    attempt.future.cancel()
-                error = ErrorInfo(
-                    type="aion.ActivityTimeout",
-                    message=(
-                        f"attempt {attempt.attempt} of activity {spec.name!r} ran past its "
-                        f"timeout of {spec.timeout:g}s"
-                    ),
-                )
-                self._activity_finished(key, attempt.attempt, Failed(error=error))
-
-    def dispatch(self, key: CommandKey, spec: ActivitySpec, attempt_no: int) -> None:
-        """Start an attempt of a recorded activity call."""
-        workflow_id, run_id, ordinal = key
-        registry = self.state.registry
-        definition = registry.activities.get(spec.name)
-        inst = self.state.instances.get(workflow_id)
-        if definition is None:
-            if inst is not None and inst.status != "stalled":
-                inst.status = "stalled"
-                known = ", ".join(sorted(registry.activities)) or "none"
-                reason = (
-                    f"activity {spec.name!r} is not registered with this engine "
-                    f"(registered: {known})."
-                )
-                stall = Decision(kind=WorkflowStalled, fields={"reason": reason})
-                self.state.enqueue(workflow_id, stall)
-            return
-        spec.attempts = attempt_no
-        deadline = None if spec.timeout is None else time.monotonic() + spec.timeout
-        attempt = Attempt(attempt_no, deadline)
-        self.inflight[key] = attempt
-        info = ActivityInfo(
-            workflow_id=workflow_id,
-            run_id=run_id,
-            ordinal=ordinal,
-            attempt=attempt_no,
-            activity=spec.name,
-            idempotency_key=f"{workflow_id}:{run_id}:{ordinal}",
-        )
-
-        def done(outcome: Any) -> None:
-            settled = settle_outcome(outcome, spec.name)  # any executor's report, normalised
-            self.inbox.append(AttemptReport(key=key, attempt=attempt_no, outcome=settled))
-            self.wake()
-
-        attempt.future = self.runner.submit(definition, spec.args, spec.kwargs, info, done)
 
     # --- after a commit ----------------------------------------------------------------
 
@@ -392,7 +294,7 @@ class Runtime:
             elif isinstance(event, ActivityCompleted | ActivityFailed):
                 # The call is settled for good: keep only specs that may run again, so
                 # specs stays the size of what is in flight (ending a run scans it).
-                self.specs.pop((workflow_id, event.run_id, event.ordinal), None)
+                self.attempts.settled((workflow_id, event.run_id, event.ordinal))
             if inst.interp is not None and inst.interp.run_id == event.run_id:
                 inst.interp.apply(event, batch)
                 self.collect(inst)
@@ -401,18 +303,13 @@ class Runtime:
             return
         key = (workflow_id, event.run_id, getattr(event, "ordinal", 0))
         if isinstance(event, ActivityScheduled):
-            spec = ActivitySpec.from_event(event)
-            self.specs[key] = spec
-            self.dispatch(key, spec, 1)
+            self.attempts.schedule(key, ActivitySpec.from_event(event))
         elif armed is not None:  # a sleep or a deadline
             kind, fire_at = armed
             self.timers.arm(key, fire_at, kind)
         elif isinstance(event, CommandCancelled):
             self.timers.disarm(key)
-            attempt = self.inflight.pop(key, None)
-            if attempt is not None and attempt.future is not None:
-                attempt.future.cancel()
-            self.specs.pop(key, None)
+            self.attempts.cancel(key)
         elif isinstance(event, ChildStarted | ChildAwaited):
             if isinstance(event, ChildStarted):
                 inst.children.append(event.child_id)
@@ -430,10 +327,7 @@ class Runtime:
 
     def _forget_run(self, inst: Instance) -> None:
         self.state.told.pop((inst.workflow_id, inst.run_id), None)
-        run = (inst.workflow_id, inst.run_id)
-        for key in [k for k in self.specs if k[:2] == run]:
-            self.specs.pop(key, None)
-            self.inflight.pop(key, None)
+        self.attempts.forget_run(inst.workflow_id, inst.run_id)
 
     def _let_go(self, inst: Instance) -> None:
         """Forget a stalled run's in-flight work and its interpreter (a restart replays it)."""
