@@ -77,10 +77,10 @@ def same_call(
 
 def same_decision(recorded: Event, cls: type[Event], fields: dict[str, Any]) -> bool:
     """Whether the decision ``cls(**fields)`` the code made now is the ``recorded`` one."""
-    if isinstance(recorded, CommandEvent):
-        return same_command(recorded, cls, fields["ordinal"], fields["digest"])
     if type(recorded) is not cls:
         return False
+    if isinstance(recorded, CommandEvent):
+        return same_command(recorded, cls, fields["ordinal"], fields["digest"])
     if isinstance(recorded, CommandCancelled):
         return bool(recorded.ordinal == fields["ordinal"])
     if isinstance(recorded, WorkflowCompleted):
