@@ -1,15 +1,24 @@
 """aion: a durable workflow engine for Python.
 
-Layout (everything public is re-exported here; the rest is private):
+Layout (everything public is re-exported here; the rest is private), from
+the ground up (a module imports only those above it in this list; a test
+pins that no package holds an import circle):
 
-* ``_commands``    the yield vocabulary (`call`, `sleep`, `collect_all`, ...)
+* ``_errors``      the exception hierarchy (one root: `AionError`)
+* ``_events``      the history model (frozen event classes, `Decision`, the
+                   status and timer projections of a history)
+* ``_clock``       where time comes from (`SystemClock`, `ManualClock`)
+* ``_rowcodec``    the fast path between events and store rows
 * ``_definitions`` ``@workflow`` / ``@activity``, `RetryPolicy`, the registry
-* ``_events``      the history model (frozen event classes)
+* ``_describe``    one-line events and pending commands, worded once
+* ``_commands``    the commands a workflow yields (frozen data)
+* ``_vocabulary``  the functions that make them (`call`, `sleep`, `collect_all`, ...)
 * ``_codec``       the one cattrs converter and JSON
+* ``store``        history stores (`DuckDBStore`, `PostgresStore`, `MemoryStore`)
 * ``_interpreter`` the pure interpreter that drives generators from events
 * ``_replay``      offline replay (`replay`, `Replayer`)
-* ``_engine``      the live engine (`Engine`, handles, activities, recovery)
-* ``store``        history stores (`DuckDBStore`, `MemoryStore`)
+* ``_engine``      the live engine: `Engine` over a `Runtime` (the step loop),
+                   recovery, residency, activities, handles
 * ``testing``      the determinism test kit
 
 Public modules beside this facade, for reading histories and building tools
@@ -34,22 +43,6 @@ from aion._commands import ChildHandle as ChildHandle
 from aion._commands import Command as Command
 from aion._commands import ParentClose as ParentClose
 from aion._commands import WorkflowGen as WorkflowGen
-from aion._commands import await_child as await_child
-from aion._commands import call as call
-from aion._commands import collect_all as collect_all
-from aion._commands import collect_map as collect_map
-from aion._commands import collect_race as collect_race
-from aion._commands import continue_as_new as continue_as_new
-from aion._commands import now as now
-from aion._commands import on_query as on_query
-from aion._commands import patched as patched
-from aion._commands import random as random
-from aion._commands import receive_signal as receive_signal
-from aion._commands import send_signal as send_signal
-from aion._commands import sleep as sleep
-from aion._commands import start_child as start_child
-from aion._commands import uuid4 as uuid4
-from aion._commands import with_timeout as with_timeout
 from aion._definitions import ActivityDefinition as ActivityDefinition
 from aion._definitions import RetryPolicy as RetryPolicy
 from aion._definitions import activity as activity
@@ -85,6 +78,22 @@ from aion._errors import WorkflowFailedError as WorkflowFailedError
 from aion._errors import WorkflowNotFound as WorkflowNotFound
 from aion._errors import WorkflowStalledError as WorkflowStalledError
 from aion._errors import WorkflowYieldError as WorkflowYieldError
+from aion._vocabulary import await_child as await_child
+from aion._vocabulary import call as call
+from aion._vocabulary import collect_all as collect_all
+from aion._vocabulary import collect_map as collect_map
+from aion._vocabulary import collect_race as collect_race
+from aion._vocabulary import continue_as_new as continue_as_new
+from aion._vocabulary import now as now
+from aion._vocabulary import on_query as on_query
+from aion._vocabulary import patched as patched
+from aion._vocabulary import random as random
+from aion._vocabulary import receive_signal as receive_signal
+from aion._vocabulary import send_signal as send_signal
+from aion._vocabulary import sleep as sleep
+from aion._vocabulary import start_child as start_child
+from aion._vocabulary import uuid4 as uuid4
+from aion._vocabulary import with_timeout as with_timeout
 
 if TYPE_CHECKING:
     from aion._engine import ActivityExecutor as ActivityExecutor

@@ -376,6 +376,69 @@ STATUS_AFTER: dict[str, str] = {
 
 TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
 
+#: The durable timer each arming event kind arms (a failure arms one only with a retry).
+TIMER_KINDS: dict[str, str] = {
+    "TimerStarted": "sleep",
+    "TimeoutStarted": "timeout",
+    "ActivityFailed": "retry",
+}
+#: The event kinds after which a command's timer is no longer pending (unless re-armed).
+TIMER_ENDS: tuple[str, ...] = (
+    "TimerFired",
+    "CommandCancelled",
+    "ActivityCompleted",
+    "ActivityFailed",
+)
+
+
+def status_after(event: Event) -> str | None:
+    """The workflow status ``event`` leaves behind, or None when it changes no status.
+
+    The one status projection of a history: the stores' indexes, the
+    PostgreSQL fold and the loaders all read status through it.
+    """
+    return STATUS_AFTER.get(type(event).__name__)
+
+
+def armed_timer(event: Event) -> tuple[str, datetime] | None:
+    """The durable timer ``event`` arms, as ``(kind, fire_at)``, or None.
+
+    A sleep's `TimerStarted`, a deadline's `TimeoutStarted` and a failed
+    attempt's retry wait (`ActivityFailed` with ``retry_at``); the engine's
+    timer queue and the stores' pending-timer indexes both arm from this.
+    """
+    if isinstance(event, TimerStarted):
+        return "sleep", event.fire_at
+    if isinstance(event, TimeoutStarted):
+        return "timeout", event.fire_at
+    if isinstance(event, ActivityFailed) and event.retry_at is not None:
+        return "retry", event.retry_at
+    return None
+
+
+def disarms_timer(event: Event) -> bool:
+    """Whether ``event`` ends its command's pending timer (when `armed_timer` arms none)."""
+    return type(event).__name__ in TIMER_ENDS
+
+
+@attrs.frozen(kw_only=True)
+class Decision:
+    """An event decided but not yet recorded: its class and fields, without seq or time.
+
+    The interpreter decides, the engine's effects add what a decision causes,
+    and the runtime queues them; only the batch that commits them gives each
+    its ``seq`` and ``recorded_at`` (and the run id, where a field leaves it out).
+    """
+
+    kind: type[Event]
+    fields: dict[str, Any]
+
+    def event(self, seq: int, recorded_at: datetime, run_id: str) -> Event:
+        """The event this becomes when recorded at ``seq`` in run ``run_id``."""
+        data = dict(self.fields)
+        data.setdefault("run_id", run_id)
+        return self.kind(seq=seq, recorded_at=recorded_at, **data)
+
 
 def kind_of(event: Event) -> str:
     """The kind name stored in history for an event."""

@@ -263,7 +263,7 @@ def _child_main(argv: list[str]) -> None:
         opened = time.perf_counter() - start
         engine = aion.Engine(store=store, workflows=[waiter, sleeper], activities=[step])
         seconds = time.perf_counter() - start
-        resident = len(engine._instances)
+        resident = len(engine._runtime.state.instances)
         assert len(engine.store.due_timers()) == count
         engine.close()
         store.close()
@@ -281,7 +281,7 @@ def _child_main(argv: list[str]) -> None:
     gc.collect()
     time.sleep(5)  # steady state: a worker's RSS once DuckDB's allocator has purged
     rss = _rss()
-    resident = sum(1 for i in engine._instances.values() if i.interp is not None)
+    resident = sum(1 for i in engine._runtime.state.instances.values() if i.interp is not None)
     print(
         json.dumps(
             {

@@ -117,8 +117,8 @@ def synthesize(
         if not decisions:
             break
         outcomes: list[Event] = []
-        for cls, fields in decisions:
-            event = cls(seq=len(history) + 1, run_id=run_id, recorded_at=tick(), **fields)
+        for decision in decisions:
+            event = decision.event(len(history) + 1, tick(), run_id)
             history.append(event)
             if isinstance(event, ActivityScheduled):
                 outcomes.append(

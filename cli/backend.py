@@ -260,7 +260,8 @@ class LocalBackend:
         """Run by the DuckDB store itself (a read-only transaction on its hardened connection)."""
         read_sql = getattr(self.store, "read_sql", None)
         if read_sql is None:  # pragma: no cover - PostgreSQL goes through sql_cmd directly
-            raise CliError("this store does not run SQL.", "use a DuckDB file or PostgreSQL URL.")
+            msg = "this store does not run SQL."
+            raise CliError(msg, "use a DuckDB file or PostgreSQL URL.")
         result: tuple[list[str], list[tuple[Any, ...]], bool] = read_sql(query, max_rows=max_rows)
         return result
 

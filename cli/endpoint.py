@@ -211,7 +211,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         super().setup()
         self.connection.settimeout(self.server.idle_timeout)
 
-    def log_message(self, format: str, *args: Any) -> None:
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib name
         """Stay quiet: the worker's console is for the worker's own messages."""
 
     def _reply(self, status: int, body: dict[str, Any]) -> None:

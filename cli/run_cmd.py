@@ -86,18 +86,19 @@ def _report(
         )
         return
     if desc.status == "failed":
+        msg = f"workflow {desc.workflow_id!r} failed: {desc.error}."
         raise aion.WorkflowFailedError(
-            f"workflow {desc.workflow_id!r} failed: {desc.error}.",
+            msg,
             workflow_id=desc.workflow_id,
             error_type=(desc.error or "").split(":")[0],
             error_message=desc.error or "",
             traceback="",
         )
     if desc.status == "stalled":
-        raise aion.WorkflowStalledError(
-            f"workflow {desc.workflow_id!r} is stalled: {desc.stalled_reason}"
-        )
-    raise aion.WorkflowCancelledError(f"workflow {desc.workflow_id!r} ended {desc.status}.")
+        msg = f"workflow {desc.workflow_id!r} is stalled: {desc.stalled_reason}"
+        raise aion.WorkflowStalledError(msg)
+    msg = f"workflow {desc.workflow_id!r} ended {desc.status}."
+    raise aion.WorkflowCancelledError(msg)
 
 
 def _run_remote(

@@ -29,7 +29,8 @@ def start(app: App, target: str, args: tuple[str, ...], workflow_id: str | None)
     values = parse_values(args)
     problem = argument_problem(fn, values)
     if problem is not None:  # checked before anything is recorded, worker or not
-        raise aion.WorkflowArgumentError(f"cannot start workflow {name!r}: {problem}.")
+        msg = f"cannot start workflow {name!r}: {problem}."
+        raise aion.WorkflowArgumentError(msg)
     backend = app.backend(write=True)
     started = backend.start(name, values, workflow_id, code_name(fn))
     if app.as_json:

@@ -180,7 +180,7 @@ def test_a_real_ctrl_c_while_serve_waits_stops_it(tmp_path: Path) -> None:
         e.run_until_complete("done")
 
         def press_ctrl_c_once_serving() -> None:
-            while not e._serving:  # observed progress: serve() has begun its loop
+            while not e._runtime.serving:  # observed progress: serve() has begun its loop
                 threading.Event().wait(0.01)
             os.kill(os.getpid(), signal.SIGINT)
 

@@ -202,7 +202,9 @@ def test_race_losers_are_cancelled_and_recorded(epoch: datetime) -> None:
 
 
 def test_collect_race_of_nothing_is_a_clear_error() -> None:
-    with pytest.raises(ValueError, match="collect_race\\(\\) needs at least one command"):
+    with pytest.raises(
+        aion.ConfigurationError, match="collect_race\\(\\) needs at least one command"
+    ):
         aion.collect_race([])
 
 

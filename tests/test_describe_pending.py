@@ -61,7 +61,7 @@ def test_pending_is_the_same_exact_list_resident_evicted_and_offline(tmp_path: P
     ) as engine:
         _drive(engine, clock)
         resident = engine.describe("g")
-        live = engine._instances["g"].interp
+        live = engine._runtime.state.instances["g"].interp
         assert live is not None
         oracle = sorted(line.rsplit(" at ", 1)[0] for line in live.waiting_for())
     assert sorted(_lines(resident)) == sorted(EXPECTED) == oracle  # what the generator waits on
@@ -74,7 +74,9 @@ def test_pending_is_the_same_exact_list_resident_evicted_and_offline(tmp_path: P
         _drive(engine, clock)
         engine.start(sleeper, workflow_id="other")
         engine.run_until_idle()
-        assert engine._instances["g"].interp is None  # evicted: no generator in memory
+        assert (
+            engine._runtime.state.instances["g"].interp is None
+        )  # evicted: no generator in memory
         evicted = engine.describe("g")
     assert evicted.pending == resident.pending
     offline = LocalBackend(aion.DuckDBStore(path, read_only=True))

@@ -369,6 +369,7 @@ def test_finished_workflows_leave_memory_but_still_answer(epoch: datetime) -> No
         for i in range(20):
             engine.start(deterministic_values, workflow_id=f"f{i}")
             engine.run_until_complete(f"f{i}")
-        assert engine._instances == {}  # a long-lived worker does not grow with finished work
+        # A long-lived worker does not grow with finished work.
+        assert engine._runtime.state.instances == {}
         assert engine.describe("f3").status == "completed"
         assert engine.run_until_complete("f3")[0] == (epoch + timedelta(minutes=3)).isoformat()

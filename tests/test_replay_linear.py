@@ -65,9 +65,9 @@ def record(commands: int) -> list[Event]:
     interp = Interpreter(workflow_id="w", started=started, definition=definition, registry=REGISTRY)
     interp.start()
     while decisions := interp.take_decisions():
-        for cls, fields in decisions:
+        for decision in decisions:
             at = T0 + timedelta(seconds=len(history))
-            event = cls(seq=len(history) + 1, run_id="r", recorded_at=at, **fields)
+            event = decision.event(len(history) + 1, at, "r")
             history.append(event)
             outcome: Event | None = None
             seq = len(history) + 1

@@ -27,7 +27,9 @@ def napper(x: int):  # type: ignore[no-untyped-def]
 
 def resident(engine: aion.Engine) -> int:
     return sum(
-        1 for i in engine._instances.values() if i.interp is not None and i.status == "running"
+        1
+        for i in engine._runtime.state.instances.values()
+        if i.interp is not None and i.status == "running"
     )
 
 

@@ -78,8 +78,26 @@ def _failure(exc: BaseException) -> ErrorInfo:
     return _codec.error_info(exc, tb)
 
 
-def settle_outcome(outcome: Any, activity: str) -> tuple[bool, Any]:
-    """An executor's report in the form history records: (True, JSON) or (False, ErrorInfo).
+@attrs.frozen(kw_only=True)
+class Succeeded:
+    """An attempt that returned: ``result`` is its value as recorded JSON."""
+
+    result: Any
+
+
+@attrs.frozen(kw_only=True)
+class Failed:
+    """An attempt that raised (or timed out): ``error`` is what history records."""
+
+    error: ErrorInfo
+
+
+#: An attempt's outcome as the engine records it.
+Settled = Succeeded | Failed
+
+
+def settle_outcome(outcome: Any, activity: str) -> Settled:
+    """An executor's report in the form history records: `Succeeded` JSON or `Failed`.
 
     Executors written by users report what is natural to them (a raw result, a
     plain exception), so the engine normalises here, once, for every executor;
@@ -88,26 +106,26 @@ def settle_outcome(outcome: Any, activity: str) -> tuple[bool, Any]:
     surface as an ``AttributeError`` from ``result()``).
     """
     if isinstance(outcome, BaseException):
-        return False, _failure(outcome)
+        return Failed(error=_failure(outcome))
     if not (isinstance(outcome, tuple) and len(outcome) == 2 and isinstance(outcome[0], bool)):
         msg = (
             f"the executor reported {type(outcome).__name__} for an attempt of activity "
             f"{activity!r}; report (True, result) or (False, exception)."
         )
-        return False, _failure(ConfigurationError(msg))
+        return Failed(error=_failure(ConfigurationError(msg)))
     ok, value = outcome
     if not ok:
         if isinstance(value, ErrorInfo):
-            return False, value
+            return Failed(error=value)
         if isinstance(value, BaseException):
-            return False, _failure(value)
-        return False, ErrorInfo(type="aion.ActivityError", message=str(value))
+            return Failed(error=_failure(value))
+        return Failed(error=ErrorInfo(type="aion.ActivityError", message=str(value)))
     if _codec.is_plain(value):
-        return True, value
+        return Succeeded(result=value)
     try:
-        return True, _codec.to_jsonable(value, f"the result of activity {activity!r}")
+        return Succeeded(result=_codec.to_jsonable(value, f"the result of activity {activity!r}"))
     except CodecError as exc:
-        return False, _failure(exc)
+        return Failed(error=_failure(exc))
 
 
 @runtime_checkable

@@ -16,18 +16,30 @@ recorded; a restart replays its history and tries again.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
 
+from aion._engine._batch import Committed, build_batch
 from aion._engine._commit import commit
+from aion._engine._inbox import Ticket
+from aion._engine._instance import Instance
+from aion._engine._state import EngineState
 from aion._errors import StoreError
-from aion._events import WorkflowStalled
+from aion._events import Decision, WorkflowStalled
 from aion.store import Append
 
-if TYPE_CHECKING:
-    from aion._engine._runtime import Runtime, _Ticket
+#: What the runtime does once a part committed: move heads, apply, act.
+Applied = Callable[[list[Append], Committed], None]
+#: What the runtime does to a stalled run: forget its in-flight work and interpreter.
+LetGo = Callable[[Instance], None]
 
 
-def contain(runtime: Runtime, error: Exception, tickets: list[_Ticket]) -> None:
+def contain(
+    state: EngineState,
+    error: Exception,
+    tickets: list[Ticket],
+    applied: Applied,
+    let_go: LetGo,
+) -> None:
     """Commit the queue workflow by workflow after ``error``; stall the parts that fail.
 
     Raises:
@@ -35,29 +47,29 @@ def contain(runtime: Runtime, error: Exception, tickets: list[_Ticket]) -> None:
             part not yet tried stay queued (with the decisions of the parts
             that committed), exactly as after a failed whole batch.
     """
-    pending, runtime._queue = runtime._queue, {}
-    caused: dict[str, list[Any]] = {}  # decisions of committed parts: the next batch
+    pending, state.queue = state.queue, {}
+    caused: dict[str, list[Decision]] = {}  # decisions of committed parts: the next batch
     failed: dict[str, str] = {}
     order = list(pending)
     for index, workflow_id in enumerate(order):
         if not pending[workflow_id]:
             continue  # a child's placeholder: its start is in its parent's part
-        runtime._queue = {workflow_id: pending[workflow_id]}
-        batch, committed = runtime._build_batch()
+        state.queue = {workflow_id: pending[workflow_id]}
+        batch, committed = build_batch(state)
         try:
-            commit(runtime.store, batch)
+            commit(state.store, batch)
         except StoreError:
-            runtime._queue = _merged(caused, {w: pending[w] for w in order[index:]})
+            state.queue = _merged(caused, {w: pending[w] for w in order[index:]})
             raise
         except Exception as exc:
-            runtime._queue = {}
-            failed[workflow_id] = _stall(runtime, workflow_id, exc)
+            state.queue = {}
+            failed[workflow_id] = _stall(state, let_go, workflow_id, exc)
             continue
-        runtime._queue = {}
+        state.queue = {}
         _settle(tickets, workflow_id, None)
-        runtime._applied(batch, committed)
-        caused = _merged(caused, runtime._queue)
-    runtime._queue = _merged(caused, runtime._queue)
+        applied(batch, committed)
+        caused = _merged(caused, state.queue)
+    state.queue = _merged(caused, state.queue)
     for workflow_id, cause in failed.items():
         msg = f"the store could not record this for workflow {workflow_id!r}: {cause}"
         problem = StoreError(msg)
@@ -67,40 +79,41 @@ def contain(runtime: Runtime, error: Exception, tickets: list[_Ticket]) -> None:
         ticket.done = True
 
 
-def _settle(tickets: list[_Ticket], workflow_id: str, problem: StoreError | None) -> None:
+def _settle(tickets: list[Ticket], workflow_id: str, problem: StoreError | None) -> None:
     for ticket in tickets:
         if not ticket.done and ticket.queued is not None and ticket.queued[0] == workflow_id:
             ticket.error, ticket.done = problem, True
 
 
-def _merged(first: dict[str, list[Any]], then: dict[str, list[Any]]) -> dict[str, list[Any]]:
+def _merged(
+    first: dict[str, list[Decision]], then: dict[str, list[Decision]]
+) -> dict[str, list[Decision]]:
     out = {w: list(items) for w, items in first.items()}
     for workflow_id, items in then.items():
         out.setdefault(workflow_id, []).extend(items)
     return out
 
 
-def _stall(runtime: Runtime, workflow_id: str, exc: Exception) -> str:
+def _stall(state: EngineState, let_go: LetGo, workflow_id: str, exc: Exception) -> str:
     """Stall a workflow whose events the store refused; returns the reason."""
     cause = f"{type(exc).__name__}: {exc}"
-    inst = runtime._instances.get(workflow_id)
+    inst = state.instances.get(workflow_id)
     if inst is None:  # nothing of it is recorded (this was its start): the caller is told
-        runtime._unrecorded[workflow_id] = f"the store refused to record it ({cause})"
+        state.unrecorded[workflow_id] = f"the store refused to record it ({cause})"
         return cause
     reason = f"the store refused to record its events ({cause}); restart the engine to retry."
-    runtime._unrecorded[workflow_id] = reason
+    state.unrecorded[workflow_id] = reason
     inst.status = "stalled"
-    runtime._forget_run(inst)  # no activity outcome is awaited for decisions not recorded
-    if inst.interp is not None:
-        inst.interp = None  # its state is past its history: a restart replays it
-        runtime._resident.pop(workflow_id, None)
-    head = runtime._head(workflow_id)
+    # No activity outcome is awaited for decisions not recorded, and its interpreter
+    # is past its history: a restart replays it.
+    let_go(inst)
+    head = state.head(workflow_id)
     event = WorkflowStalled(
-        seq=head + 1, run_id=inst.run_id, recorded_at=runtime.clock.now(), reason=reason
+        seq=head + 1, run_id=inst.run_id, recorded_at=state.clock.now(), reason=reason
     )
     try:
-        commit(runtime.store, [Append(workflow_id=workflow_id, expected_seq=head, events=[event])])
+        commit(state.store, [Append(workflow_id=workflow_id, expected_seq=head, events=[event])])
     except Exception:  # the store refuses even this: stalled in memory only
         return cause
-    runtime._heads[workflow_id] = event.seq
+    state.heads[workflow_id] = event.seq
     return cause

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from aion._engine._instance import Instance
+from aion._engine._state import EngineState
 from aion._events import (
     TERMINAL_STATUSES,
     CancelRequested,
@@ -20,6 +22,7 @@ from aion._events import (
     ChildFailed,
     ChildStarted,
     CommandCancelled,
+    Decision,
     ErrorInfo,
     Event,
     SignalDelivered,
@@ -33,43 +36,37 @@ from aion._events import (
     WorkflowStarted,
 )
 
-if TYPE_CHECKING:
-    from aion._engine._recovery import Instance
-    from aion._engine._runtime import Runtime
-
-Add = Callable[[str, type[Event], dict[str, Any]], None]
+#: Where an effect goes: the batch being built, for the workflow named.
+Add = Callable[[str, Decision], object]
 
 
-def expand(
-    self: Runtime,
-    workflow_id: str,
-    cls: type[Event],
-    fields: dict[str, Any],
-    add: Add,
-) -> None:
-    """Add to the batch the events a decision causes directly (same transaction)."""
-    inst = self._instances.get(workflow_id)
+def expand(state: EngineState, workflow_id: str, decision: Decision, add: Add) -> None:
+    """Add to the batch the events ``decision`` causes directly (same transaction)."""
+    cls, fields = decision.kind, decision.fields
+    inst = state.instances.get(workflow_id)
     if cls is ChildStarted:
         child_id = fields["child_id"]
-        if self.store.info(child_id) is None and child_id not in self._queue:
+        if state.store.info(child_id) is None and child_id not in state.queue:
             add(
                 child_id,
-                WorkflowStarted,
-                {
-                    "run_id": str(uuid.uuid4()),
-                    "name": fields["name"],
-                    "args": fields["args"],
-                    "workflow_id": child_id,
-                    "parent_id": workflow_id,
-                    "parent_run_id": self._run_id(workflow_id),
-                    "parent_ordinal": fields["ordinal"],
-                },
+                Decision(
+                    kind=WorkflowStarted,
+                    fields={
+                        "run_id": str(uuid.uuid4()),
+                        "name": fields["name"],
+                        "args": fields["args"],
+                        "workflow_id": child_id,
+                        "parent_id": workflow_id,
+                        "parent_run_id": state.run_id(workflow_id),
+                        "parent_ordinal": fields["ordinal"],
+                    },
+                ),
             )
-            self._queue.setdefault(child_id, [])
+            state.queue.setdefault(child_id, [])
     elif cls is SignalSent:
         target = fields["target"]
-        status = self._decided_end(target) or self._status(target)
-        if status is None and target in self._queue:
+        status = state.decided_end(target) or state.status(target)
+        if status is None and target in state.queue:
             status = "running"
         if status is None or status in TERMINAL_STATUSES:
             reason = (
@@ -79,51 +76,66 @@ def expand(
             )
             add(
                 workflow_id,
-                SignalDeliveryFailed,
-                {"ordinal": fields["ordinal"], "reason": reason},
+                Decision(
+                    kind=SignalDeliveryFailed,
+                    fields={"ordinal": fields["ordinal"], "reason": reason},
+                ),
             )
         else:
             add(
                 target,
-                SignalReceived,
-                {"name": fields["name"], "payload": fields["payload"], "sender": workflow_id},
+                Decision(
+                    kind=SignalReceived,
+                    fields={
+                        "name": fields["name"],
+                        "payload": fields["payload"],
+                        "sender": workflow_id,
+                    },
+                ),
             )
-            add(workflow_id, SignalDelivered, {"ordinal": fields["ordinal"]})
+            add(workflow_id, Decision(kind=SignalDelivered, fields={"ordinal": fields["ordinal"]}))
     elif cls is WorkflowContinuedAsNew and inst is not None:
         add(
             workflow_id,
-            WorkflowStarted,
-            {
-                "run_id": fields["new_run_id"],
-                "name": inst.name,
-                "args": fields["args"],
-                "workflow_id": workflow_id,
-                "parent_id": inst.parent_id,
-                "previous_run_id": inst.run_id,
-            },
+            Decision(
+                kind=WorkflowStarted,
+                fields={
+                    "run_id": fields["new_run_id"],
+                    "name": inst.name,
+                    "args": fields["args"],
+                    "workflow_id": workflow_id,
+                    "parent_id": inst.parent_id,
+                    "previous_run_id": inst.run_id,
+                },
+            ),
         )
         interp = inst.interp
         carried = interp.unconsumed_signals() if interp is not None else []
         for name, payload in carried:
-            add(workflow_id, SignalReceived, {"name": name, "payload": payload, "carried": True})
+            add(
+                workflow_id,
+                Decision(
+                    kind=SignalReceived, fields={"name": name, "payload": payload, "carried": True}
+                ),
+            )
         # A cancel request recorded after the decision takes effect in the successor.
         late_cancel = interp.unconsumed_cancel() if interp is not None else None
         if late_cancel is not None:
-            add(workflow_id, CancelRequested, {"reason": late_cancel.reason})
+            add(workflow_id, Decision(kind=CancelRequested, fields={"reason": late_cancel.reason}))
     elif cls in (WorkflowCompleted, WorkflowFailed, WorkflowCancelled) and inst is not None:
-        _close_children(self, inst, cls, add)
-        _notify_parent(self, inst, cls, fields, add)
+        _close_children(state, inst, cls, add)
+        _notify_parent(state, inst, cls, fields, add)
     elif cls is CommandCancelled and inst is not None and inst.interp is not None:
         # A cancelled start-and-await cancels its child: the child compensates.
         child_id = inst.interp.child_started_by(fields["ordinal"])
         if child_id is not None:
             reason = f"parent {workflow_id!r} stopped waiting for it ({fields.get('reason', '')})"
-            _cancel_child(self, child_id, reason, add)
+            _cancel_child(state, child_id, reason, add)
     if cls is WorkflowContinuedAsNew and inst is not None:
-        _close_children(self, inst, cls, add)
+        _close_children(state, inst, cls, add)
 
 
-def _close_children(self: Runtime, inst: Instance, cls: type[Event], add: Add) -> None:
+def _close_children(state: EngineState, inst: Instance, cls: type[Event], add: Add) -> None:
     """Apply the parent-close policy of the children the ending run started unawaited."""
     if inst.interp is None:
         return
@@ -134,24 +146,24 @@ def _close_children(self: Runtime, inst: Instance, cls: type[Event], add: Add) -
         WorkflowFailed: "failed",
     }.get(cls, "continued as new")
     for child_id in inst.interp.children_to_close(cancelled):
-        _cancel_child(self, child_id, f"parent {inst.workflow_id!r} {how}", add)
+        _cancel_child(state, child_id, f"parent {inst.workflow_id!r} {how}", add)
 
 
-def _cancel_child(self: Runtime, child_id: str, reason: str, add: Add) -> None:
+def _cancel_child(state: EngineState, child_id: str, reason: str, add: Add) -> None:
     """Write a cancel request into a child that still runs (same transaction)."""
-    child = self._instances.get(child_id)
+    child = state.instances.get(child_id)
     if child is not None and child.interp is not None and child.interp.status in TERMINAL_STATUSES:
         return  # its end is decided (in this very batch): nothing to cancel
-    status = self._status(child_id)
-    if status is None and child_id not in self._queue:
+    status = state.status(child_id)
+    if status is None and child_id not in state.queue:
         return  # never started
     if status in TERMINAL_STATUSES:
         return
-    add(child_id, CancelRequested, {"reason": reason})
+    add(child_id, Decision(kind=CancelRequested, fields={"reason": reason}))
 
 
 def _notify_parent(
-    self: Runtime,
+    state: EngineState,
     child: Instance,
     cls: type[Event],
     fields: dict[str, Any],
@@ -159,15 +171,15 @@ def _notify_parent(
 ) -> None:
     if child.parent_id is None:
         return
-    parent = self._instances.get(child.parent_id)
+    parent = state.instances.get(child.parent_id)
     if parent is None or parent.interp is None or parent.interp.status != "running":
         return
     for ordinal, child_id in parent.interp.pending_children().items():
         if child_id == child.workflow_id:
-            told = self._told.setdefault((parent.workflow_id, parent.run_id), set())
+            told = state.told.setdefault((parent.workflow_id, parent.run_id), set())
             if ordinal not in told:
                 told.add(ordinal)
-                add(parent.workflow_id, *child_outcome(ordinal, child_id, cls, fields))
+                add(parent.workflow_id, child_outcome(ordinal, child_id, cls, fields))
 
 
 # --- after a commit: apply outcomes, act on decisions -------------------------
@@ -175,25 +187,16 @@ def _notify_parent(
 
 def child_outcome(
     ordinal: int, child_id: str, cls: type[Event], fields: dict[str, Any]
-) -> tuple[type[Event], dict[str, Any]]:
+) -> Decision:
     """The parent-side outcome event for a child's terminal decision."""
     if cls is WorkflowCompleted:
-        return ChildCompleted, {
-            "ordinal": ordinal,
-            "child_id": child_id,
-            "result": fields.get("result"),
-        }
+        done = {"ordinal": ordinal, "child_id": child_id, "result": fields.get("result")}
+        return Decision(kind=ChildCompleted, fields=done)
     if cls is WorkflowFailed:
-        return ChildFailed, {
-            "ordinal": ordinal,
-            "child_id": child_id,
-            "status": "failed",
-            "error": fields["error"],
-        }
-    reason = fields.get("reason") or "cancelled"
-    return ChildFailed, {
-        "ordinal": ordinal,
-        "child_id": child_id,
-        "status": "cancelled",
-        "error": ErrorInfo(type="aion.Cancelled", message=reason),
-    }
+        error = fields["error"]
+        status = "failed"
+    else:
+        error = ErrorInfo(type="aion.Cancelled", message=fields.get("reason") or "cancelled")
+        status = "cancelled"
+    failed = {"ordinal": ordinal, "child_id": child_id, "status": status, "error": error}
+    return Decision(kind=ChildFailed, fields=failed)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -19,10 +18,10 @@ from aion._definitions import Registry, import_name, workflow_definition
 from aion._engine._activities import ActivityExecutor, ActivityRunner
 from aion._engine._grouping import linger
 from aion._engine._handle import WorkflowDescription, WorkflowHandle, describe_workflow
-from aion._engine._recovery import ActivitySpec, Instance
-from aion._engine._runtime import Runtime, _Attempt, _Ticket
-from aion._engine._startup import recover
-from aion._engine._timers import TimerKey, TimerQueue
+from aion._engine._inbox import CancelRequest, SignalRequest, Ticket
+from aion._engine._recovery import recover
+from aion._engine._results import final_outcome
+from aion._engine._runtime import Runtime
 from aion._errors import (
     ConfigurationError,
     QueryError,
@@ -31,28 +30,16 @@ from aion._errors import (
     WorkflowAlreadyExists,
     WorkflowArgumentError,
     WorkflowBlocked,
-    WorkflowCancelledError,
-    WorkflowFailedError,
     WorkflowNotFound,
-    WorkflowStalledError,
 )
-from aion._events import (
-    TERMINAL_STATUSES,
-    Event,
-    WorkflowCancelled,
-    WorkflowCompleted,
-    WorkflowFailed,
-    WorkflowStarted,
-)
+from aion._events import Decision, Event, WorkflowStarted
 from aion._gcpause import paused_gc
 from aion._interpreter._support import argument_problem
 from aion._replay import replay
 from aion.store import Store, WorkflowInfo, open_store
 
-Queued = tuple[type[Event], dict[str, Any]]
 
-
-class Engine(Runtime):
+class Engine:
     """Runs workflows on a history store (an embedded DuckDB file by default).
 
     Args:
@@ -91,36 +78,50 @@ class Engine(Runtime):
         if store is not None and path is not None:
             msg = "give Engine either a path or a store, not both."
             raise ConfigurationError(msg)
-        self._owns_store = store is None
-        self.store: Store = store if store is not None else open_store(path or "aion.duckdb")
-        self.registry = Registry(workflows, activities)
-        self.clock: Clock = clock or SystemClock()
-        self._lock = threading.RLock()
-        self._cond = threading.Condition(self._lock)
-        self._inbox: deque[tuple[Any, ...]] = deque()
-        self._queue: dict[str, list[Queued]] = {}
-        self._heads: dict[str, int] = {}
-        self._instances: dict[str, Instance] = {}
-        self._specs: dict[TimerKey, ActivitySpec] = {}
-        self._inflight: dict[TimerKey, _Attempt] = {}
-        self._timers = TimerQueue()
-        self._told = {}
-        self._unrecorded = {}
-        self._runner: ActivityExecutor = (
-            executor if executor is not None else ActivityRunner(max_workers)
-        )
-        self._serving = 0
-        self._closed = False
-        if max_resident is not None and max_resident < 1:
-            msg = f"max_resident must be at least 1 (or None for no limit), got {max_resident}."
-            raise ConfigurationError(msg)
-        self._max_resident = max_resident
-        self._resident = {}
-        if isinstance(self.clock, ManualClock):
-            self.clock.subscribe(self._wake)
-        with self._lock, paused_gc():  # recovery builds only live objects
-            recover(self)
-            self._step()  # make what recovery decided (stalls, resumptions) durable now
+        opened: Store = store if store is not None else open_store(path or "aion.duckdb")
+        clock = clock or SystemClock()
+        runner = executor if executor is not None else ActivityRunner(max_workers)
+        try:
+            rt = Runtime(
+                opened,
+                Registry(workflows, activities),
+                clock,
+                runner,
+                max_resident,
+                owns_store=store is None,
+            )
+        except BaseException:
+            runner.shutdown()
+            if store is None:
+                opened.close()
+            raise
+        self._runtime = rt
+        if isinstance(clock, ManualClock):
+            clock.subscribe(rt.wake)
+        with rt.lock, paused_gc():  # recovery builds only live objects
+            recover(rt)
+            rt.step()  # make what recovery decided (stalls, resumptions) durable now
+
+    @property
+    def store(self) -> Store:
+        """The history store this engine records into."""
+        return self._runtime.store
+
+    @store.setter
+    def store(self, store: Store) -> None:
+        # Kept assignable (it was a plain attribute): a test kit may wrap the store
+        # the engine recovered from, to record what it appends from then on.
+        self._runtime.state.store = store
+
+    @property
+    def registry(self) -> Registry:
+        """The workflows and activities this engine runs."""
+        return self._runtime.state.registry
+
+    @property
+    def clock(self) -> Clock:
+        """Where this engine's time comes from."""
+        return self._runtime.clock
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -132,14 +133,7 @@ class Engine(Runtime):
 
     def close(self) -> None:
         """Stop running activities' bookkeeping and close the store (if the engine opened it)."""
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            self._cond.notify_all()
-        self._runner.shutdown()
-        if self._owns_store:
-            self.store.close()
+        self._runtime.close()
 
     # --- public API -------------------------------------------------------------------
 
@@ -167,34 +161,33 @@ class Engine(Runtime):
             msg = f"cannot start workflow {name!r}: {problem}."
             raise WorkflowArgumentError(msg)
         workflow_id = workflow_id or str(uuid.uuid4())
-        with self._lock:
+        rt = self._runtime
+        state = rt.state
+        with rt.lock:
             self._check_open()
-            if self.store.info(workflow_id) is not None or workflow_id in self._queue:
+            if self.store.info(workflow_id) is not None or workflow_id in state.queue:
                 info = self.store.info(workflow_id)
                 status = info.status if info else "starting"
                 msg = f"workflow {workflow_id!r} already exists ({status})."
                 raise WorkflowAlreadyExists(msg)
-            queued = self._enqueue(
-                workflow_id,
-                WorkflowStarted,
-                {
-                    "run_id": str(uuid.uuid4()),
-                    "name": name,
-                    "args": json_args,
-                    "workflow_id": workflow_id,
-                    "code": import_name(self.registry.workflow(name).fn),
-                },
-            )
+            fields = {
+                "run_id": str(uuid.uuid4()),
+                "name": name,
+                "args": json_args,
+                "workflow_id": workflow_id,
+                "code": import_name(self.registry.workflow(name).fn),
+            }
+            queued = state.enqueue(workflow_id, Decision(kind=WorkflowStarted, fields=fields))
             try:
-                self._step()
+                rt.step()
             except StoreConflictError:
-                self._withdraw(workflow_id, queued)  # nothing was written: the caller may retry
+                state.withdraw(workflow_id, queued)  # nothing was written: the caller may retry
                 raise
-            refused = self._unrecorded.pop(workflow_id, None)
+            refused = state.unrecorded.pop(workflow_id, None)
             if refused is not None and self.store.info(workflow_id) is None:
                 msg = f"workflow {workflow_id!r} was not started: {refused}"
                 raise StoreError(msg)
-        return WorkflowHandle(self, workflow_id)
+        return WorkflowHandle(workflow_id, self._wait_result)
 
     def signal(self, workflow_id: str, name: str, payload: Any = None) -> None:
         """Record a signal for a workflow; returns once it is durable.
@@ -209,7 +202,11 @@ class Engine(Runtime):
             aion.CodecError: The payload cannot be encoded as JSON.
         """
         json_payload = _codec.to_jsonable(payload, f"the payload of signal {name!r}")
-        self._submit(("signal", workflow_id, name, json_payload))
+        self._check_open()
+        request = SignalRequest(
+            workflow_id=workflow_id, name=name, payload=json_payload, ticket=Ticket()
+        )
+        self._runtime.submit(request)
 
     def cancel(self, workflow_id: str, reason: str | None = None) -> None:
         """Ask a workflow to cancel: `aion.Cancelled` is thrown in at its current yield.
@@ -218,7 +215,8 @@ class Engine(Runtime):
             aion.WorkflowNotFound: No such workflow.
             aion.WorkflowClosed: The workflow has finished.
         """
-        self._submit(("cancel", workflow_id, reason))
+        self._check_open()
+        self._runtime.submit(CancelRequest(workflow_id=workflow_id, reason=reason, ticket=Ticket()))
 
     def query(self, workflow_id: str, name: str, *args: Any) -> Any:
         """Answer a query from a workflow's `on_query` handlers; records nothing.
@@ -230,8 +228,8 @@ class Engine(Runtime):
             aion.WorkflowNotFound: No such workflow.
             aion.QueryError: Unknown query name, or the handler raised.
         """
-        with self._lock:
-            inst = self._instances.get(workflow_id)
+        with self._runtime.lock:
+            inst = self._runtime.state.instances.get(workflow_id)
             if inst is not None and inst.interp is not None and inst.interp.status == "running":
                 return inst.interp.query(name, *args)
         history = self.history(workflow_id)
@@ -249,17 +247,18 @@ class Engine(Runtime):
         Raises:
             aion.WorkflowNotFound: No such workflow.
         """
-        with self._lock:
+        with self._runtime.lock:
             events = self.store.history(workflow_id)
         if not events:
-            raise WorkflowNotFound(f"no workflow with id {workflow_id!r} in this store.")
+            msg = f"no workflow with id {workflow_id!r} in this store."
+            raise WorkflowNotFound(msg)
         return events
 
     def list(
         self, status: str | None = None, workflow_type: str | None = None
     ) -> list[WorkflowInfo]:
         """Workflows with their status, oldest first, optionally filtered."""
-        with self._lock:
+        with self._runtime.lock:
             return self.store.workflows(status=status, workflow_type=workflow_type)
 
     def describe(self, workflow_id: str) -> WorkflowDescription:
@@ -268,7 +267,7 @@ class Engine(Runtime):
         Raises:
             aion.WorkflowNotFound: No such workflow.
         """
-        with self._lock:
+        with self._runtime.lock:
             info = self._info(workflow_id)
             # The same derivation for a resident workflow, an evicted one and the
             # CLI's offline describe: from history, plus the decisions queued for
@@ -283,20 +282,19 @@ class Engine(Runtime):
         The code already made them, so the workflow waits on them now; queued
         outcomes are left out, as they reach the workflow only once committed.
         """
-        queued = self._queue.get(workflow_id)
+        state = self._runtime.state
+        queued = state.queue.get(workflow_id)
         if not queued:
             return []
         now = self.clock.now()
-        run_id = self._run_id(workflow_id)
+        run_id = state.run_id(workflow_id)
         out: list[Event] = []
-        for cls, fields in queued:
-            if cls.FAMILY == "outcome":
+        for decision in queued:
+            if decision.kind.FAMILY == "outcome":
                 continue  # not applied until committed: the workflow still waits for it
-            data = dict(fields)
-            if cls is WorkflowStarted:
-                run_id = data["run_id"]
-            data.setdefault("run_id", run_id)
-            out.append(cls(seq=0, recorded_at=now, **data))
+            if decision.kind is WorkflowStarted:
+                run_id = decision.fields["run_id"]
+            out.append(decision.event(0, now, run_id))
         return out
 
     def run_until_idle(self) -> None:
@@ -306,14 +304,15 @@ class Engine(Runtime):
         wait: see ``executor``), fires due timers, and returns when no workflow
         can progress without time passing or a signal arriving.
         """
-        with self._cond:
+        rt = self._runtime
+        with rt.cond:
             while True:
                 self._check_open()
-                if self._step():
+                if rt.step():
                     continue
-                if not self._inflight or not self._runner.waits:
+                if not rt.attempts.inflight or not rt.attempts.runner.waits:
                     return
-                self._cond.wait(self._wait_seconds(activities_only=True))
+                rt.cond.wait(self._wait_seconds(activities_only=True))
 
     def run_until_complete(self, workflow_id: str, timeout: float | None = None) -> Any:
         """Drive the engine until a workflow finishes; return its result or raise its error.
@@ -335,7 +334,8 @@ class Engine(Runtime):
             TimeoutError: ``timeout`` seconds of wall time passed first.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
-        with self._cond:
+        rt = self._runtime
+        with rt.cond:
             self._info(workflow_id)
             while True:
                 self.run_until_idle()
@@ -344,13 +344,13 @@ class Engine(Runtime):
                     return outcome()
                 # Only a timer of the workflow or of its running children can move it
                 # on by itself; jumps stop at the earliest timer anywhere on the way.
-                own_due = self._timers.next_due_among(self._family(workflow_id))
+                own_due = rt.timers.next_due_among(self._family(workflow_id))
                 # On wall-clock time with a timeout, another thread may still send the
                 # signal the workflow waits for: wait for it instead of giving up.
                 can_wait = deadline is not None and not isinstance(self.clock, ManualClock)
                 if own_due is None and not can_wait:
                     info = self._info(workflow_id)
-                    inst = self._instances.get(workflow_id)
+                    inst = rt.state.instances.get(workflow_id)
                     waits = inst.interp.waiting_for() if inst and inst.interp else []
                     what = "; ".join(waits) or info.status
                     msg = (
@@ -359,7 +359,7 @@ class Engine(Runtime):
                     )
                     raise WorkflowBlocked(msg)
                 if isinstance(self.clock, ManualClock) and own_due is not None:
-                    next_due = self._timers.next_due()
+                    next_due = rt.timers.next_due()
                     self.clock.advance_to(own_due if next_due is None else min(next_due, own_due))
                     continue
                 remaining = None if deadline is None else deadline - time.monotonic()
@@ -367,7 +367,7 @@ class Engine(Runtime):
                     msg = f"workflow {workflow_id!r} did not finish within {timeout}s."
                     raise TimeoutError(msg)
                 wait = self._wait_seconds()
-                self._cond.wait(wait if remaining is None else min(wait, remaining))
+                rt.cond.wait(wait if remaining is None else min(wait, remaining))
 
     def serve(self, stop: threading.Event | None = None) -> None:
         """Run as a long-lived worker until ``stop`` is set or `close` is called.
@@ -375,41 +375,43 @@ class Engine(Runtime):
         Fires timers as they come due, runs activities, and applies signals
         sent from other threads.
         """
-        with self._cond:
-            self._serving += 1
+        rt = self._runtime
+        with rt.cond:
+            rt.serving += 1
             try:
-                while not self._closed and not (stop is not None and stop.is_set()):
+                while not rt.closed and not (stop is not None and stop.is_set()):
                     try:
-                        if self._step():
-                            linger(self)  # group commit: let a busy batch fill a little
+                        if rt.step():
+                            linger(rt)  # group commit: let a busy batch fill a little
                             continue
                     except StoreError:
-                        if self._closed:
+                        if rt.closed:
                             raise  # the store was lost for good: a restart recovers the file
-                        self._cond.wait(0.5)  # transient store failure: retry the batch
+                        rt.cond.wait(0.5)  # transient store failure: retry the batch
                         continue
-                    self._cond.wait(min(self._wait_seconds(), 0.5))
+                    rt.cond.wait(min(self._wait_seconds(), 0.5))
             finally:
-                self._serving -= 1
+                rt.serving -= 1
 
     # --- helpers for the API --------------------------------------------------------
 
     def _family(self, workflow_id: str) -> set[str]:
         """The workflow and its running descendants: whose timers can move it on."""
+        instances = self._runtime.state.instances
         family = {workflow_id}
         todo = [workflow_id]
         while todo:
-            inst = self._instances.get(todo.pop())
+            inst = instances.get(todo.pop())
             if inst is None:
                 continue
             for child_id in inst.children:
-                if child_id not in family and child_id in self._instances:
+                if child_id not in family and child_id in instances:
                     family.add(child_id)
                     todo.append(child_id)
         return family
 
     def _check_open(self) -> None:
-        if self._closed:
+        if self._runtime.closed:
             msg = "this engine is closed."
             raise ConfigurationError(msg)
 
@@ -420,21 +422,10 @@ class Engine(Runtime):
             raise WorkflowNotFound(msg)
         return info
 
-    def _submit(self, item: tuple[Any, ...]) -> None:
-        """Queue a request from any thread and return once it is committed (group commit)."""
-        self._check_open()
-        ticket = _Ticket()
-        self._inbox.append((*item, ticket))
-        with self._cond:
-            if not ticket.done:
-                self._step()
-            self._cond.notify_all()
-        if ticket.error is not None:
-            raise ticket.error
-
     def _wait_result(self, workflow_id: str, timeout: float | None) -> Any:
-        with self._cond:
-            if not self._serving:
+        rt = self._runtime
+        with rt.cond:
+            if not rt.serving:
                 return self.run_until_complete(workflow_id, timeout)
             deadline = None if timeout is None else time.monotonic() + timeout
             while True:
@@ -445,59 +436,23 @@ class Engine(Runtime):
                 if remaining is not None and remaining <= 0:
                     msg = f"workflow {workflow_id!r} did not finish within {timeout}s."
                     raise TimeoutError(msg)
-                self._cond.wait(remaining)
+                rt.cond.wait(remaining)
 
     def _outcome(self, workflow_id: str) -> Callable[[], Any] | None:
         """A thunk returning/raising the workflow's final outcome, or None while open."""
         info = self._info(workflow_id)
-        if info.status == "stalled" or workflow_id in self._unrecorded:
-            reason = info.stalled_reason or self._unrecorded.get(workflow_id)
-
-            def stalled() -> Any:
-                msg = f"workflow {workflow_id!r} is stalled: {reason}"
-                raise WorkflowStalledError(msg)
-
-            return stalled
-        if info.status not in TERMINAL_STATUSES:
-            return None
-        last = self.store.history(workflow_id)[-1]
-        if isinstance(last, WorkflowCompleted):
-            # Always the recorded JSON value: the same answer before and after a restart.
-            value = last.result
-            return lambda: value
-        if isinstance(last, WorkflowFailed):
-            err = last.error
-
-            def failed() -> Any:
-                msg = f"workflow {workflow_id!r} failed: {err.type}: {err.message}"
-                raise WorkflowFailedError(
-                    msg,
-                    workflow_id=workflow_id,
-                    error_type=err.type,
-                    error_message=err.message,
-                    traceback=err.traceback,
-                )
-
-            return failed
-        reason_text = last.reason if isinstance(last, WorkflowCancelled) else None
-
-        def cancelled() -> Any:
-            msg = f"workflow {workflow_id!r} was cancelled" + (
-                f": {reason_text}" if reason_text else "."
-            )
-            raise WorkflowCancelledError(msg)
-
-        return cancelled
+        unrecorded = self._runtime.state.unrecorded.get(workflow_id)
+        return final_outcome(info, lambda: self.store.history(workflow_id)[-1], unrecorded)
 
     def _wait_seconds(self, *, activities_only: bool = False) -> float:
         """How long the loop may sleep before a timer or an activity deadline needs it."""
         wait = 0.5
         now_mono = time.monotonic()
-        for attempt in self._inflight.values():
+        for attempt in self._runtime.attempts.inflight.values():
             if attempt.deadline is not None:
                 wait = min(wait, max(attempt.deadline - now_mono, 0.0))
         if not activities_only and not isinstance(self.clock, ManualClock):
-            next_due = self._timers.next_due()
+            next_due = self._runtime.timers.next_due()
             if next_due is not None:
                 wait = min(wait, max((next_due - self.clock.now()).total_seconds(), 0.0))
         return wait

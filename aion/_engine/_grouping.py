@@ -12,10 +12,9 @@ commit into dozens. With little in flight the worker does not wait at all.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
-if TYPE_CHECKING:
-    from aion._engine._runtime import Runtime
+from aion._engine._runtime import Runtime
 
 #: The longest a worker waits for a batch to fill.
 LINGER_SECONDS: Final = 0.002
@@ -27,13 +26,13 @@ FULL: Final = 256
 
 def linger(runtime: Runtime) -> None:
     """Wait briefly for more work when much is in flight; call with the engine lock held."""
-    inflight = len(runtime._inflight)
+    inflight = len(runtime.attempts.inflight)
     if inflight < MIN_INFLIGHT:
         return
     want = min(inflight // 2, FULL)
     deadline = time.monotonic() + LINGER_SECONDS
-    while len(runtime._inbox) < want:
+    while len(runtime.inbox) < want:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return
-        runtime._cond.wait(remaining)
+        runtime.cond.wait(remaining)

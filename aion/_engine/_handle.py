@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
@@ -12,8 +12,8 @@ from aion._describe import pending_commands
 from aion._events import Event, WorkflowCompleted, WorkflowFailed
 from aion.store import TimerInfo, WorkflowInfo
 
-if TYPE_CHECKING:
-    from aion._engine._engine import Engine
+#: How a handle waits: ``wait(workflow_id, timeout)`` returns the result or raises.
+Wait = Callable[[str, float | None], Any]
 
 
 @attrs.frozen(kw_only=True)
@@ -96,10 +96,15 @@ def describe_workflow(
 
 
 class WorkflowHandle:
-    """A started workflow: its id, and a way to wait for its result."""
+    """A started workflow: its id, and a way to wait for its result.
 
-    def __init__(self, engine: Engine, workflow_id: str) -> None:
-        self._engine = engine
+    Args:
+        workflow_id: The workflow's id.
+        wait: How to wait for it (the engine's; a handle holds nothing else of it).
+    """
+
+    def __init__(self, workflow_id: str, wait: Wait) -> None:
+        self._wait = wait
         self.id = workflow_id
 
     def result(self, timeout: float | None = None) -> Any:
@@ -114,7 +119,7 @@ class WorkflowHandle:
             aion.WorkflowStalledError: The workflow is stalled.
             TimeoutError: ``timeout`` seconds passed first.
         """
-        return self._engine._wait_result(self.id, timeout)
+        return self._wait(self.id, timeout)
 
     def __repr__(self) -> str:
         return f"WorkflowHandle({self.id!r})"

@@ -14,28 +14,24 @@ deadline recorded with its inner command's outcome wins" follow from that.
 
 from __future__ import annotations
 
-from typing import Any
-
-from aion._events import Event
-
-Queued = tuple[type[Event], dict[str, Any]]
+from aion._events import Decision
 
 
-def outcomes_by_ordinal(items: list[Queued]) -> list[Queued]:
+def outcomes_by_ordinal(items: list[Decision]) -> list[Decision]:
     """``items`` with each stretch of consecutive outcomes sorted by ordinal (stable)."""
     out = list(items)
     start = 0
     n = len(out)
     while start < n:
-        if out[start][0].FAMILY != "outcome":
+        if out[start].kind.FAMILY != "outcome":
             start += 1
             continue
         end = start
-        while end < n and out[end][0].FAMILY == "outcome":
+        while end < n and out[end].kind.FAMILY == "outcome":
             end += 1
-        slots = [i for i in range(start, end) if "ordinal" in out[i][1]]
+        slots = [i for i in range(start, end) if "ordinal" in out[i].fields]
         if len(slots) > 1:
-            ordered = sorted((out[i] for i in slots), key=lambda item: item[1]["ordinal"])
+            ordered = sorted((out[i] for i in slots), key=lambda item: item.fields["ordinal"])
             for slot, item in zip(slots, ordered, strict=True):
                 out[slot] = item
         start = end

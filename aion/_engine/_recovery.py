@@ -1,156 +1,129 @@
-"""Rebuilding a workflow's live state from its history (at open, and for new runs).
+"""Recovery at open: replay every unfinished workflow and pick up where it stopped.
 
-A workflow is revived by replaying its current run through a fresh
-interpreter; what the replay leaves pending (activities without a final
-outcome, retry waits) is handed back so the engine can act on it again.
+Histories are read in bulk (chunked, so memory stays bounded with
+`max_resident`), each open run is revived by replay, and what it left
+pending is acted on again: timers re-armed, activities without a final
+outcome re-dispatched, finished children reported, and a continue-as-new
+whose successor was never written gets it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Final
 
-from aion import _codec
-from aion._definitions import RetryPolicy
-from aion._events import (
-    ActivityCompleted,
-    ActivityFailed,
-    ActivityScheduled,
-    ChildStarted,
-    Event,
-    WorkflowResumed,
-    WorkflowStalled,
-    WorkflowStarted,
-)
-from aion._interpreter import Interpreter
-from aion.store import WorkflowInfo
+from aion._engine._effects import expand
+from aion._engine._instance import Instance, revive
+from aion._engine._runtime import Runtime
+from aion._events import Decision, Event, WorkflowContinuedAsNew, WorkflowStalled
+from aion.store import Store, WorkflowInfo
 
-if TYPE_CHECKING:
-    from aion._engine._runtime import Runtime
+#: Workflows whose histories recovery reads per query (bounds the transient memory).
+RECOVERY_CHUNK: Final = 2_000
 
 
-class ActivitySpec:
-    """A recorded activity call: what to run, under which policy, and how far it got."""
+#: The statuses of a workflow that recovery takes back into memory.
+OPEN_STATUSES: Final = ("running", "stalled", "continued_as_new")
 
-    __slots__ = ("args", "attempts", "kwargs", "name", "retry", "timeout", "waiting_retry")
+
+def recover(runtime: Runtime) -> None:
+    """Replay every unfinished workflow of the store and pick up where it stopped."""
+    adopt(runtime, [i for i in runtime.store.workflows() if i.status in OPEN_STATUSES])
+
+
+def adopt(runtime: Runtime, open_infos: Sequence[WorkflowInfo]) -> None:
+    """Take these unfinished workflows into memory from history and pick up where each stopped.
+
+    Recovery adopts every open workflow of the store; a worker that shares a
+    database with others adopts only the workflows it owns (and lets go of
+    one with `Runtime.release`). The runtime's lock must be held.
+    """
+    state = runtime.state
+    store = state.store
+    if not open_infos:
+        return
+    ids = [i.workflow_id for i in open_infos]
+    histories = ChunkedHistories(store, ids, before_chunk=runtime.trim)
+    timers: dict[str, list[Any]] = {}
+    for timer in store.due_timers():
+        timers.setdefault(timer.workflow_id, []).append(timer)
+    for info in open_infos:
+        history = histories.get(info.workflow_id, [])
+        if not history:  # a row the store cannot decode: the workflow stays stalled, with why
+            damaged = store.info(info.workflow_id)
+            reason = damaged.stalled_reason if damaged is not None else None
+            if reason and reason != info.stalled_reason:
+                stall = Decision(kind=WorkflowStalled, fields={"reason": reason})
+                state.enqueue(info.workflow_id, stall)
+            continue
+        inst = revive(state.registry, state.enqueue, info.workflow_id, history, previous=info)
+        state.instances[info.workflow_id] = inst
+        state.heads[info.workflow_id] = info.last_seq
+        runtime.collect(inst)
+        if info.status == "continued_as_new" and inst.interp is not None:
+            _start_successor(runtime, inst, history[-1])
+            continue
+        if inst.interp is None or inst.interp.status != "running":
+            continue
+        for timer in timers.get(info.workflow_id, []):
+            if timer.run_id == inst.run_id:
+                runtime.timers.arm(
+                    (info.workflow_id, timer.run_id, timer.ordinal), timer.fire_at, timer.kind
+                )
+        for key, spec in inst.activities.items():
+            runtime.attempts.specs[key] = spec
+            if not spec.waiting_retry:
+                runtime.attempts.dispatch(key, spec, spec.attempts + 1)
+        for ordinal, child_id in inst.interp.pending_children().items():
+            runtime.check_child(inst, ordinal, child_id)
+    runtime.trim()
+
+
+def _start_successor(runtime: Runtime, inst: Instance, ended: Event) -> None:
+    """Start the run a continue-as-new recorded without its successor (a torn commit)."""
+    if not isinstance(ended, WorkflowContinuedAsNew):
+        return
+    fields = {"args": ended.args, "new_run_id": ended.new_run_id}
+    decision = Decision(kind=WorkflowContinuedAsNew, fields=fields)
+    expand(runtime.state, inst.workflow_id, decision, runtime.state.enqueue)
+
+
+class ChunkedHistories:
+    """``histories.get(workflow_id)`` over many workflows, read a chunk per query.
+
+    Workflows must be asked for in the order given; each chunk is read when its
+    first workflow is asked for, and the previous chunk is dropped.
+
+    Args:
+        store: Where the histories are.
+        workflow_ids: Every workflow to be read, in the order they will be asked for.
+        before_chunk: Called before each read (the runtime trims its resident set).
+        size: Workflows per query.
+    """
 
     def __init__(
         self,
-        name: str,
-        args: list[Any],
-        kwargs: dict[str, Any],
-        retry: RetryPolicy,
-        timeout: float | None,
+        store: Store,
+        workflow_ids: Sequence[str],
+        before_chunk: Callable[[], None],
+        size: int = RECOVERY_CHUNK,
     ) -> None:
-        self.name = name
-        self.args = args
-        self.kwargs = kwargs
-        self.retry = retry
-        self.timeout = timeout
-        self.attempts = 0
-        self.waiting_retry = False
-
-    @classmethod
-    def from_event(cls, event: ActivityScheduled) -> ActivitySpec:
-        """The spec recorded in an `ActivityScheduled` event (its policy, not today's)."""
-        policy = (
-            _codec.from_jsonable(event.retry, RetryPolicy, "recorded retry policy")
-            if event.retry
-            else RetryPolicy()
+        self._store = store
+        self._chunks: Iterator[Sequence[str]] = (
+            workflow_ids[i : i + size] for i in range(0, len(workflow_ids), size)
         )
-        return cls(event.name, list(event.args), dict(event.kwargs), policy, event.timeout)
+        self._before = before_chunk
+        self._current: dict[str, list[Event]] = {}
+        self._members: set[str] = set()
 
-
-class Instance:
-    """A workflow the engine holds in memory: its current run and interpreter."""
-
-    __slots__ = (
-        "activities",
-        "children",
-        "interp",
-        "name",
-        "parent_id",
-        "run_id",
-        "status",
-        "workflow_id",
-    )
-
-    def __init__(self, workflow_id: str, started: WorkflowStarted) -> None:
-        self.workflow_id = workflow_id
-        self.run_id = started.run_id
-        self.name = started.name
-        self.parent_id = started.parent_id
-        self.interp: Interpreter | None = None
-        self.status = "running"
-        self.children: list[str] = []
-        self.activities: dict[tuple[str, str, int], ActivitySpec] = {}
-
-
-def revive(
-    engine: Runtime,
-    workflow_id: str,
-    history: Sequence[Event],
-    previous: WorkflowInfo | None = None,
-) -> Instance:
-    """Replay the current run of ``history`` and return the live instance.
-
-    ``previous`` is the workflow's recorded visibility; it decides whether a
-    stall must be recorded (not twice for the same reason) or a resumption
-    noted (a stalled run that replays cleanly under fixed code).
-    """
-    start = max(i for i, e in enumerate(history) if isinstance(e, WorkflowStarted))
-    segment = history[start:]
-    started = segment[0]
-    assert isinstance(started, WorkflowStarted)
-    inst = Instance(workflow_id, started)
-    was_stalled = previous is not None and previous.status == "stalled"
-    definition = engine.registry.workflows.get(started.name)
-    if definition is None:
-        known = ", ".join(sorted(engine.registry.workflows)) or "none"
-        reason = (
-            f"workflow type {started.name!r} is not registered with this engine "
-            f"(registered: {known})."
-        )
-        inst.status = "stalled"
-        if not (was_stalled and previous is not None and previous.stalled_reason == reason):
-            engine._enqueue(workflow_id, WorkflowStalled, {"reason": reason})
-        return inst
-    interp = Interpreter(
-        workflow_id=workflow_id,
-        started=started,
-        definition=definition,
-        registry=engine.registry,
-        recorded=[e for e in segment if e.FAMILY == "decision"],
-        history=segment,
-    )
-    interp.start()
-    for event in segment[1:]:
-        interp.feed(event)
-    if not interp.replaying:
-        # Every recorded decision is matched: the events are only needed again to
-        # report a divergence during replay, so a resident workflow does not keep
-        # its whole history (about 2 KB for even a 4-event one).
-        interp.release_history()
-    inst.interp = interp
-    inst.children = [e.child_id for e in segment if isinstance(e, ChildStarted)]
-    if interp.status == "stalled":
-        if was_stalled and previous is not None and previous.stalled_reason == interp.stall_reason:
-            inst.status = "stalled"
-        return inst
-    if was_stalled:
-        engine._enqueue(workflow_id, WorkflowResumed, {})
-    pending = set(interp.pending_activities())
-    if pending:
-        specs: dict[int, ActivitySpec] = {}
-        for event in segment:
-            if isinstance(event, ActivityScheduled) and event.ordinal in pending:
-                specs[event.ordinal] = ActivitySpec.from_event(event)
-            elif isinstance(event, ActivityFailed) and event.ordinal in specs:
-                spec = specs[event.ordinal]
-                spec.attempts = event.attempt
-                spec.waiting_retry = event.retry_at is not None
-            elif isinstance(event, ActivityCompleted) and event.ordinal in specs:
-                specs[event.ordinal].waiting_retry = False
-        for ordinal, spec in specs.items():
-            inst.activities[(workflow_id, started.run_id, ordinal)] = spec
-    return inst
+    def get(self, workflow_id: str, default: list[Event]) -> list[Event]:
+        """The history of ``workflow_id`` (``default`` when the store has none)."""
+        while workflow_id not in self._members:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                return default
+            self._current = {}  # drop the previous chunk before reading the next
+            self._before()
+            self._members = set(chunk)
+            self._current = self._store.histories(chunk)
+        return self._current.pop(workflow_id, default)

@@ -19,141 +19,118 @@ memory stays bounded by the chunk plus the resident set, not by the file.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from typing import Any, Final
 
-from aion._engine._recovery import Instance, revive
+from aion._engine._instance import Instance
+from aion._errors import ConfigurationError
 from aion._events import Event
-from aion.store import Append, Store
 
-if TYPE_CHECKING:
-    from aion._engine._engine import Engine
-
-#: Workflows whose histories recovery reads per query (bounds the transient memory).
-RECOVERY_CHUNK: Final = 2_000
 # What an evicted workflow without children or pending activities points at: an empty
 # list and dict per workflow are ~120 B, 12 MB at 100,000 evicted workflows.
 _NO_CHILDREN: Final[list[str]] = []
 _NO_ACTIVITIES: Final[dict[Any, Any]] = {}
 
+#: Reads the histories of many workflows in one query.
+Histories = Callable[[Sequence[str]], Mapping[str, list[Event]]]
+#: Rebuilds one workflow from its history (the runtime replays and registers it).
+Revive = Callable[[str, Sequence[Event]], None]
+
 
 class Residency:
-    """Mixed into the runtime: which workflows are resident, eviction and waking."""
+    """Which running workflows hold an interpreter: eviction, and waking by replay.
 
-    store: Store
-    _instances: dict[str, Instance]
-    _queue: dict[str, list[Any]]
-    _inflight: dict[Any, Any]
-    _max_resident: int | None
-    # Running workflows with an interpreter, least recently active first.
-    _resident: dict[str, None]
+    Args:
+        max_resident: The most running workflows kept with an interpreter
+            (None: no limit, and nothing is ever evicted).
+        histories: How histories are read (the store's bulk read).
+        revive: How a workflow is rebuilt from its history.
 
-    def _touch(self, inst: Instance) -> None:
+    Raises:
+        aion.ConfigurationError: ``max_resident`` is below 1.
+    """
+
+    def __init__(self, max_resident: int | None, histories: Histories, revive: Revive) -> None:
+        if max_resident is not None and max_resident < 1:
+            msg = f"max_resident must be at least 1 (or None for no limit), got {max_resident}."
+            raise ConfigurationError(msg)
+        self.max_resident = max_resident
+        self._histories = histories
+        self._revive = revive
+        # Running workflows with an interpreter, least recently active first.
+        self._lru: dict[str, None] = {}
+
+    def __len__(self) -> int:
+        return len(self._lru)
+
+    def touch(self, inst: Instance) -> None:
         """Note that ``inst`` was just active (most recently used)."""
-        if self._max_resident is None:
+        if self.max_resident is None:
             return
-        resident = self._resident
-        resident.pop(inst.workflow_id, None)
+        lru = self._lru
+        lru.pop(inst.workflow_id, None)
         if inst.interp is not None and inst.interp.status == "running":
-            resident[inst.workflow_id] = None
+            lru[inst.workflow_id] = None
 
-    def _idle(self, inst: Instance) -> bool:
-        """Whether ``inst`` waits only on timers and signals (safe to evict)."""
-        interp = inst.interp
-        if interp is None or interp.status != "running" or inst.status != "running":
-            return False
-        if inst.workflow_id in self._queue or interp.new_decisions:
-            return False
-        return not (interp.pending_activities() or interp.pending_children())
+    def forget(self, workflow_id: str) -> None:
+        """Stop counting ``workflow_id`` (it closed, or lost its interpreter otherwise)."""
+        self._lru.pop(workflow_id, None)
 
-    def _trim_resident(self) -> None:
-        """Evict idle workflows, least recently active first, down to ``max_resident``."""
-        limit = self._max_resident
+    def trim(self, instances: Mapping[str, Instance], queued: Collection[str]) -> None:
+        """Evict idle workflows, least recently active first, down to ``max_resident``.
+
+        ``queued`` holds the workflows with decisions waiting for the next batch:
+        those are not idle.
+        """
+        limit = self.max_resident
         if limit is None:
             return
-        resident = self._resident
+        lru = self._lru
         busy: list[str] = []
-        while len(resident) > limit:
-            workflow_id = next(iter(resident))
-            del resident[workflow_id]
-            inst = self._instances.get(workflow_id)
+        while len(lru) > limit:
+            workflow_id = next(iter(lru))
+            del lru[workflow_id]
+            inst = instances.get(workflow_id)
             if inst is None or inst.interp is None or inst.interp.status != "running":
                 continue  # closed or stalled: no longer counted
-            if self._idle(inst):
-                inst.interp = None  # the generator, its frame and its nodes go with it
-                if not inst.children:
-                    inst.children = _NO_CHILDREN  # shared while evicted; _revive copies it
-                if not inst.activities:
-                    inst.activities = _NO_ACTIVITIES  # only revive() fills this, on a new Instance
+            if _idle(inst, queued):
+                evict(inst)
             else:
                 busy.append(workflow_id)
         for workflow_id in busy:
-            resident[workflow_id] = None
+            lru[workflow_id] = None
 
-    def _evicted(self, workflow_id: str) -> bool:
-        inst = self._instances.get(workflow_id)
-        return inst is not None and inst.interp is None and inst.status == "running"
-
-    def _wake_evicted(self, batch: Sequence[Append]) -> None:
-        """Replay evicted workflows that ``batch`` holds outcomes for, before it commits."""
-        if self._max_resident is None:
+    def wake(self, instances: Mapping[str, Instance], workflow_ids: Iterable[str]) -> None:
+        """Replay the evicted workflows among ``workflow_ids`` (one bulk read)."""
+        if self.max_resident is None:
             return
-        waking = [item.workflow_id for item in batch if self._evicted(item.workflow_id)]
+        waking = [w for w in workflow_ids if evicted(instances.get(w))]
         if not waking:
             return
-        histories = self.store.histories(waking)
+        histories = self._histories(waking)
         for workflow_id in waking:
             self._revive(workflow_id, histories.get(workflow_id, []))
 
-    def _revive(self, workflow_id: str, history: Sequence[Event]) -> None:
-        engine: Engine = self  # type: ignore[assignment]
-        inst = revive(engine, workflow_id, history)
-        old = self._instances.get(workflow_id)
-        if old is not None and old.children:
-            inst.children = list(old.children)
-        self._instances[workflow_id] = inst
-        self._collect(inst)
 
-    def _collect(self, inst: Instance) -> None:  # pragma: no cover - defined by the runtime
-        raise NotImplementedError
+def evict(inst: Instance) -> None:
+    """Drop the interpreter of ``inst``: the generator, its frame and its nodes go with it."""
+    inst.interp = None
+    if not inst.children:
+        inst.children = _NO_CHILDREN  # shared while evicted; reviving copies it
+    if not inst.activities:
+        inst.activities = _NO_ACTIVITIES  # only revive() fills this, on a new Instance
 
 
-class ChunkedHistories:
-    """``histories.get(workflow_id)`` over many workflows, read a chunk per query.
+def evicted(inst: Instance | None) -> bool:
+    """Whether ``inst`` is a running workflow without its interpreter."""
+    return inst is not None and inst.interp is None and inst.status == "running"
 
-    Workflows must be asked for in the order given; each chunk is read when its
-    first workflow is asked for, and the previous chunk is dropped.
 
-    Args:
-        store: Where the histories are.
-        workflow_ids: Every workflow to be read, in the order they will be asked for.
-        before_chunk: Called before each read (the runtime trims its resident set).
-        size: Workflows per query.
-    """
-
-    def __init__(
-        self,
-        store: Store,
-        workflow_ids: Sequence[str],
-        before_chunk: Callable[[], None],
-        size: int = RECOVERY_CHUNK,
-    ) -> None:
-        self._store = store
-        self._chunks: Iterator[Sequence[str]] = (
-            workflow_ids[i : i + size] for i in range(0, len(workflow_ids), size)
-        )
-        self._before = before_chunk
-        self._current: dict[str, list[Event]] = {}
-        self._members: set[str] = set()
-
-    def get(self, workflow_id: str, default: list[Event]) -> list[Event]:
-        """The history of ``workflow_id`` (``default`` when the store has none)."""
-        while workflow_id not in self._members:
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                return default
-            self._current = {}  # drop the previous chunk before reading the next
-            self._before()
-            self._members = set(chunk)
-            self._current = self._store.histories(chunk)
-        return self._current.pop(workflow_id, default)
+def _idle(inst: Instance, queued: Collection[str]) -> bool:
+    """Whether ``inst`` waits only on timers and signals (safe to evict)."""
+    interp = inst.interp
+    if interp is None or interp.status != "running" or inst.status != "running":
+        return False
+    if inst.workflow_id in queued or interp.new_decisions:
+        return False
+    return not (interp.pending_activities() or interp.pending_children())

@@ -17,21 +17,25 @@ decision that causes them, so no crash can separate the two.
 from __future__ import annotations
 
 import threading
-import time
 from collections import deque
-from datetime import datetime, timedelta
+from collections.abc import Sequence
 from typing import Any
 
 from aion._clock import Clock
-from aion._definitions import Registry, RetryPolicy
-from aion._engine._activities import ActivityExecutor, ActivityInfo, Outcome, settle_outcome
+from aion._definitions import Registry
+from aion._engine._activities import (
+    ActivityExecutor,
+)
+from aion._engine._attempts import Attempts
+from aion._engine._batch import Committed, build_batch
 from aion._engine._commit import commit
 from aion._engine._containment import contain
-from aion._engine._effects import child_outcome, expand
-from aion._engine._ordering import outcomes_by_ordinal
-from aion._engine._recovery import ActivitySpec, Instance, revive
+from aion._engine._effects import child_outcome
+from aion._engine._inbox import AttemptReport, CancelRequest, InboxItem, SignalRequest, Ticket
+from aion._engine._instance import ActivitySpec, Instance, revive
 from aion._engine._residency import Residency
-from aion._engine._timers import TimerKey, TimerQueue
+from aion._engine._state import EngineState
+from aion._engine._timers import TimerQueue
 from aion._errors import (
     StoreConflictError,
     StoreError,
@@ -48,116 +52,123 @@ from aion._events import (
     ChildAwaited,
     ChildStarted,
     CommandCancelled,
-    ErrorInfo,
+    Decision,
     Event,
     SignalReceived,
-    TimeoutStarted,
     TimerFired,
-    TimerStarted,
     WorkflowCancelled,
     WorkflowCompleted,
     WorkflowContinuedAsNew,
     WorkflowFailed,
     WorkflowStalled,
     WorkflowStarted,
+    armed_timer,
 )
 from aion.store import Append, Store
 
-Queued = tuple[type[Event], dict[str, Any]]
-#: The events after which a run records nothing more.
-_RUN_ENDS: frozenset[type[Event]] = frozenset(
-    {WorkflowCompleted, WorkflowFailed, WorkflowCancelled, WorkflowContinuedAsNew}
-)
 
+class Runtime:
+    """The state of one engine and the step loop over it; `Engine` is its public face.
 
-class _Ticket:
-    """A caller waiting for its request to be committed.
+    Every attribute is touched under ``lock`` only, except ``inbox`` (other
+    threads append to it, the step loop drains it).
 
-    ``queued`` is the event the request put in the queue, so a request whose
-    caller is told it failed can be taken back out (never recorded later).
+    Args:
+        store: Where history is.
+        registry: The workflows and activities this runtime runs.
+        clock: Where time comes from.
+        runner: Where activity attempts run.
+        max_resident: See `Engine`.
+        owns_store: Whether `close` closes the store too.
     """
 
-    __slots__ = ("done", "error", "queued")
+    def __init__(
+        self,
+        store: Store,
+        registry: Registry,
+        clock: Clock,
+        runner: ActivityExecutor,
+        max_resident: int | None,
+        *,
+        owns_store: bool,
+    ) -> None:
+        self.state = EngineState(store, registry, clock)
+        self.residency = Residency(max_resident, self._histories, self.revive)
+        self.lock = threading.RLock()
+        self.cond = threading.Condition(self.lock)
+        self.inbox: deque[InboxItem] = deque()
+        self.attempts = Attempts(self.state, runner, self._report)
+        self.timers = TimerQueue()
+        self.serving = 0
+        self.closed = False
+        self._owns_store = owns_store
 
-    def __init__(self) -> None:
-        self.done = False
-        self.error: BaseException | None = None
-        self.queued: tuple[str, Queued] | None = None
+    def _histories(self, workflow_ids: Sequence[str]) -> dict[str, list[Event]]:
+        return self.state.store.histories(workflow_ids)
 
+    @property
+    def store(self) -> Store:
+        """Where history is."""
+        return self.state.store
 
-class _Attempt:
-    __slots__ = ("attempt", "deadline", "future")
+    @property
+    def clock(self) -> Clock:
+        """Where time comes from."""
+        return self.state.clock
 
-    def __init__(self, attempt: int, deadline: float | None) -> None:
-        self.attempt = attempt
-        self.deadline = deadline
-        self.future: Any = None
+    def _report(self, report: AttemptReport) -> None:
+        self.inbox.append(report)
+        self.wake()
 
-
-class Runtime(Residency):
-    """State and the step loop; `Engine` adds the public API on top."""
-
-    store: Store
-    registry: Registry
-    clock: Clock
-    _lock: threading.RLock
-    _cond: threading.Condition
-    _inbox: deque[tuple[Any, ...]]
-    _queue: dict[str, list[Queued]]
-    _heads: dict[str, int]
-    _instances: dict[str, Instance]
-    _specs: dict[TimerKey, ActivitySpec]
-    _inflight: dict[TimerKey, _Attempt]
-    _timers: TimerQueue
-    _told: dict[tuple[str, str], set[int]]  # per run: child awaits whose outcome is queued
-    _unrecorded: dict[str, str]  # workflows stalled because the store refused their events
-    _runner: ActivityExecutor
-
-    def _wake(self) -> None:
-        with self._cond:
-            self._cond.notify_all()
+    def wake(self) -> None:
+        """Wake the thread waiting on ``cond`` (a report arrived, the clock moved)."""
+        with self.cond:
+            self.cond.notify_all()
 
     def close(self) -> None:
-        """Stop the engine (defined by `Engine`)."""
-        raise NotImplementedError
+        """Stop: no more steps, attempts' bookkeeping shut down, the store closed if owned."""
+        with self.lock:
+            if self.closed:
+                return
+            self.closed = True
+            self.cond.notify_all()
+        self.attempts.runner.shutdown()
+        if self._owns_store:
+            self.store.close()
+
+    def submit(self, request: SignalRequest | CancelRequest) -> None:
+        """Hand ``request`` to the loop from any thread; return once it is committed."""
+        self.inbox.append(request)
+        with self.cond:
+            if not request.ticket.done:
+                self.step()
+            self.cond.notify_all()
+        if request.ticket.error is not None:
+            raise request.ticket.error
 
     # --- the step --------------------------------------------------------------------
 
-    def _enqueue(self, workflow_id: str, cls: type[Event], fields: dict[str, Any]) -> Queued:
-        item = (cls, fields)
-        self._queue.setdefault(workflow_id, []).append(item)
-        return item
-
-    def _withdraw(self, workflow_id: str, item: Queued) -> None:
-        """Take a request's event back out of the queue (its caller was told it failed)."""
-        items = self._queue.get(workflow_id, [])
-        for i, queued in enumerate(items):
-            if queued is item:
-                del items[i]
-                break
-        if not items:
-            self._queue.pop(workflow_id, None)
-
-    def _step(self) -> bool:
+    def step(self) -> bool:
         """Gather work, commit one batch, then apply and act. Returns whether it committed."""
+        state = self.state
         tickets = self._drain_inbox()
         self._fire_due_timers()
-        self._expire_activities()
-        if not self._queue:
+        self.attempts.expire()
+        if not state.queue:
             for ticket in tickets:
                 ticket.done = True
             return False
-        batch, committed = self._build_batch()
-        self._wake_evicted(batch)
+        batch, committed = build_batch(state)
+        self.residency.wake(state.instances, (item.workflow_id for item in batch))
         try:
             try:
                 commit(self.store, batch)
             except StoreError:
                 raise
             except Exception as exc:  # not a store failure: keep it to whom it concerns
-                contain(self, exc, tickets)
+                contain(state, exc, tickets, self._applied, self._let_go)
             else:
-                self._queue.clear()
+                state.queue.clear()
                 for ticket in tickets:
                     ticket.done = True
                 self._applied(batch, committed)
@@ -167,293 +178,172 @@ class Runtime(Residency):
                     continue  # its part was committed apart (see `contain`)
                 ticket.error, ticket.done = exc, True
                 if ticket.queued is not None and isinstance(exc, StoreConflictError):
-                    self._withdraw(*ticket.queued)  # nothing was written: the caller may retry
+                    state.withdraw(*ticket.queued)  # nothing was written: the caller may retry
             if isinstance(exc, StoreInvalidatedError):
                 self.close()  # the store is lost; a restart recovers from what the file holds
             raise
-        self._trim_resident()
-        self._cond.notify_all()
+        self.trim()
+        self.cond.notify_all()
         return True
 
-    def _applied(self, batch: list[Append], committed: list[tuple[str, list[Event]]]) -> None:
+    def release(self, workflow_id: str) -> None:
+        """Let go of a workflow: forget it in memory, as if this runtime never ran it.
+
+        Its instance, in-flight attempts (their reports are ignored), timers
+        and queued decisions go; its history stays as committed, so whoever
+        adopts it next (see `aion._engine._recovery.adopt`) replays it to the
+        same point, re-deriving any decision that was queued here. Call it
+        between steps, under the lock.
+        """
+        state = self.state
+        inst = state.instances.pop(workflow_id, None)
+        if inst is not None:
+            self._forget_run(inst)
+        state.queue.pop(workflow_id, None)
+        state.heads.pop(workflow_id, None)
+        state.unrecorded.pop(workflow_id, None)
+        self.timers.disarm_workflow(workflow_id)
+        self.residency.forget(workflow_id)
+
+    def trim(self) -> None:
+        """Evict idle workflows down to ``max_resident``."""
+        self.residency.trim(self.state.instances, self.state.queue)
+
+    def _applied(self, batch: list[Append], committed: Committed) -> None:
         """After ``batch`` committed: move the heads, apply its outcomes, act on its decisions."""
+        heads = self.state.heads
         for item in batch:
-            self._heads[item.workflow_id] = item.events[-1].seq
+            heads[item.workflow_id] = item.events[-1].seq
         for workflow_id, events in committed:
             for event in events:
                 self._after_commit(workflow_id, event, events)
 
-    def _drain_inbox(self) -> list[_Ticket]:
-        tickets: list[_Ticket] = []
-        inbox = self._inbox
-        completions = []
+    def _drain_inbox(self) -> list[Ticket]:
+        state = self.state
+        tickets: list[Ticket] = []
+        inbox = self.inbox
+        reports: list[AttemptReport] = []
         while inbox:
             item = inbox.popleft()
-            kind = item[0]
-            if kind == "activity":
-                completions.append(item)
+            if isinstance(item, AttemptReport):
+                reports.append(item)
                 continue
-            ticket: _Ticket = item[-1]
+            ticket = item.ticket
             tickets.append(ticket)
-            workflow_id = item[1]
+            workflow_id = item.workflow_id
             info = self.store.info(workflow_id)
-            if info is None and workflow_id not in self._queue:
+            if info is None and workflow_id not in state.queue:
                 ticket.error = WorkflowNotFound(
                     f"no workflow with id {workflow_id!r} in this store."
                 )
                 ticket.done = True
                 continue
-            status = self._decided_end(workflow_id) or (info.status if info is not None else None)
+            status = state.decided_end(workflow_id) or (info.status if info is not None else None)
             if status in TERMINAL_STATUSES:
-                what = "signal" if kind == "signal" else "cancel request"
+                what = "signal" if isinstance(item, SignalRequest) else "cancel request"
                 ticket.error = WorkflowClosed(
                     f"workflow {workflow_id!r} is {status} and cannot take a {what}."
                 )
                 ticket.done = True
                 continue
-            if kind == "signal":
-                fields = {"name": item[2], "payload": item[3]}
-                queued = self._enqueue(workflow_id, SignalReceived, fields)
+            if isinstance(item, SignalRequest):
+                fields = {"name": item.name, "payload": item.payload}
+                decision = Decision(kind=SignalReceived, fields=fields)
             else:
-                queued = self._enqueue(workflow_id, CancelRequested, {"reason": item[2]})
-            ticket.queued = (workflow_id, queued)
+                decision = Decision(kind=CancelRequested, fields={"reason": item.reason})
+            ticket.queued = (workflow_id, state.enqueue(workflow_id, decision))
         # Simultaneous completions are recorded in ordinal order, so "lowest ordinal
         # among failures recorded together" is what fail-fast reports.
-        completions.sort(key=lambda c: (c[1][0], c[1][2]))
-        for _, key, attempt_no, outcome in completions:
-            self._activity_finished(key, attempt_no, outcome)
+        reports.sort(key=lambda r: (r.key[0], r.key[2]))
+        for report in reports:
+            self.attempts.finished(report.key, report.attempt, report.outcome)
         return [t for t in tickets if not t.done]
 
-    def _activity_finished(self, key: TimerKey, attempt_no: int, outcome: Outcome) -> None:
-        attempt = self._inflight.get(key)
-        spec = self._specs.get(key)
-        if attempt is None or attempt.attempt != attempt_no or spec is None:
-            return  # a stale attempt (timed out, cancelled) or a run that ended
-        del self._inflight[key]
-        workflow_id, run_id, ordinal = key
-        ok, value = outcome
-        if ok:
-            self._enqueue(
-                workflow_id,
-                ActivityCompleted,
-                {"run_id": run_id, "ordinal": ordinal, "attempt": attempt_no, "result": value},
-            )
-            return
-        error: ErrorInfo = value
-        retry_at = self._retry_at(spec.retry, attempt_no, error)
-        self._enqueue(
-            workflow_id,
-            ActivityFailed,
-            {
-                "run_id": run_id,
-                "ordinal": ordinal,
-                "attempt": attempt_no,
-                "error": error,
-                "retry_at": retry_at,
-            },
-        )
-
-    def _retry_at(self, policy: RetryPolicy, attempt: int, error: ErrorInfo) -> datetime | None:
-        if attempt >= policy.max_attempts:
-            return None
-        short_type = error.type.rsplit(".", 1)[-1]
-        if error.type in policy.non_retryable or short_type in policy.non_retryable:
-            return None
-        if error.type in ("aion.CodecError", "aion.NotRegisteredError", "aion.NotPicklableError"):
-            return None
-        delay = policy.initial_interval.total_seconds() * policy.backoff ** (attempt - 1)
-        delay = min(delay, policy.max_interval.total_seconds())
-        return self.clock.now() + timedelta(seconds=delay)
+    # --- timers -------------------------------------------------------------------------
 
     def _fire_due_timers(self) -> None:
-        for key, kind in self._timers.pop_due(self.clock.now()):
+        for key, kind in self.timers.pop_due(self.clock.now()):
             workflow_id, run_id, ordinal = key
-            inst = self._instances.get(workflow_id)
+            inst = self.state.instances.get(workflow_id)
             if inst is None or inst.run_id != run_id or inst.status != "running":
                 continue
             if kind == "retry":
-                spec = self._specs.get(key)
-                if spec is not None:
-                    self._dispatch(key, spec, spec.attempts + 1)
+                self.attempts.retry(key)
             else:
-                self._enqueue(workflow_id, TimerFired, {"run_id": run_id, "ordinal": ordinal})
+                fired = {"run_id": run_id, "ordinal": ordinal}
+                self.state.enqueue(workflow_id, Decision(kind=TimerFired, fields=fired))
 
-    def _expire_activities(self) -> None:
-        now_mono = time.monotonic()
-        for key, attempt in list(self._inflight.items()):
-            if attempt.deadline is not None and now_mono >= attempt.deadline:
-                spec = self._specs[key]
-                if attempt.future is not None:
-                    attempt.future.cancel()
-                error = ErrorInfo(
-                    type="aion.ActivityTimeout",
-                    message=(
-                        f"attempt {attempt.attempt} of activity {spec.name!r} ran past its "
-                        f"timeout of {spec.timeout:g}s"
-                    ),
-                )
-                self._activity_finished(key, attempt.attempt, (False, error))
-
-    def _build_batch(self) -> tuple[list[Append], list[tuple[str, list[Event]]]]:
-        """Turn the queue into events with seqs, expanding effects that are only events."""
-        now = self.clock.now()
-        pending: dict[str, list[Queued]] = {}
-        order: list[str] = []
-
-        deferred: list[tuple[str, type[Event], dict[str, Any]]] = []
-        current = ""
-
-        def put(workflow_id: str, cls: type[Event], fields: dict[str, Any]) -> None:
-            if workflow_id not in pending:
-                pending[workflow_id] = []
-                order.append(workflow_id)
-            pending[workflow_id].append((cls, fields))
-
-        def add(workflow_id: str, cls: type[Event], fields: dict[str, Any]) -> None:
-            # Effects on the deciding workflow itself (a continue-as-new successor, a
-            # delivery receipt) follow their decision at once; effects on other
-            # workflows go after those workflows' own queued events, so every
-            # history reads decision-first.
-            if workflow_id == current:
-                put(workflow_id, cls, fields)
-            else:
-                deferred.append((workflow_id, cls, fields))
-
-        for workflow_id, items in list(self._queue.items()):
-            current = workflow_id
-            for cls, fields in items:
-                put(workflow_id, cls, fields)
-                expand(self, workflow_id, cls, fields, add)
-        for workflow_id, cls, fields in deferred:
-            put(workflow_id, cls, fields)
-        appends: list[Append] = []
-        committed: list[tuple[str, list[Event]]] = []
-        for workflow_id in order:
-            head = self._head(workflow_id)
-            run_id = self._run_id(workflow_id)
-            ended = False
-            events: list[Event] = []
-            for cls, fields in outcomes_by_ordinal(pending[workflow_id]):
-                data = dict(fields)
-                if cls is WorkflowStarted:
-                    run_id, ended = data["run_id"], False
-                elif "run_id" in data and (ended or data["run_id"] != run_id):
-                    # An outcome addressed to a run that has ended (an activity that
-                    # finished, a timer that fired, while the run decided its end): the
-                    # end cancelled its command, and nothing may follow a run's end.
-                    continue
-                head += 1
-                data.setdefault("run_id", run_id)
-                events.append(cls(seq=head, recorded_at=now, **data))
-                ended = ended or cls in _RUN_ENDS
-            if not events:
-                continue
-            appends.append(
-                Append(workflow_id=workflow_id, expected_seq=self._head(workflow_id), events=events)
-            )
-            committed.append((workflow_id, events))
-        return appends, committed
-
-    def _head(self, workflow_id: str) -> int:
-        head = self._heads.get(workflow_id)
-        if head is None:
-            info = self.store.info(workflow_id)
-            head = self._heads[workflow_id] = info.last_seq if info else 0
-        return head
-
-    def _run_id(self, workflow_id: str) -> str:
-        inst = self._instances.get(workflow_id)
-        if inst is not None:
-            return inst.run_id
-        info = self.store.info(workflow_id)
-        return info.run_id if info else ""
-
-    def _status(self, workflow_id: str) -> str | None:
-        info = self.store.info(workflow_id)
-        return info.status if info else None
-
-    def _decided_end(self, workflow_id: str) -> str | None:
-        """The terminal status a workflow's code decided, before (or as) it is committed.
-
-        A decision is queued once the batch that caused it has committed, so it
-        is in the next batch: requests and effects aimed at the workflow in that
-        batch must see it as closed, or they would be recorded after its end.
-        """
-        inst = self._instances.get(workflow_id)
-        if inst is not None and inst.interp is not None:
-            status = inst.interp.status
-            if status in TERMINAL_STATUSES:
-                return status
-        return None
+    # --- after a commit ----------------------------------------------------------------
 
     def _after_commit(self, workflow_id: str, event: Event, batch: list[Event]) -> None:
         if isinstance(event, WorkflowStarted):
             self._begin_run(workflow_id, event)
             return
-        inst = self._instances.get(workflow_id)
+        state = self.state
+        inst = state.instances.get(workflow_id)
         if inst is None:
             return
         family = event.FAMILY
+        armed = armed_timer(event)
         if family == "outcome":
-            if isinstance(event, ActivityFailed) and event.retry_at is not None:
-                self._timers.arm(
-                    (workflow_id, event.run_id, event.ordinal), event.retry_at, "retry"
+            if armed is not None:  # a retry wait
+                kind, fire_at = armed
+                self.timers.arm(
+                    (workflow_id, event.run_id, getattr(event, "ordinal", 0)), fire_at, kind
                 )
             elif isinstance(event, ActivityCompleted | ActivityFailed):
                 # The call is settled for good: keep only specs that may run again, so
-                # _specs stays the size of what is in flight (ending a run scans it).
-                self._specs.pop((workflow_id, event.run_id, event.ordinal), None)
+                # specs stays the size of what is in flight (ending a run scans it).
+                self.attempts.settled((workflow_id, event.run_id, event.ordinal))
             if inst.interp is not None and inst.interp.run_id == event.run_id:
                 inst.interp.apply(event, batch)
-                self._collect(inst)
+                self.collect(inst)
             return
         if family != "decision":
             return
         key = (workflow_id, event.run_id, getattr(event, "ordinal", 0))
         if isinstance(event, ActivityScheduled):
-            spec = ActivitySpec.from_event(event)
-            self._specs[key] = spec
-            self._dispatch(key, spec, 1)
-        elif isinstance(event, TimerStarted | TimeoutStarted):
-            self._timers.arm(
-                key, event.fire_at, "sleep" if isinstance(event, TimerStarted) else "timeout"
-            )
+            self.attempts.schedule(key, ActivitySpec.from_event(event))
+        elif armed is not None:  # a sleep or a deadline
+            kind, fire_at = armed
+            self.timers.arm(key, fire_at, kind)
         elif isinstance(event, CommandCancelled):
-            self._timers.disarm(key)
-            attempt = self._inflight.pop(key, None)
-            if attempt is not None and attempt.future is not None:
-                attempt.future.cancel()
-            self._specs.pop(key, None)
+            self.timers.disarm(key)
+            self.attempts.cancel(key)
         elif isinstance(event, ChildStarted | ChildAwaited):
             if isinstance(event, ChildStarted):
                 inst.children.append(event.child_id)
             if isinstance(event, ChildAwaited) or event.awaited:
-                self._check_child(inst, event.ordinal, event.child_id)
+                self.check_child(inst, event.ordinal, event.child_id)
         elif isinstance(event, WorkflowCompleted | WorkflowFailed | WorkflowCancelled):
             inst.status = "closed"
             self._forget_run(inst)
             # A finished workflow needs nothing in memory: its result, queries and
             # description come from history, so a long-lived worker does not grow.
-            del self._instances[workflow_id]
-            self._resident.pop(workflow_id, None)
+            del state.instances[workflow_id]
+            self.residency.forget(workflow_id)
         elif isinstance(event, WorkflowContinuedAsNew):
             self._forget_run(inst)
 
     def _forget_run(self, inst: Instance) -> None:
-        self._told.pop((inst.workflow_id, inst.run_id), None)
-        for key in [k for k in self._specs if k[0] == inst.workflow_id and k[1] == inst.run_id]:
-            self._specs.pop(key, None)
-            self._inflight.pop(key, None)
+        self.state.told.pop((inst.workflow_id, inst.run_id), None)
+        self.attempts.forget_run(inst.workflow_id, inst.run_id)
 
-    def _check_child(self, parent: Instance, ordinal: int, child_id: str) -> None:
+    def _let_go(self, inst: Instance) -> None:
+        """Forget a stalled run's in-flight work and its interpreter (a restart replays it)."""
+        self._forget_run(inst)
+        if inst.interp is not None:
+            inst.interp = None
+            self.residency.forget(inst.workflow_id)
+
+    def check_child(self, parent: Instance, ordinal: int, child_id: str) -> None:
         """Queue the outcome of an awaited child that already finished."""
         if parent.interp is None or ordinal not in parent.interp.pending_children():
             return  # already told (the outcome was written with the child's end)
-        status = self._status(child_id)
-        if status not in TERMINAL_STATUSES:
+        state = self.state
+        if state.status(child_id) not in TERMINAL_STATUSES:
             return
         last = self.store.history(child_id)[-1]
-        cls = type(last)
         fields: dict[str, Any] = {}
         if isinstance(last, WorkflowCompleted):
             fields = {"result": last.result}
@@ -461,61 +351,39 @@ class Runtime(Residency):
             fields = {"error": last.error}
         elif isinstance(last, WorkflowCancelled):
             fields = {"reason": last.reason}
-        told = self._told.setdefault((parent.workflow_id, parent.run_id), set())
+        told = state.told.setdefault((parent.workflow_id, parent.run_id), set())
         if ordinal not in told:
             told.add(ordinal)
-            self._enqueue(parent.workflow_id, *child_outcome(ordinal, child_id, cls, fields))
+            state.enqueue(parent.workflow_id, child_outcome(ordinal, child_id, type(last), fields))
+
+    # --- workflows in memory -----------------------------------------------------------
 
     def _begin_run(self, workflow_id: str, started: WorkflowStarted) -> None:
-        inst = revive(self, workflow_id, [started])
-        self._instances[workflow_id] = inst
-        self._collect(inst)
+        state = self.state
+        inst = revive(state.registry, state.enqueue, workflow_id, [started])
+        state.instances[workflow_id] = inst
+        self.collect(inst)
 
-    def _collect(self, inst: Instance) -> None:
+    def revive(self, workflow_id: str, history: Sequence[Event]) -> None:
+        """Rebuild an evicted workflow from its history and take it back in memory."""
+        state = self.state
+        inst = revive(state.registry, state.enqueue, workflow_id, history)
+        old = state.instances.get(workflow_id)
+        if old is not None and old.children:
+            inst.children = list(old.children)
+        state.instances[workflow_id] = inst
+        self.collect(inst)
+
+    def collect(self, inst: Instance) -> None:
         """Queue what an interpreter decided; record a stall once."""
         interp = inst.interp
         if interp is None:
             return
-        for cls, fields in interp.take_decisions():
-            self._enqueue(inst.workflow_id, cls, fields)
-        self._touch(inst)
+        state = self.state
+        for decision in interp.take_decisions():
+            state.enqueue(inst.workflow_id, decision)
+        self.residency.touch(inst)
         if interp.status == "stalled" and inst.status != "stalled":
             inst.status = "stalled"
-            self._enqueue(inst.workflow_id, WorkflowStalled, {"reason": interp.stall_reason or ""})
-
-    def _dispatch(self, key: TimerKey, spec: ActivitySpec, attempt_no: int) -> None:
-        """Start an attempt of a recorded activity call."""
-        workflow_id, run_id, ordinal = key
-        definition = self.registry.activities.get(spec.name)
-        inst = self._instances.get(workflow_id)
-        if definition is None:
-            if inst is not None and inst.status != "stalled":
-                inst.status = "stalled"
-                known = ", ".join(sorted(self.registry.activities)) or "none"
-                reason = (
-                    f"activity {spec.name!r} is not registered with this engine "
-                    f"(registered: {known})."
-                )
-                self._enqueue(workflow_id, WorkflowStalled, {"reason": reason})
-            return
-        spec.attempts = attempt_no
-        deadline = None if spec.timeout is None else time.monotonic() + spec.timeout
-        attempt = _Attempt(attempt_no, deadline)
-        self._inflight[key] = attempt
-        info = ActivityInfo(
-            workflow_id=workflow_id,
-            run_id=run_id,
-            ordinal=ordinal,
-            attempt=attempt_no,
-            activity=spec.name,
-            idempotency_key=f"{workflow_id}:{run_id}:{ordinal}",
-        )
-
-        def done(outcome: Outcome) -> None:
-            settled = settle_outcome(outcome, spec.name)  # any executor's report, normalised
-            self._inbox.append(("activity", key, attempt_no, settled))
-            self._wake()
-
-        attempt.future = self._runner.submit(definition, spec.args, spec.kwargs, info, done)
-
-    # --- recovery ----------------------------------------------------------------
+            stall = Decision(kind=WorkflowStalled, fields={"reason": interp.stall_reason or ""})
+            state.enqueue(inst.workflow_id, stall)

@@ -12,28 +12,34 @@ import itertools
 from collections.abc import Collection
 from datetime import datetime
 
-TimerKey = tuple[str, str, int]  # (workflow id, run id, ordinal)
+#: The command a timer, an activity attempt or a retry wait belongs to.
+CommandKey = tuple[str, str, int]  # (workflow id, run id, ordinal)
 
 
 class TimerQueue:
     """Pending timers ordered by due time."""
 
     def __init__(self) -> None:
-        self._heap: list[tuple[datetime, int, TimerKey, str]] = []
-        self._live: dict[TimerKey, tuple[datetime, str]] = {}
+        self._heap: list[tuple[datetime, int, CommandKey, str]] = []
+        self._live: dict[CommandKey, tuple[datetime, str]] = {}
         self._counter = itertools.count()
 
     def __len__(self) -> int:
         return len(self._live)
 
-    def arm(self, key: TimerKey, fire_at: datetime, kind: str) -> None:
+    def arm(self, key: CommandKey, fire_at: datetime, kind: str) -> None:
         """Arm (or re-arm) the timer of ``key``."""
         self._live[key] = (fire_at, kind)
         heapq.heappush(self._heap, (fire_at, next(self._counter), key, kind))
 
-    def disarm(self, key: TimerKey) -> None:
+    def disarm(self, key: CommandKey) -> None:
         """Forget the timer of ``key`` (no-op when none)."""
         self._live.pop(key, None)
+
+    def disarm_workflow(self, workflow_id: str) -> None:
+        """Forget every timer of ``workflow_id`` (a scan: for letting a workflow go)."""
+        for key in [k for k in self._live if k[0] == workflow_id]:
+            del self._live[key]
 
     def next_due(self) -> datetime | None:
         """When the earliest live timer is due, or None."""
@@ -54,7 +60,7 @@ class TimerQueue:
         due = [at for (wid, _, _), (at, _) in self._live.items() if wid in workflow_ids]
         return min(due, default=None)
 
-    def pop_due(self, now: datetime) -> list[tuple[TimerKey, str]]:
+    def pop_due(self, now: datetime) -> list[tuple[CommandKey, str]]:
         """Remove and return every live timer due at ``now``, earliest first."""
         out = []
         heap = self._heap

@@ -34,29 +34,17 @@ from aion._commands import (
 )
 from aion._definitions import Registry, WorkflowDefinition
 from aion._errors import (
-    ActivityError,
     AionError,
     Cancelled,
-    ChildWorkflowError,
     CodecError,
     QueryError,
-    SignalDeliveryError,
-    Timeout,
     WorkflowYieldError,
 )
 from aion._events import (
-    ActivityCompleted,
-    ActivityFailed,
     CancelRequested,
-    ChildCompleted,
-    ChildFailed,
-    CommandCancelled,
-    CommandEvent,
+    Decision,
     Event,
-    SignalDelivered,
-    SignalDeliveryFailed,
     SignalReceived,
-    TimerFired,
     WorkflowCancelled,
     WorkflowCompleted,
     WorkflowContinuedAsNew,
@@ -65,7 +53,8 @@ from aion._events import (
 )
 from aion._interpreter._divergence import Diverged, describe_decision, divergence_error
 from aion._interpreter._issue import ISSUERS, Issuer
-from aion._interpreter._nodes import ActivityNode, Deadline, Group, Node
+from aion._interpreter._matching import same_decision
+from aion._interpreter._nodes import Node
 from aion._interpreter._support import (
     argument_problem,
     decode_args,
@@ -73,13 +62,8 @@ from aion._interpreter._support import (
     seed,
     source_of,
 )
+from aion._interpreter._tree import HANDLERS, Stall
 from aion._interpreter._watchdog import DEFAULT_BUDGET, WATCHDOG, Runaway
-
-Decision = tuple[type[Event], dict[str, Any]]
-
-
-class _Stall(Exception):
-    """Internal: the run cannot go on under this code (e.g. a payload no longer decodes)."""
 
 
 class Interpreter(Issuer):
@@ -168,31 +152,21 @@ class Interpreter(Issuer):
                     f"the recorded input of workflow {self.definition.name!r} does not fit "
                     f"its code: {problem}."
                 )
-                raise _Stall(msg)
+                raise Stall(msg)
             self._gen = fn(*args)
             self._resume(True, None)
-        except (Diverged, _Stall, CodecError) as exc:
+        except (Diverged, Stall, CodecError) as exc:
             self._stall(exc)
 
     def feed(self, event: Event) -> None:
         """Consume the next recorded event of the run (replay)."""
-        self.last_seq = event.seq
-        self._ahead = None
-        handler = _HANDLERS.get(type(event))
-        if handler is not None:  # an outcome: `apply`, inlined (half of all replayed events)
-            if self.status != "running":
-                self._late(event)
-                return
-            self.now = event.recorded_at
-            try:
-                handler(self, event)
-            except (Diverged, _Stall) as exc:
-                self._stall(exc)
-            return
         family = event.FAMILY
         if family == "outcome":
             self.apply(event)
-        elif family == "decision":
+            return
+        self.last_seq = event.seq
+        self._ahead = None
+        if family == "decision":
             index = self._seen_decisions
             self._seen_decisions += 1
             if self.status == "stalled" or index < self._issued:
@@ -219,10 +193,10 @@ class Interpreter(Issuer):
             return
         self.now = event.recorded_at
         try:
-            handler = _HANDLERS.get(type(event))
+            handler = HANDLERS.get(type(event))
             if handler is not None:
                 handler(self, event)
-        except (Diverged, _Stall) as exc:
+        except (Diverged, Stall) as exc:
             self._stall(exc)
 
     def release_history(self) -> None:
@@ -339,7 +313,7 @@ class Interpreter(Issuer):
                     f"yielding, at {guard.where or 'an unknown line'}: workflow code must not loop "
                     "or block between yields."
                 )
-                raise _Stall(msg) from None
+                raise Stall(msg) from None
             except StopIteration as stop:
                 self._finish_completed(stop.value)
                 return
@@ -349,7 +323,7 @@ class Interpreter(Issuer):
                     return
                 self._finish_failed(exc)
                 return
-            except (Diverged, _Stall):
+            except (Diverged, Stall):
                 raise
             except BaseException as exc:
                 # Whatever the workflow raises (SystemExit, KeyboardInterrupt,
@@ -444,252 +418,10 @@ class Interpreter(Issuer):
         self._issued += 1
         if index < len(self.recorded):
             recorded = self.recorded[index]
-            if not _same_decision(recorded, cls, fields):
-                raise Diverged(recorded, (cls, fields), None)
+            if not same_decision(recorded, cls, fields):
+                raise Diverged(recorded, Decision(kind=cls, fields=fields), None)
         else:
-            self.new_decisions.append((cls, fields))
-
-    def _settle(self, node: Node, ok: bool, value: Any) -> None:
-        if node.done:
-            return
-        node.done, node.ok, node.value = True, ok, value
-        self._pending.pop(node.ordinal, None)
-        parent = node.parent
-        if parent is None:  # the common case first: a top-level command
-            if node is self._root:
-                self._resume(ok, value)
-        elif isinstance(parent, Group):
-            self._member_settled(parent, node)
-        elif not parent.issuing:  # a Deadline: its inner command settled
-            self._inner_settled(parent, node)
-
-    def _member_settled(self, group: Group, node: Node) -> None:
-        if group.done:
-            return
-        if node.ok:
-            group.results[node.slot] = node.value
-        group.remaining -= 1
-        if group.issuing:
-            return
-        self._evaluate_group(group, node)
-
-    def _evaluate_group(self, group: Group, last: Node | None = None) -> None:
-        """Settle ``group`` if its rule says so; during issue, scan in member order."""
-        candidates = [last] if last is not None else [m for m in group.members if m and m.done]
-        for node in candidates:
-            if group.kind == "race":
-                self._cancel_members(group, "lost the race")
-                if node.ok:
-                    self._settle(group, True, (node.slot, node.value))
-                else:
-                    self._settle(group, False, node.value)
-                return
-            if not node.ok:
-                self._cancel_members(group, "a sibling failed")
-                self._settle(group, False, node.value)
-                return
-        if group.kind == "map" and not group.done:
-            if last is not None:
-                group.running -= 1
-            while group.next_index < len(group.queued) and group.running < group.limit:
-                self._start_map_member(group)
-        if group.remaining == 0 and not group.done:
-            self._settle(group, True, list(group.results))
-
-    def _inner_settled(self, scope: Deadline, inner: Node) -> None:
-        if scope.done:
-            return
-        self._pending.pop(scope.ordinal, None)
-        if not self._outcome_recorded(scope.ordinal):
-            self._decide(
-                CommandCancelled, {"ordinal": scope.ordinal, "reason": "inner command settled"}
-            )
-        self._settle(scope, inner.ok, inner.value)
-
-    def _outcome_recorded(self, ordinal: int) -> bool:
-        """Whether ``ordinal``'s final outcome follows the event being applied.
-
-        Outcomes committed together are applied one by one (lowest ordinal
-        first), so when one of them settles a group or a deadline, a sibling's
-        outcome may already be in history. That sibling is settled, not
-        cancelled: a history never records a cancellation after an outcome.
-        Read from the events alone, so live runs and replays agree.
-        """
-        if not self._settled_first:
-            return False
-        ahead = self._ahead
-        if ahead is None:
-            ahead = self._ahead = _final_outcomes_after(self._tail, self.last_seq)
-        return ordinal in ahead
-
-    def _cancel_members(self, group: Group, reason: str) -> None:
-        for member in group.members:
-            if member is not None and not member.done:
-                self._cancel(member, reason)
-
-    def _cancel(self, node: Node, reason: str) -> None:
-        """Cancel a pending subtree, recording a cancellation for every pending command."""
-        if node.done:
-            return
-        node.done, node.ok, node.value = True, False, None
-        if isinstance(node, Group):
-            self._cancel_members(node, reason)
-        elif isinstance(node, Deadline):
-            if node.inner is not None:
-                self._cancel(node.inner, reason)
-        elif node.kind == "signal":
-            receivers = self._receivers.get(node.name)
-            if receivers is not None and node in receivers:
-                receivers.remove(node)
-        self._pending.pop(node.ordinal, None)
-        if node.kind != "value" and not self._outcome_recorded(node.ordinal):
-            self._decide(CommandCancelled, {"ordinal": node.ordinal, "reason": reason})
-
-    def _cancel_all(self, reason: str) -> None:
-        root, self._root = self._root, None
-        if root is not None:
-            self._cancel(root, reason)
-
-    # --- outcome handlers -------------------------------------------------------------
-
-    def _on_activity_completed(self, event: ActivityCompleted) -> None:
-        node = self._pending.get(event.ordinal)
-        if not isinstance(node, ActivityNode):
-            return
-        value = _codec.quick_structure(event.result, node.result_type)
-        if value is _codec.NOT_QUICK:
-            try:
-                value = _codec.from_jsonable(
-                    event.result,
-                    node.result_type,
-                    f"the recorded result of activity {node.name!r} (seq {event.seq})",
-                )
-            except CodecError as exc:
-                raise _Stall(str(exc)) from None
-        if node.parent is None and not node.done:
-            # `_settle` for the common case (a top-level call), inlined: once per call.
-            node.done, node.value = True, value
-            del self._pending[node.ordinal]
-            if node is self._root:
-                self._resume(True, value)
-            return
-        self._settle(node, True, value)
-
-    def _on_activity_failed(self, event: ActivityFailed) -> None:
-        node = self._pending.get(event.ordinal)
-        if not isinstance(node, ActivityNode) or event.retry_at is not None:
-            return
-        err = ActivityError(node.name, event.error.type, event.error.message, event.attempt)
-        self._settle(node, False, err)
-
-    def _on_timer_fired(self, event: TimerFired) -> None:
-        node = self._pending.get(event.ordinal)
-        if node is None:
-            return
-        if isinstance(node, Deadline):
-            self._pending.pop(node.ordinal, None)
-            if node.inner is not None:
-                self._cancel(node.inner, "deadline expired")
-            self._settle(node, False, Timeout(node.ordinal, node.seconds))
-        else:
-            self._settle(node, True, None)
-
-    def _on_signal(self, event: SignalReceived) -> None:
-        receivers = self._receivers.get(event.name)
-        if receivers:
-            self._settle(receivers.popleft(), True, event.payload)
-        else:
-            self._signals.setdefault(event.name, deque()).append(event.payload)
-
-    def _on_signal_delivered(self, event: SignalDelivered) -> None:
-        node = self._pending.get(event.ordinal)
-        if node is not None:
-            self._settle(node, True, None)
-
-    def _on_signal_failed(self, event: SignalDeliveryFailed) -> None:
-        node = self._pending.get(event.ordinal)
-        if node is not None:
-            self._settle(node, False, SignalDeliveryError(event.reason))
-
-    def _on_child_completed(self, event: ChildCompleted) -> None:
-        node = self._pending.get(event.ordinal)
-        if node is not None:
-            self._settle(node, True, event.result)
-
-    def _on_child_failed(self, event: ChildFailed) -> None:
-        node = self._pending.get(event.ordinal)
-        if node is not None:
-            err = ChildWorkflowError(
-                event.child_id, event.status, event.error.type, event.error.message
-            )
-            self._settle(node, False, err)
-
-    def _on_cancel_requested(self, event: CancelRequested) -> None:
-        if self._cancelling or self._gen is None:
-            return
-        self._cancelling = True
-        self._cancel_all("workflow cancelled")
-        self._resume(False, Cancelled(event.reason))
+            self.new_decisions.append(Decision(kind=cls, fields=fields))
 
 
-def _is_final(event: Event) -> bool:
-    if isinstance(event, ActivityFailed):
-        return event.retry_at is None
-    return isinstance(event, _FINAL_OUTCOMES)
-
-
-_FINAL_OUTCOMES = (
-    ActivityCompleted,
-    TimerFired,
-    SignalDelivered,
-    SignalDeliveryFailed,
-    ChildCompleted,
-    ChildFailed,
-)
-
-
-def _final_outcomes_after(events: Sequence[Event], seq: int) -> frozenset[int]:
-    """Ordinals settled by the outcomes right after ``seq`` (up to the next decision)."""
-    if not events:
-        return frozenset()
-    i = seq - events[0].seq
-    if not (0 <= i < len(events) and events[i].seq == seq):
-        i = next((k for k, e in enumerate(events) if e.seq == seq), len(events))
-    out: set[int] = set()
-    for event in events[i + 1 :]:
-        if event.FAMILY != "outcome":
-            break
-        if _is_final(event):
-            out.add(event.ordinal)  # type: ignore[attr-defined]
-    return frozenset(out)
-
-
-def _same_decision(recorded: Event, cls: type[Event], fields: dict[str, Any]) -> bool:
-    if type(recorded) is not cls:
-        return False
-    if isinstance(recorded, CommandEvent):
-        return bool(recorded.ordinal == fields["ordinal"] and recorded.digest == fields["digest"])
-    if isinstance(recorded, CommandCancelled):
-        return bool(recorded.ordinal == fields["ordinal"])
-    if isinstance(recorded, WorkflowCompleted):
-        return bool(_codec.dumps(recorded.result) == _codec.dumps(fields["result"]))
-    if isinstance(recorded, WorkflowFailed):
-        return bool(recorded.error.type == fields["error"].type)
-    if isinstance(recorded, WorkflowContinuedAsNew):
-        return bool(_codec.dumps(recorded.args) == _codec.dumps(fields["args"]))
-    return True
-
-
-_HANDLERS: dict[type[Event], Callable[[Interpreter, Any], None]] = {
-    ActivityCompleted: Interpreter._on_activity_completed,
-    ActivityFailed: Interpreter._on_activity_failed,
-    TimerFired: Interpreter._on_timer_fired,
-    SignalReceived: Interpreter._on_signal,
-    SignalDelivered: Interpreter._on_signal_delivered,
-    SignalDeliveryFailed: Interpreter._on_signal_failed,
-    ChildCompleted: Interpreter._on_child_completed,
-    ChildFailed: Interpreter._on_child_failed,
-    CancelRequested: Interpreter._on_cancel_requested,
-}
-
-__all__ = ["Decision", "Interpreter", "decode_args", "describe_decision"]
+__all__ = ["Interpreter", "decode_args", "describe_decision"]

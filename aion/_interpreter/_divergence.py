@@ -18,6 +18,7 @@ from aion._events import (
     ChildStarted,
     CommandCancelled,
     CommandEvent,
+    Decision,
     Event,
     GroupStarted,
     SignalSent,
@@ -36,7 +37,7 @@ class Diverged(Exception):
 
     Args:
         recorded: The recorded decision event.
-        current: The decision the code made instead, as ``(class, fields)``,
+        current: The decision the code made instead, as a `Decision`,
             or None when the code has not made any decision there.
         waiting: When ``current`` is None, what the code is doing instead.
     """
@@ -44,7 +45,7 @@ class Diverged(Exception):
     def __init__(
         self,
         recorded: Event,
-        current: tuple[type[Event], dict[str, Any]] | None,
+        current: Decision | None,
         waiting: dict[str, Any] | None,
     ) -> None:
         super().__init__(f"diverged at seq {recorded.seq}")
@@ -111,7 +112,7 @@ def divergence_error(
     """Build the user-facing `NondeterminismError` for an internal `Diverged`."""
     recorded = _describe_event(exc.recorded)
     if exc.current is not None:
-        current = describe_decision(*exc.current)
+        current = describe_decision(exc.current.kind, exc.current.fields)
     else:
         current = dict(exc.waiting or {"kind": "nothing", "name": "", "args": "", "source": ""})
     seq = exc.recorded.seq

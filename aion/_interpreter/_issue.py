@@ -1,8 +1,9 @@
 """Issuing commands: each yielded command becomes a pending node and a decision.
 
 `Issuer` holds the rules that give a command its ordinal, record what it
-decides, and build the node that waits for its value; `Interpreter` inherits
-them and owns the state they read and write.
+decides, and build the node that waits for its value; it stands on
+`PendingTree` (how nodes settle), and `Interpreter` inherits both and owns
+the state they read and write.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aion import _codec
 from aion._commands import (
@@ -34,7 +35,6 @@ from aion._commands import (
     Sleep,
     StartChild,
     WithTimeout,
-    same_bound_arguments,
 )
 from aion._definitions import DEFAULT_RETRY, Registry
 from aion._events import (
@@ -50,12 +50,14 @@ from aion._events import (
     TimerStarted,
     WorkflowStarted,
 )
+from aion._interpreter._matching import same_call, same_command
 from aion._interpreter._nodes import ActivityNode, Deadline, Group, Node
 from aion._interpreter._support import policy_json, seed
+from aion._interpreter._tree import PendingTree
 
 
-class Issuer:
-    """Turns commands into nodes and decisions (mixed into `Interpreter`)."""
+class Issuer(PendingTree):
+    """Turns commands into nodes and decisions (inherited by `Interpreter`)."""
 
     workflow_id: str
     run_id: str
@@ -72,13 +74,6 @@ class Issuer:
     _queries: dict[str, Callable[..., Any]]
     _awaited_children: dict[int, str]
     _detached_children: dict[int, tuple[str, str]]
-
-    if TYPE_CHECKING:
-
-        def _decide(self, cls: type[Event], fields: dict[str, Any]) -> None: ...
-        def _member_settled(self, group: Group, node: Node) -> None: ...
-        def _evaluate_group(self, group: Group, last: Node | None = None) -> None: ...
-        def _inner_settled(self, scope: Deadline, inner: Node) -> None: ...
 
     @property
     def replaying(self) -> bool:
@@ -121,22 +116,15 @@ class Issuer:
         digest = _codec.digest_call(cmd.activity, args, kwargs)
         index = self._issued
         recorded = self.recorded
-        if (
-            index < len(recorded)
-            and type(match := recorded[index]) is ActivityScheduled
-            and match.ordinal == ordinal
-            and match.digest == digest
-        ):
+        match = recorded[index] if index < len(recorded) else None
+        if match is not None and same_command(match, ActivityScheduled, ordinal, digest):
             # Replay's common case: the recorded call, matched on what matching reads.
             # The full decision is only built when it is new or differs.
             self._issued = index + 1
         elif (
-            definition is not None
-            and index < len(recorded)
-            and type(match := recorded[index]) is ActivityScheduled
-            and match.ordinal == ordinal
-            and match.name == cmd.activity
-            and same_bound_arguments(definition.fn, match.args, match.kwargs, args, kwargs)
+            match is not None
+            and definition is not None
+            and same_call(match, ordinal, cmd.activity, definition.fn, args, kwargs)
         ):
             digest = match.digest  # the same call, passed by keyword instead of position
             self._issued = index + 1

@@ -54,4 +54,5 @@ def __getattr__(name: str) -> Any:
         from aion.store._postgres import PostgresStore
 
         return PostgresStore
-    raise AttributeError(f"module 'aion.store' has no attribute {name!r}")
+    msg = f"module 'aion.store' has no attribute {name!r}"
+    raise AttributeError(msg)

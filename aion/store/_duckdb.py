@@ -17,9 +17,9 @@ import contextlib
 import os
 import threading
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import duckdb
 
@@ -30,50 +30,19 @@ from aion._errors import (
     StoreError,
     StoreInvalidatedError,
 )
-from aion._events import STATUS_AFTER, Event, kind_of
+from aion._events import Event, kind_of
 from aion.store import _catalog, _create
 from aion.store import _commitlog as commitlog
 from aion.store._commitlog import HeadsLog
+from aion.store._duckdb_load import COLUMNS, load_index, mark_damaged
 from aion.store._index import WorkflowIndex
 from aion.store._protocol import Append, TimerInfo, WorkflowInfo
 from aion.store._rows import (
-    DECODE_ERRORS,
-    EPOCH,
     DamagedHistoryError,
     decode_rows,
-    describe,
-    timer_time,
 )
 from aion.store._schema import SCHEMA_VERSION as SCHEMA_VERSION
 from aion.store._schema import prepare, translate
-
-# recorded_at is read as epoch microseconds: DuckDB's TIMESTAMPTZ -> datetime conversion
-# costs more than the rest of the row, and a batch shares one timestamp (see _rows._Times).
-_COLUMNS: Final = "kind, seq, run_id, epoch_us(recorded_at), ordinal, name, payload, source, digest"
-_LIFECYCLE: Final = tuple(STATUS_AFTER)
-# The payload goes back as text and is parsed in Python: a hostile payload that
-# DuckDB's JSON functions choke on must damage its own workflow, not the whole open.
-_TIMER_SQL: Final = """
-    WITH last AS (
-        SELECT workflow_id, run_id, ordinal,
-               arg_max(kind, seq) AS kind,
-               arg_max(payload, seq) AS payload,
-               max(seq) AS seq
-        FROM events
-        WHERE ordinal IS NOT NULL AND kind IN
-            ('TimerStarted', 'TimeoutStarted', 'TimerFired', 'CommandCancelled',
-             'ActivityFailed', 'ActivityCompleted')
-        GROUP BY ALL
-    )
-    SELECT workflow_id, run_id, ordinal, kind, CAST(payload AS VARCHAR), seq
-    FROM last
-    WHERE kind IN ('TimerStarted', 'TimeoutStarted', 'ActivityFailed')
-"""
-_TIMER_KINDS: Final = {
-    "TimerStarted": "sleep",
-    "TimeoutStarted": "timeout",
-    "ActivityFailed": "retry",
-}
 
 
 class DuckDBStore:
@@ -258,83 +227,15 @@ class DuckDBStore:
         return exists
 
     def _load_index(self) -> None:
-        if not self._has_events():
-            return
-        placeholders = ", ".join("?" for _ in _LIFECYCLE)
-        rows = self._con.execute(
-            f"SELECT workflow_id, {_COLUMNS} FROM events WHERE kind IN ({placeholders}) "
-            "ORDER BY workflow_id, seq",
-            list(_LIFECYCLE),
-        ).fetchall()
-        damaged: dict[str, DamagedHistoryError] = {}
-        current: str | None = None
-        batch: list[Event] = []
-        for workflow_id, event in decode_rows(rows, self.path, damaged):
-            if workflow_id != current:
-                if current is not None and current not in damaged:
-                    self._index.observe(current, batch)
-                current, batch = workflow_id, []
-            batch.append(event)
-        if current is not None and current not in damaged:
-            self._index.observe(current, batch)
-        for workflow_id, last_seq in self._con.execute(
-            "SELECT workflow_id, max(seq) FROM events GROUP BY workflow_id"
-        ).fetchall():
-            self._index.set_head(workflow_id, last_seq)
-        for workflow_id, run_id, ordinal, kind, payload, seq in self._con.execute(
-            _TIMER_SQL
-        ).fetchall():
-            info = self._index.info(workflow_id)
-            if info is None or info.run_id != run_id or info.status not in ("running", "stalled"):
-                continue
-            try:
-                fire_at = timer_time(kind, payload)
-            except DECODE_ERRORS as exc:
-                damaged.setdefault(
-                    workflow_id,
-                    DamagedHistoryError(self.path, workflow_id, seq, kind, describe(exc)),
-                )
-                continue
-            if fire_at is not None:
-                self._index.add_timer(
-                    TimerInfo(
-                        workflow_id=workflow_id,
-                        run_id=run_id,
-                        ordinal=ordinal,
-                        fire_at=fire_at,
-                        kind=_TIMER_KINDS[kind],
-                    )
-                )
-        self._mark_damaged(damaged)
+        if self._has_events():
+            self._mark_damaged(load_index(self._con, self.path, self._index))
 
     def _mark_damaged(self, damaged: dict[str, DamagedHistoryError]) -> None:
         """Record workflows whose rows do not decode: listed as stalled, never run."""
         if not damaged:
             return
         self._damage.update((w, e) for w, e in damaged.items() if w not in self._damage)
-        rows = self._con.execute(
-            "SELECT workflow_id, max(seq), arg_min(run_id, seq), arg_min(name, seq), "
-            "epoch_us(min(recorded_at)) FROM events "
-            "WHERE workflow_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY workflow_id",
-            [list(damaged)],
-        ).fetchall()
-        for workflow_id, last_seq, run_id, name, micros in rows:
-            error = damaged[workflow_id]
-            try:
-                started_at = EPOCH + timedelta(microseconds=micros)
-            except (TypeError, OverflowError):
-                started_at = EPOCH
-            fallback = WorkflowInfo(
-                workflow_id=workflow_id,
-                run_id=run_id,
-                workflow_type=name or "?",
-                status="stalled",
-                started_at=started_at,
-                closed_at=None,
-                last_seq=last_seq,
-            )
-            reason = f"its history is damaged at seq {error.seq} ({error.kind}): {error.detail}"
-            self._index.damage(workflow_id, reason, fallback=fallback)
+        mark_damaged(self._con, self._index, damaged)
 
     # --- the Store protocol --------------------------------------------------------
 
@@ -396,7 +297,7 @@ class DuckDBStore:
         try:
             with self._lock:
                 return self._con.execute(
-                    f"SELECT workflow_id, {_COLUMNS} FROM events {where} ORDER BY workflow_id, seq",
+                    f"SELECT workflow_id, {COLUMNS} FROM events {where} ORDER BY workflow_id, seq",
                     params,
                 ).fetchall()
         except duckdb.Error as exc:

@@ -12,18 +12,13 @@ from datetime import datetime
 
 from aion._errors import HistoryError, SequenceConflict
 from aion._events import (
-    STATUS_AFTER,
     TERMINAL_STATUSES,
-    ActivityCompleted,
-    ActivityFailed,
-    CommandCancelled,
     Event,
-    TimeoutStarted,
-    TimerFired,
-    TimerStarted,
     WorkflowStalled,
     WorkflowStarted,
-    kind_of,
+    armed_timer,
+    disarms_timer,
+    status_after,
 )
 from aion.store._protocol import Append, TimerInfo, WorkflowInfo
 
@@ -80,8 +75,7 @@ class WorkflowIndex:
         timers = self._timers.setdefault(workflow_id, {})
         for event in events:
             entry.last_seq = event.seq
-            kind = kind_of(event)
-            status = STATUS_AFTER.get(kind)
+            status = status_after(event)
             if status is not None:
                 if isinstance(event, WorkflowStarted):
                     entry.run_id = event.run_id
@@ -96,27 +90,18 @@ class WorkflowIndex:
                     entry.closed_at = event.recorded_at if status in TERMINAL_STATUSES else None
                     timers.clear()
                 continue
-            if isinstance(event, TimerStarted | TimeoutStarted):
-                kind_name = "sleep" if isinstance(event, TimerStarted) else "timeout"
-                timers[(event.run_id, event.ordinal)] = TimerInfo(
+            armed = armed_timer(event)
+            if armed is not None:
+                key = (event.run_id, getattr(event, "ordinal", 0))
+                timers[key] = TimerInfo(
                     workflow_id=workflow_id,
                     run_id=event.run_id,
-                    ordinal=event.ordinal,
-                    fire_at=event.fire_at,
-                    kind=kind_name,
+                    ordinal=key[1],
+                    fire_at=armed[1],
+                    kind=armed[0],
                 )
-            elif isinstance(event, ActivityFailed) and event.retry_at is not None:
-                timers[(event.run_id, event.ordinal)] = TimerInfo(
-                    workflow_id=workflow_id,
-                    run_id=event.run_id,
-                    ordinal=event.ordinal,
-                    fire_at=event.retry_at,
-                    kind="retry",
-                )
-            elif isinstance(
-                event, TimerFired | CommandCancelled | ActivityCompleted | ActivityFailed
-            ):
-                timers.pop((event.run_id, event.ordinal), None)
+            elif disarms_timer(event):
+                timers.pop((event.run_id, getattr(event, "ordinal", 0)), None)
         if (
             not timers or workflow_id in self._damaged
         ):  # no empty dict per workflow: 100,000 workflows would keep 10 MB of them

@@ -17,17 +17,13 @@ from typing import Any
 import attrs
 
 from aion._events import (
-    STATUS_AFTER,
     TERMINAL_STATUSES,
-    ActivityCompleted,
-    ActivityFailed,
-    CommandCancelled,
-    TimeoutStarted,
-    TimerFired,
-    TimerStarted,
     WorkflowStalled,
     WorkflowStarted,
+    armed_timer,
+    disarms_timer,
     kind_of,
+    status_after,
 )
 from aion.store._index import check_appends
 from aion.store._protocol import Append, TimerInfo
@@ -83,7 +79,7 @@ def fold(batch: Sequence[Append], rows: dict[str, Row]) -> dict[str, TimerOps]:
         timers = ops.setdefault(item.workflow_id, TimerOps())
         for event in item.events:
             row.last_seq = event.seq
-            status = STATUS_AFTER.get(kind_of(event))
+            status = status_after(event)
             if status is not None:
                 if isinstance(event, WorkflowStarted):
                     row.run_id = event.run_id
@@ -100,25 +96,16 @@ def fold(batch: Sequence[Append], rows: dict[str, Row]) -> dict[str, TimerOps]:
                     timers.changes.clear()
                 continue
             key = (event.run_id, getattr(event, "ordinal", 0))
-            if isinstance(event, TimerStarted | TimeoutStarted):
+            armed = armed_timer(event)
+            if armed is not None:
                 timers.changes[key] = TimerInfo(
                     workflow_id=item.workflow_id,
                     run_id=event.run_id,
-                    ordinal=event.ordinal,
-                    fire_at=event.fire_at,
-                    kind="sleep" if isinstance(event, TimerStarted) else "timeout",
+                    ordinal=key[1],
+                    fire_at=armed[1],
+                    kind=armed[0],
                 )
-            elif isinstance(event, ActivityFailed) and event.retry_at is not None:
-                timers.changes[key] = TimerInfo(
-                    workflow_id=item.workflow_id,
-                    run_id=event.run_id,
-                    ordinal=event.ordinal,
-                    fire_at=event.retry_at,
-                    kind="retry",
-                )
-            elif isinstance(
-                event, TimerFired | CommandCancelled | ActivityCompleted | ActivityFailed
-            ):
+            elif disarms_timer(event):
                 timers.changes[key] = None
     return ops
 

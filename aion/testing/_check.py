@@ -19,15 +19,9 @@ from aion._errors import AionError
 from aion._events import CommandCancelled, CommandEvent, Event, WorkflowStarted
 from aion._replay import replay
 from aion.testing._audit import Perturbation
-from aion.testing._driver import (
-    Action,
-    Run,
-    Schedule,
-    Setup,
-    recover,
-    run_schedule,
-    seeded_run_ids,
-)
+from aion.testing._crash import recover
+from aion.testing._driver import Action, Run, Schedule, Setup, run_schedule
+from aion.testing._run_ids import seeded_run_ids
 
 
 class NotDeterministicError(AionError, AssertionError):
@@ -111,7 +105,7 @@ def replay_problems(run: Run) -> list[tuple[str, BaseException | None]]:
             continue
         extra = result.interpreter.new_decisions if result.interpreter is not None else []
         if extra:
-            kinds = ", ".join(cls.__name__ for cls, _ in extra)
+            kinds = ", ".join(d.kind.__name__ for d in extra)
             problems.append(
                 (f"replaying {workflow_id!r} issued commands history lacks: {kinds}", None)
             )

@@ -13,11 +13,9 @@ fresh engine on it (recovery), and redo the actions whose effects were lost.
 from __future__ import annotations
 
 import contextlib
-import random
 import shutil
 import tempfile
-import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -237,9 +235,10 @@ def _new_store(setup: Setup) -> tuple[Store, Path | None]:
     return DuckDBStore(str(workdir / "run.duckdb")), workdir
 
 
-def _engine(
+def new_engine(
     setup: Setup, store: Store | None, path: str | None, clock: ManualClock, ex: ScheduledExecutor
 ) -> Engine:
+    """An engine for a kit run: the setup's code, virtual time, scheduled attempts."""
     return Engine(
         path,
         store=store,
@@ -256,7 +255,7 @@ def start(setup: Setup) -> Run:
     store = RecordingStore(inner)
     clock = ManualClock(setup.start)
     executor = ScheduledExecutor(setup.mocks)
-    engine = _engine(setup, store, None, clock, executor)
+    engine = new_engine(setup, store, None, clock, executor)
     run = Run(setup, engine, executor, clock, store, [], workdir)
     engine.start(setup.name, *setup.args, workflow_id=setup.workflow_id)
     return run
@@ -399,104 +398,11 @@ def drive(run: Run, choose: Chooser) -> Run:
     raise ScheduleError(msg)
 
 
-class _SeededUUID:
-    """The ``uuid`` module as the engine sees it during a kit run: seeded ``uuid4``."""
-
-    def __init__(self, seed: int) -> None:
-        self._rng = random.Random(seed)
-
-    def uuid4(self) -> uuid.UUID:
-        return uuid.UUID(int=self._rng.getrandbits(128), version=4)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(uuid, name)
-
-
-@contextlib.contextmanager
-def seeded_run_ids(seed: int = 0) -> Iterator[None]:
-    """Make the run ids the engine draws during a kit run depend on ``seed`` only.
-
-    Run ids seed ``aion.random()``/``aion.uuid4()``, so with random ids the
-    same schedule recorded different values each time: a reported seed did not
-    reproduce the exact run, and no replay answer could be reused. Only the
-    engine modules' reference to ``uuid`` is replaced, never the ``uuid``
-    module itself, so workflow code calling ``uuid.uuid4()`` is untouched
-    (and still reported by the audit).
-    """
-    from aion._engine import _effects
-    from aion._engine import _engine as engine_module
-
-    shim = _SeededUUID(seed)
-    patched = [m for m in (engine_module, _effects) if getattr(m, "uuid", None) is uuid]
-    for module in patched:
-        module.uuid = shim  # type: ignore[attr-defined]
-    try:
-        yield
-    finally:
-        for module in patched:
-            module.uuid = uuid  # type: ignore[attr-defined]
-
-
 def run_schedule(setup: Setup, schedule: Schedule) -> Run:
     """Start and drive one run under ``schedule``."""
     run = start(setup)
     try:
         return drive(run, schedule_chooser(schedule, setup.failures, setup.cancel))
-    except BaseException:
-        run.close()
-        raise
-
-
-def _events_at(batch: Iterable[Append]) -> datetime:
-    return max(e.recorded_at for item in batch for e in item.events)
-
-
-def recover(original: Run, k: int) -> Run:
-    """Crash ``original`` after its k-th commit, restart on what was durable, and finish.
-
-    A fresh store gets the first ``k`` batches; a new engine opens it (for
-    DuckDB: a new file, closed and reopened, as after a real crash) and
-    recovers; then the actions whose effects were lost are redone in order,
-    and the run is driven to its end with the default choices.
-    """
-    setup = original.setup
-    batches = original.store.batches[:k]
-    clock = ManualClock(_events_at(batches[-1]))
-    executor = ScheduledExecutor(setup.mocks, recorded=original.executor.outcomes)
-    workdir: Path | None = None
-    if setup.store == "memory":
-        fresh = MemoryStore()
-        for batch in batches:
-            fresh.append(batch)
-        store = RecordingStore(fresh)
-        engine = _engine(setup, store, None, clock, executor)
-    else:
-        workdir = Path(tempfile.mkdtemp(prefix="aion-crash-"))
-        path = str(workdir / "crashed.duckdb")
-        writer = DuckDBStore(path)
-        for batch in batches:
-            writer.append(batch)
-        writer.close()
-        engine = _engine(setup, None, path, clock, executor)
-        store = RecordingStore(engine.store)
-        engine.store = store
-    run = Run(setup, engine, executor, clock, store, [], workdir, owns_store=workdir is not None)
-    try:
-        redo = [a for a in original.trace if a.committed_before >= k]
-        run.delivered = {
-            a.signal
-            for a in original.trace
-            if a.signal is not None and a.kind == "signal" and a.committed_before < k
-        }
-        for action in redo:
-            run.engine.run_until_idle()
-            settle_threads(run)
-            if finished(run):
-                break
-            if action.kind == "advance" and action.to is not None and action.to <= run.clock.now():
-                continue
-            perform(run, action)
-        return drive(run, schedule_chooser(Schedule(), failures=False))
     except BaseException:
         run.close()
         raise

@@ -76,7 +76,7 @@ def replay_request(request: dict[str, Any]) -> list[dict[str, Any]]:
         error = None if result.ok else str(result.error)
         if result.ok and extra:
             error = "replaying issued commands the history lacks: " + ", ".join(
-                cls.__name__ for cls, _ in extra
+                d.kind.__name__ for d in extra
             )
         out.append(
             {

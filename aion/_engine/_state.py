@@ -1,0 +1,89 @@
+"""What the runtime knows between steps: live workflows, the next batch, the heads.
+
+The step loop, the effects of a decision, batch building and containment
+all read and write this one record, so it is an object of its own below
+them all: each of them is handed it, and none needs the runtime itself.
+"""
+
+from __future__ import annotations
+
+from aion._clock import Clock
+from aion._definitions import Registry
+from aion._engine._instance import Instance
+from aion._events import TERMINAL_STATUSES, Decision
+from aion.store import Store
+
+
+class EngineState:
+    """The shared record of one runtime (used under its lock only).
+
+    Attributes:
+        store: Where history is.
+        registry: The workflows and activities this engine runs.
+        clock: Where time comes from.
+        instances: Workflows in memory (running or stalled), by id.
+        queue: Decisions waiting for the next batch, by workflow, in order.
+        heads: The last committed seq of each workflow the runtime wrote.
+        told: Per run, the child awaits whose outcome is queued already.
+        unrecorded: Workflows stalled because the store refused their events, with why.
+    """
+
+    def __init__(self, store: Store, registry: Registry, clock: Clock) -> None:
+        self.store = store
+        self.registry = registry
+        self.clock = clock
+        self.instances: dict[str, Instance] = {}
+        self.queue: dict[str, list[Decision]] = {}
+        self.heads: dict[str, int] = {}
+        self.told: dict[tuple[str, str], set[int]] = {}
+        self.unrecorded: dict[str, str] = {}
+
+    def enqueue(self, workflow_id: str, decision: Decision) -> Decision:
+        """Queue ``decision`` for the next batch; returns it (to withdraw it later)."""
+        self.queue.setdefault(workflow_id, []).append(decision)
+        return decision
+
+    def withdraw(self, workflow_id: str, decision: Decision) -> None:
+        """Take a request's decision back out of the queue (its caller was told it failed)."""
+        items = self.queue.get(workflow_id, [])
+        for i, queued in enumerate(items):
+            if queued is decision:
+                del items[i]
+                break
+        if not items:
+            self.queue.pop(workflow_id, None)
+
+    def head(self, workflow_id: str) -> int:
+        """The last committed seq of ``workflow_id`` (0 before its start)."""
+        head = self.heads.get(workflow_id)
+        if head is None:
+            info = self.store.info(workflow_id)
+            head = self.heads[workflow_id] = info.last_seq if info else 0
+        return head
+
+    def run_id(self, workflow_id: str) -> str:
+        """The current run of ``workflow_id`` ("" when it has none yet)."""
+        inst = self.instances.get(workflow_id)
+        if inst is not None:
+            return inst.run_id
+        info = self.store.info(workflow_id)
+        return info.run_id if info else ""
+
+    def status(self, workflow_id: str) -> str | None:
+        """The recorded status of ``workflow_id`` (None when it does not exist)."""
+        info = self.store.info(workflow_id)
+        return info.status if info else None
+
+    def decided_end(self, workflow_id: str) -> str | None:
+        """The terminal status a workflow's code decided, before (or as) it is committed.
+
+        A decision is queued once the batch that caused it has committed, so it
+        is in the next batch: requests and effects aimed at the workflow in that
+        batch must see it as closed, or they would be recorded after its end.
+        """
+        inst = self.instances.get(workflow_id)
+        if inst is not None and inst.interp is not None:
+            status = inst.interp.status
+            if status in TERMINAL_STATUSES:
+                return status
+        return None
