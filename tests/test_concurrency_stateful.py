@@ -355,15 +355,37 @@ class ConcurrencyMachine(RuleBasedStateMachine):
             assert workflow_id in self.cancelled, f"{workflow_id} was cancelled unasked"
             return
         if isinstance(last, WorkflowCompleted):
-            if asked:  # honoured unless what was recorded before it had already ended the run
-                before = aion.replay(subject, history[: asked[0]]).status
-                assert before in TERMINAL_STATUSES, f"{workflow_id}: an accepted cancel lost"
+            self._check_cancels_carried(workflow_id, history)
             assert last.result == self._expected(workflow_id), f"{workflow_id}: {last.result}"
             return
         got = self.engine.query(workflow_id, "got")
         for name, values in got.items():
             sent = self.accepted[(workflow_id, name)]
             assert values == sent[: len(values)], f"{workflow_id} {name}: got {values} of {sent}"
+
+    @staticmethod
+    def _check_cancels_carried(workflow_id: str, history: list[Event]) -> None:
+        """A cancel recorded in a run that did not end cancelled was not its to honour.
+
+        Either the events recorded before it had already ended that run (it
+        finished in the activation that started it), or they had made it decide
+        to continue as new: then the request belongs to the successor, which
+        must hold it in turn (and is judged by the same rule).
+        """
+        runs = _runs(history)
+        offset = 0
+        for index, run in enumerate(runs):
+            asked = [j for j, e in enumerate(run) if isinstance(e, CancelRequested)]
+            start, offset = offset, offset + len(run)
+            if not asked or isinstance(run[-1], WorkflowCancelled):
+                continue
+            before = aion.replay(subject, history[: start + asked[0]]).status
+            if before == "continued_as_new":
+                successor = runs[index + 1] if index + 1 < len(runs) else []
+                carried = any(isinstance(e, CancelRequested) for e in successor)
+                assert carried, f"{workflow_id}: a cancel lost across continue-as-new"
+                continue
+            assert before in TERMINAL_STATUSES, f"{workflow_id}: an accepted cancel lost"
 
     def _expected(self, workflow_id: str) -> dict[str, Any]:
         plan = self.plans[workflow_id]
@@ -451,6 +473,24 @@ def test_regression_offline_signal_then_cancel_across_a_restart() -> None:
     state.first_subject(plan=[])
     state.settle()
     state.restart(graceful=True, offline=[(0, "a"), (0, "cancel")])
+    state.histories_hold()
+    state.teardown()
+
+
+def test_regression_cancels_while_the_run_continues_as_new_reach_a_successor_that_ends() -> None:
+    """A cancel recorded as a run decides to continue as new goes to the successor.
+
+    It lands in the run whose first activation consumes a carried signal and
+    continues as new, so it is carried on; the successor finishes in the
+    activation that starts it, before the cancel could be thrown into it. (The
+    machine found this with three cancels; the old oracle read it as lost.)
+    """
+    state = ConcurrencyMachine()
+    state.first_subject(plan=[("recv", "a"), ("can", 0)])
+    state.advance_clock(minutes=1, settle=False)
+    state.signal_from_threads(jobs=[(0, "a", 1)])
+    state.signal_from_threads(jobs=[(0, "b", 1), (0, "a", 1)])
+    state.cancel(index=0)
     state.histories_hold()
     state.teardown()
 
