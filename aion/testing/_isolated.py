@@ -14,7 +14,8 @@ A server reads one JSON request per line on stdin::
      "histories": [fixture dict, ...]}
 
 and writes one JSON line back: a list with one result per history,
-``{"workflow_id", "ok", "divergence", "error"}``, or ``{"fatal": text}``.
+``{"workflow_id", "ok", "divergence", "fields", "error"}`` (``fields``: the
+divergence's attributes), or ``{"fatal": text}``.
 Workflows are found by module path and qualified name; a ``__main__``
 module is loaded from its file under another name (its main block, guarded
 by the usual name test, does not run).
@@ -83,10 +84,26 @@ def replay_request(request: dict[str, Any]) -> list[dict[str, Any]]:
                 "workflow_id": fixture.workflow_id,
                 "ok": result.ok and not extra,
                 "divergence": str(result.divergence) if result.divergence is not None else None,
+                "fields": _fields(result.divergence),
                 "error": error,
             }
         )
     return out
+
+
+def _fields(divergence: Any) -> dict[str, Any] | None:
+    """What the parent needs to rebuild the `NondeterminismError` (plain JSON values)."""
+    if divergence is None:
+        return None
+    data = {
+        "workflow_id": divergence.workflow_id,
+        "seq": divergence.seq,
+        "recorded": divergence.recorded,
+        "current": divergence.current,
+        "context": list(divergence.context),
+    }
+    parsed: dict[str, Any] = json.loads(json.dumps(data, default=repr))
+    return parsed
 
 
 def _answer(line: str) -> Any:
