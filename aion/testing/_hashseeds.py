@@ -26,6 +26,7 @@ import sys
 import threading
 import warnings
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 #: Interpreters (hash seeds) the histories are replayed in: P(split 2-set) > 0.999.
@@ -60,7 +61,7 @@ class _Server:
         env["PYTHONHASHSEED"] = str(hash_seed)
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "aion.testing._isolated"],
+            [sys.executable, "-P", str(Path(__file__).with_name("_isolated.py"))],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,

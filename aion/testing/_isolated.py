@@ -1,4 +1,4 @@
-"""Replay histories in other interpreters (``python -m aion.testing._isolated``).
+"""Replay histories in other interpreters (``python -P .../aion/testing/_isolated.py``).
 
 `assert_deterministic` keeps a few of these servers, each started with its
 own fresh ``PYTHONHASHSEED``, so a workflow whose commands follow the
@@ -18,7 +18,9 @@ and writes one JSON line back: a list with one result per history,
 divergence's attributes), or ``{"fatal": text}``.
 Workflows are found by module path and qualified name; a ``__main__``
 module is loaded from its file under another name (its main block, guarded
-by the usual name test, does not run).
+by the usual name test, does not run). The server runs by path, not with
+``-m``, so it does not import the ``aion.testing`` package: only what a
+replay needs.
 """
 
 from __future__ import annotations
@@ -32,9 +34,28 @@ import traceback
 from types import ModuleType
 from typing import Any
 
-from aion import fixtures
-from aion._definitions import Registry
-from aion._replay import replay
+
+class _OnFirstUse(ModuleType):
+    """A module imported for real only when something of it is used.
+
+    A server never opens a store, yet ``import aion`` imports ``duckdb``,
+    which is a third of a server's start-up CPU; each call of the kit starts
+    a dozen servers. Code that does use ``duckdb`` gets the real module on
+    its first attribute access.
+    """
+
+    def __getattr__(self, name: str) -> Any:
+        if sys.modules.get(self.__name__) is self:
+            del sys.modules[self.__name__]
+        return getattr(importlib.import_module(self.__name__), name)
+
+
+if __name__ == "__main__":  # run by path as a server: before aion is imported
+    sys.modules.setdefault("duckdb", _OnFirstUse("duckdb"))
+
+from aion import fixtures  # noqa: E402 - after the stand-in above
+from aion._definitions import Registry  # noqa: E402
+from aion._replay import replay  # noqa: E402
 
 _MAIN = "__aion_main__"
 
