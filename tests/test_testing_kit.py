@@ -45,14 +45,18 @@ def uses_stateful_mock() -> W:
     return [a, b]
 
 
-def test_an_impure_real_activity_is_not_a_false_positive() -> None:
-    assert_deterministic(uses_impure_activity, activities=[read_clock], seed=5, hash_seeds=0)
+@pytest.mark.parametrize("store", ["memory", "duckdb"])
+def test_an_impure_real_activity_is_not_a_false_positive(store: str) -> None:
+    assert_deterministic(
+        uses_impure_activity, activities=[read_clock], seed=5, hash_seeds=0, store=store
+    )
 
 
-def test_a_stateful_mock_is_not_a_false_positive() -> None:
+@pytest.mark.parametrize("store", ["memory", "duckdb"])
+def test_a_stateful_mock_is_not_a_false_positive(store: str) -> None:
     counter = itertools.count()
     assert_deterministic(
-        uses_stateful_mock, mocks={ticket: lambda: next(counter)}, seed=5, hash_seeds=0
+        uses_stateful_mock, mocks={ticket: lambda: next(counter)}, seed=5, hash_seeds=0, store=store
     )
 
 

@@ -218,6 +218,9 @@ def assert_deterministic(
     Raises:
         NotDeterministicError: Always this type, whatever failed. The message
             shows the (shrunk) schedule, the seed and the divergence.
+        ScheduleError: A schedule ran past 2000 actions and the audit saw
+            nothing outside the history: the workflow never ends under
+            virtual time (a run the audit caught is stopped and reported).
     """
     if hash_seeds is None:
         hash_seeds = _hashseeds.DEFAULT_COUNT
