@@ -8,7 +8,7 @@ time and CPU time (this process plus the interpreters it started) for
 
 * the defaults (20 schedules, memory store, 12 hash seeds),
 * the same without the cross-process check (``hash_seeds=0``),
-* ``store="duckdb"`` (4 schedules, 2 crash points each, 12 hash seeds).
+* ``store="duckdb"`` (4 schedules, 2 crash points each), with and without them.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ CASES: dict[str, dict[str, Any]] = {
     "defaults (memory, 20 schedules, 12 hash seeds)": {},
     "defaults without hash seeds (hash_seeds=0)": {"hash_seeds": 0},
     'store="duckdb" (4 schedules x 2 crash points, 12 hash seeds)': {"store": "duckdb"},
+    'store="duckdb" without hash seeds': {"store": "duckdb", "hash_seeds": 0},
 }
 
 
