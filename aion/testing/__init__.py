@@ -12,7 +12,6 @@ Layout:
 * ``_lint``        the static lint behind ``aion lint`` and the pytest hook
 * ``_strategies``  hypothesis strategies for schedules and histories
 * ``_isolated``    the replay server (a fresh interpreter under another hash seed)
-* ``_portable``    functions a replay server rebuilds (references, closures by code)
 * ``_plugin``      the pytest plugin (``workflow_env`` fixture)
 
 `assert_deterministic` and the strategies need hypothesis (the ``test``

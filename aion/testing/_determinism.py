@@ -280,11 +280,9 @@ def _with_seed(exc: NotDeterministicError, seed: int) -> NotDeterministicError:
 
 def isolated_request(setup: Setup, histories: Sequence[tuple[str, list[Event]]]) -> dict[str, Any]:
     """The request that replays ``histories`` in another interpreter."""
-    from aion.testing._portable import describe
-
-    activities = [d for a in setup.activities if (d := describe(a)) is not None]
+    activities = [r for a in setup.activities if (r := _hashseeds.reference(a)) is not None]
     return {
-        "workflows": [describe(w) for w in setup.workflows],
+        "workflows": [_hashseeds.reference(w) for w in setup.workflows],
         "activities": activities,
         "histories": [fixtures.to_dict(wid, h) for wid, h in histories],
     }

@@ -157,20 +157,38 @@ POOL = Pool()
 atexit.register(POOL.close)
 
 
-def unreachable(fns: Sequence[Callable[..., Any]]) -> list[str]:
-    """The qualified names of ``fns`` another interpreter cannot rebuild."""
-    from aion.testing._portable import describe
+def reference(fn: Callable[..., Any]) -> tuple[str, str, str | None] | None:
+    """``(module, qualname, file)`` to find ``fn`` in another interpreter, or None."""
+    module = getattr(fn, "__module__", None)
+    qualname = getattr(fn, "__qualname__", "")
+    if module is None or "<locals>" in qualname or "<lambda>" in qualname:
+        return None
+    mod = sys.modules.get(module)
+    if mod is None:
+        return None
+    value: Any = mod
+    for part in qualname.split("."):
+        value = getattr(value, part, None)
+    if value is not fn:
+        return None
+    file = getattr(mod, "__file__", None) if module == "__main__" else None
+    if module == "__main__" and file is None:
+        return None
+    return module, qualname, file
 
-    return [getattr(f, "__qualname__", repr(f)) for f in fns if describe(f) is None]
+
+def unreachable(fns: Sequence[Callable[..., Any]]) -> list[str]:
+    """The qualified names of ``fns`` another interpreter cannot find."""
+    return [getattr(f, "__qualname__", repr(f)) for f in fns if reference(f) is None]
 
 
 def warn_unreachable(names: Sequence[str]) -> None:
     """Say loudly that the hash-order check could not run, and why."""
     text = (
-        f"aion.testing: {', '.join(names)} cannot be rebuilt in another interpreter (a "
-        "closure over a value that does not pickle, or not a plain function), so its "
-        "histories were NOT replayed under other PYTHONHASHSEEDs: code that issues commands "
-        "in set order is not caught. Define the workflow at module level to get that check."
+        f"aion.testing: {', '.join(names)} cannot be imported by module path and qualified "
+        "name (a closure or a lambda), so its histories were NOT replayed under other "
+        "PYTHONHASHSEEDs: code that issues commands in set order is not caught. Define the "
+        "workflow at module level to get that check."
     )
     warnings.warn(text, UserWarning, stacklevel=4)
     sys.stderr.write(text + "\n")

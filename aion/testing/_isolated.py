@@ -10,16 +10,15 @@ globals or caches never leaks into the next: the question asked is always
 
 A server reads one JSON request per line on stdin::
 
-    {"workflows": [{"ref": [module, qualname, file]} or a closure, ...],
-     "activities": [...], "histories": [fixture dict, ...]}
+    {"workflows": [[module, qualname, file], ...], "activities": [...],
+     "histories": [fixture dict, ...]}
 
 and writes one JSON line back: a list with one result per history,
 ``{"workflow_id", "ok", "divergence", "fields", "error"}`` (``fields``: the
 divergence's attributes), or ``{"fatal": text}``.
-Workflows are found by module path and qualified name, closures rebuilt
-from their code (`aion.testing._portable`); a ``__main__`` module is loaded
-from its file under another name (its main block, guarded by the usual name
-test, does not run). The server runs by path, not with
+Workflows are found by module path and qualified name; a ``__main__``
+module is loaded from its file under another name (its main block, guarded
+by the usual name test, does not run). The server runs by path, not with
 ``-m``, so it does not import the ``aion.testing`` package: only what a
 replay needs.
 """
@@ -84,19 +83,10 @@ def find(module: str, qualname: str, file: str | None = None) -> Any:
     return value
 
 
-def _function(desc: dict[str, Any]) -> Any:
-    """A workflow or activity from its description: a reference, or a closure's code."""
-    if "ref" in desc:
-        return find(*desc["ref"])
-    from aion.testing._portable import rebuild  # only closures need it
-
-    return rebuild(desc, find, _module)
-
-
 def replay_request(request: dict[str, Any]) -> list[dict[str, Any]]:
     """Replay every history of a request; one result dict each."""
-    workflows = [_function(d) for d in request["workflows"]]
-    activities = [_function(d) for d in request["activities"]]
+    workflows = [find(*ref) for ref in request["workflows"]]
+    activities = [find(*ref) for ref in request["activities"]]
     registry = Registry(workflows, activities)
     out = []
     for data in request["histories"]:
@@ -152,8 +142,7 @@ def _preload(line: str) -> None:
     """
     try:
         request = json.loads(line)
-        for desc in [*request["workflows"], *request["activities"]]:
-            module, _, file = desc["ref"] if "ref" in desc else (desc["module"], "", desc["file"])
+        for module, _, file in [*request["workflows"], *request["activities"]]:
             _module(module, file)
     except BaseException:  # the child reports the same error, with its traceback
         pass
