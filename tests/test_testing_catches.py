@@ -127,10 +127,21 @@ BROKEN_AND_FIXED = [
 ]
 
 
+def _hash_seeds(says: str) -> int | None:
+    """The default replays under 12 fresh hash seeds for the set case; none for the rest.
+
+    Each call draws its own 12 interpreters (about 6 s of CPU); the step audit
+    and in-process replays catch the other cases before they would run.
+    """
+    return None if "PYTHONHASHSEED" in says else 0
+
+
 @pytest.mark.parametrize(("broken", "fixed", "says"), BROKEN_AND_FIXED)
 def test_catches_the_broken_workflow(broken: Any, fixed: Any, says: str) -> None:
     with pytest.raises(NotDeterministicError) as caught:
-        assert_deterministic(broken, activities=ACTIVITIES, max_examples=10)
+        assert_deterministic(
+            broken, activities=ACTIVITIES, max_examples=10, hash_seeds=_hash_seeds(says)
+        )
     report = str(caught.value)
     assert says in report
     assert "Seed: " in report
@@ -138,7 +149,9 @@ def test_catches_the_broken_workflow(broken: Any, fixed: Any, says: str) -> None
 
 @pytest.mark.parametrize(("broken", "fixed", "says"), BROKEN_AND_FIXED)
 def test_passes_the_fixed_workflow(broken: Any, fixed: Any, says: str) -> None:
-    assert_deterministic(fixed, activities=ACTIVITIES, max_examples=10)
+    assert_deterministic(
+        fixed, activities=ACTIVITIES, max_examples=10, hash_seeds=_hash_seeds(says)
+    )
 
 
 def test_report_shows_schedule_seed_and_divergence() -> None:
@@ -183,3 +196,34 @@ def test_the_same_seed_reproduces_the_same_report() -> None:
             )
         reports.append(caught.value.report.split("diverged")[0])
     assert reports[0] == reports[1]
+
+
+def test_a_set_order_failure_names_schedule_seed_hash_seed_and_divergence(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import re
+
+    from aion.testing import _hashseeds
+
+    with pytest.raises(NotDeterministicError) as caught:
+        assert_deterministic(iterates_a_set, activities=ACTIVITIES, max_examples=3, seed=11)
+    failure = caught.value
+    assert type(failure) is NotDeterministicError
+    assert failure.schedule is not None
+    assert isinstance(failure.divergence, aion.NondeterminismError)
+    assert "Schedule (the actions taken, in order):" in failure.report
+    assert "Seed: 11 (reproduce with assert_deterministic(..., seed=11))" in failure.report
+    drawn = _hashseeds.draw(11, _hashseeds.DEFAULT_COUNT)
+    assert (
+        f"PYTHONHASHSEED={','.join(map(str, drawn))}".replace(",", ", ") in capsys.readouterr().err
+    )
+    found = re.search(r"reproduce with hash_seeds=\[(\d+)\]", failure.report)
+    assert found is not None and int(found.group(1)) in drawn
+    with pytest.raises(NotDeterministicError):  # that one hash seed alone reproduces it
+        assert_deterministic(
+            iterates_a_set,
+            activities=ACTIVITIES,
+            max_examples=3,
+            seed=11,
+            hash_seeds=[int(found.group(1))],
+        )

@@ -132,9 +132,43 @@ def test_histories_strategy_gives_replayable_histories(history: list[Any]) -> No
     assert aion.replay(order, history, registry=registry, workflow_id="wf").ok
 
 
-@given(schedule=schedules(failures=False))
-def test_schedules_without_failures_never_fail_attempts(schedule: Schedule) -> None:
-    assert not any(step.fail for step in schedule.steps)
+@given(schedule=schedules(failures=False, cancel=False))
+def test_schedules_without_failures_or_cancel_never_fail_or_cancel(schedule: Schedule) -> None:
+    assert not any(step.fail or step.exhaust or step.cancel for step in schedule.steps)
+
+
+@aion.activity(retry=aion.RetryPolicy(max_attempts=10))
+def patient(n: int) -> int:
+    return n
+
+
+@aion.workflow
+def handles_both() -> Generator[Any, Any, Any]:
+    try:
+        return (yield aion.call(patient, 1))
+    except aion.ActivityError:
+        return "exhausted"
+
+
+#: Deterministic searches: the same examples on every run, no database.
+FIND = settings(database=None, derandomize=True, max_examples=500)
+
+
+def test_drawn_schedules_cancel_and_exhaust_by_default() -> None:
+    from hypothesis import find
+
+    from aion.events import WorkflowCancelled, WorkflowCompleted
+
+    assert find(schedules(), lambda s: any(x.cancel for x in s.steps), settings=FIND)
+    assert find(schedules(), lambda s: any(x.exhaust for x in s.steps), settings=FIND)
+    drawn = histories(handles_both, activities=[patient])
+    cancelled = find(drawn, lambda h: isinstance(h[-1], WorkflowCancelled), settings=FIND)
+    assert isinstance(cancelled[-1], WorkflowCancelled)
+
+    def exhausted(h: list[Any]) -> bool:  # ten attempts failed: only an exhaust step does that
+        return isinstance(h[-1], WorkflowCompleted) and h[-1].result == "exhausted"
+
+    assert exhausted(find(drawn, exhausted, settings=FIND))
 
 
 def test_the_plain_schedule_is_empty() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import random
 import subprocess
 import sys
 import time
@@ -44,14 +45,18 @@ def uses_stateful_mock() -> W:
     return [a, b]
 
 
-def test_an_impure_real_activity_is_not_a_false_positive() -> None:
-    assert_deterministic(uses_impure_activity, activities=[read_clock], seed=5, hash_seeds=0)
+@pytest.mark.parametrize("store", ["memory", "duckdb"])
+def test_an_impure_real_activity_is_not_a_false_positive(store: str) -> None:
+    assert_deterministic(
+        uses_impure_activity, activities=[read_clock], seed=5, hash_seeds=0, store=store
+    )
 
 
-def test_a_stateful_mock_is_not_a_false_positive() -> None:
+@pytest.mark.parametrize("store", ["memory", "duckdb"])
+def test_a_stateful_mock_is_not_a_false_positive(store: str) -> None:
     counter = itertools.count()
     assert_deterministic(
-        uses_stateful_mock, mocks={ticket: lambda: next(counter)}, seed=5, hash_seeds=0
+        uses_stateful_mock, mocks={ticket: lambda: next(counter)}, seed=5, hash_seeds=0, store=store
     )
 
 
@@ -255,3 +260,94 @@ def test_a_call_passed_by_keyword_instead_of_position_is_not_a_divergence(
     if not diverges:
         assert result.ok
         assert result.interpreter is not None and not result.interpreter.new_decisions
+
+
+def test_each_call_draws_its_own_hash_seeds_from_its_seed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from aion.testing import _hashseeds
+
+    assert _hashseeds.draw(1, 12) == _hashseeds.draw(1, 12)
+    assert set(_hashseeds.draw(1, 12)).isdisjoint(_hashseeds.draw(2, 12))
+    assert len(set(_hashseeds.draw(3, 12))) == 12
+    assert all(1 <= s <= 4_294_967_295 for s in _hashseeds.draw(4, 100))
+    for seed in (1, 2):
+        assert_deterministic(
+            uses_impure_activity, activities=[read_clock], max_examples=2, seed=seed, hash_seeds=2
+        )
+        printed = capsys.readouterr().err
+        a, b = _hashseeds.draw(seed, 2)
+        assert f"PYTHONHASHSEED={a}, {b} (seed={seed})" in printed
+        assert {a, b} <= set(_hashseeds.POOL.seeds())
+
+
+def _settle_in_background(auditor: Any) -> Any:
+    import threading
+
+    helper = threading.Thread(target=auditor.settle, kwargs={"timeout": 3600}, daemon=True)
+    helper.start()
+    helper.join(30)  # a bound for a stalled machine, not a speed check: it returns at once
+    return helper
+
+
+def test_settle_never_waits_on_a_parked_thread_or_an_idle_pool_worker() -> None:
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from aion.testing._audit import Auditor
+
+    release = threading.Event()
+    auditor = Auditor()
+    parked = threading.Thread(target=release.wait, daemon=True)
+    parked.start()
+    auditor.threads.append(parked)
+    pool = ThreadPoolExecutor(max_workers=2)
+    auditor.futures.append(pool.submit(release.wait))
+    auditor.executors.append(pool)
+    helper = _settle_in_background(auditor)
+    waited = helper.is_alive()
+    release.set()
+    pool.shutdown()
+    assert not waited
+
+
+def test_settle_waits_for_work_still_running() -> None:
+    import threading
+
+    from aion.testing._audit import Auditor
+
+    box: list[int] = []
+
+    def work() -> None:
+        total = 0
+        for i in range(300_000):  # busy, never parked
+            total += i
+        box.append(total)
+
+    auditor = Auditor()
+    worker = threading.Thread(target=work)
+    worker.start()
+    auditor.threads.append(worker)
+    auditor.settle(timeout=3600)
+    assert box == [sum(range(300_000))]
+
+
+@aion.workflow
+def unseeded_random_instance() -> W:
+    rng = random.Random()
+    return (yield aion.call(flaky_call, rng.randint(0, 1)))
+
+
+@aion.workflow
+def seeded_random_instance() -> W:
+    rng = random.Random(42)
+    return (yield aion.call(flaky_call, rng.randint(0, 1)))
+
+
+def test_an_unseeded_random_instance_is_caught_and_a_seeded_one_is_not() -> None:
+    with pytest.raises(NotDeterministicError) as caught:
+        assert_deterministic(
+            unseeded_random_instance, activities=[flaky_call], max_examples=2, hash_seeds=0
+        )
+    assert "made an unseeded random.Random (random.Random())" in str(caught.value)
+    assert_deterministic(seeded_random_instance, activities=[flaky_call], hash_seeds=0)

@@ -29,6 +29,7 @@ import builtins
 import contextlib
 import glob
 import os
+import queue
 import random
 import secrets
 import sys
@@ -193,8 +194,23 @@ _RANDOM_CODES = {
     v.__code__
     for v in vars(random.Random).values()
     if callable(v) and hasattr(v, "__code__") and not v.__name__.startswith("__")
-}
+} | {random.Random.__init__.__code__}  # an unseeded random.Random() seeds from the OS
 _SECRETS_FILE = os.path.normcase(secrets.__file__)
+#: Where a thread waits for something else to happen: a thread stopped in one of
+#: these is parked (an idle worker, a heartbeat waiting for its event), not working.
+_PARKED = {
+    threading.Condition.wait.__code__,
+    threading.Condition.wait_for.__code__,
+    threading.Event.wait.__code__,
+    threading.Semaphore.acquire.__code__,
+    threading.Thread.join.__code__,
+    threading.Barrier.wait.__code__,
+    queue.Queue.get.__code__,
+    queue.Queue.put.__code__,
+}
+#: A thread whose top frame stays on one instruction this long is blocked in C
+#: (``time.sleep``, a lock, a socket, an idle pool worker's queue): not worth waiting for.
+_STILL = 0.02
 _DATETIME_NAMES = {"now", "utcnow", "today"}
 
 
@@ -223,6 +239,7 @@ class Auditor:
         self.findings: dict[tuple[str, str], Finding] = {}
         self.threads: list[threading.Thread] = []
         self.futures: list[futures.Future[Any]] = []
+        self.executors: list[futures.ThreadPoolExecutor] = []
         self.swallowed: list[str] = []
         self.perturbation: Perturbation | None = None
         self._ident = 0
@@ -295,6 +312,9 @@ class Auditor:
                     self.threads.append(thread)
             elif code is futures.ThreadPoolExecutor.submit.__code__:
                 self._submits.add(id(frame))
+                pool = frame.f_locals.get("self")
+                if isinstance(pool, futures.ThreadPoolExecutor) and pool not in self.executors:
+                    self.executors.append(pool)
             return
         if code in _RANDOM_CODES and not _is_library(caller.f_code.co_filename):
             owner = frame.f_locals.get("self")
@@ -347,14 +367,58 @@ class Auditor:
         return watched
 
     def settle(self, timeout: float = 5.0) -> None:
-        """Wait for the threads and pool work audited steps started (never for idle workers)."""
-        if self.futures:
-            futures.wait(self.futures, timeout)
-            self.futures.clear()
-        for thread in self.threads:
-            if thread.ident is not None and thread is not threading.current_thread():
-                thread.join(timeout)
+        """Wait for the threads and pool work audited steps started, while they work.
+
+        In production time passes between steps, so such work has usually
+        finished by the next one; on replay no time passes. Waiting for it
+        here makes runs alike. It never waits on a thread that is parked
+        (waiting on an event, a queue, a lock; an idle pool worker) or stuck
+        on one instruction for 20 ms (blocked in C): only while something
+        still moves, and at most ``timeout`` seconds in all.
+        """
+        me = threading.current_thread()
+        threads = [t for t in self.threads if t.ident is not None and t is not me]
+        pending = [f for f in self.futures if not f.done()]
+        workers = [t for pool in self.executors for t in list(getattr(pool, "_threads", ()))]
+        deadline = time.monotonic() + timeout
+        seen: _Seen = {}
+        while time.monotonic() < deadline:
+            threads = [t for t in threads if t.is_alive()]
+            pending = [f for f in pending if not f.done()]
+            if not threads and not pending:
+                break
+            watched = threads + (workers if pending else [])
+            if not _moving(watched, seen):
+                break
+            if pending:
+                futures.wait(pending, 0.001, futures.FIRST_COMPLETED)
+            else:
+                threads[0].join(0.001)
         self.threads.clear()
+        self.futures.clear()
+        self.executors.clear()
+
+
+_Seen = dict[int, tuple[tuple[int, int], float]]
+
+
+def _moving(threads: list[threading.Thread], seen: _Seen) -> bool:
+    """Whether any of ``threads`` is working (neither parked nor still since ``seen``)."""
+    frames = sys._current_frames()
+    now = time.monotonic()
+    moving = False
+    for thread in threads:
+        frame = frames.get(thread.ident or -1)
+        if frame is None or frame.f_code in _PARKED:
+            continue
+        place = (id(frame), frame.f_lasti)
+        before = seen.get(thread.ident or -1)
+        if before is None or before[0] != place:
+            seen[thread.ident or -1] = (place, now)
+            moving = True
+        elif now - before[1] < _STILL:
+            moving = True
+    return moving
 
 
 def _perturb(p: Perturbation, ident: int) -> Callable[[], None]:

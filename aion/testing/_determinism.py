@@ -7,7 +7,8 @@ a real engine with virtual time under the step audit, and the properties of
 `aion.testing._check` are asserted, with a crash after every commit; a
 failure is shrunk to a simpler schedule and always raised as
 `NotDeterministicError`. Then a sample of the histories is replayed in other
-interpreters with fresh hash seeds, which catches commands in set order.
+interpreters under hash seeds drawn for this call, which catches commands in
+set order.
 """
 
 from __future__ import annotations
@@ -15,16 +16,18 @@ from __future__ import annotations
 import json
 import os
 import random
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from aion import fixtures
 from aion._definitions import activity_definition, workflow_definition
+from aion._errors import NondeterminismError
 from aion._events import Event
 from aion.testing import _hashseeds
 from aion.testing._audit import Auditor
-from aion.testing._check import CheckResult, NotDeterministicError, check_schedule
+from aion.testing._check import CheckResult, NotDeterministicError, check_schedule, format_trace
 from aion.testing._driver import Schedule, Setup, SignalSpec, Step
 from aion.testing._executor import normalize_mocks
 from aion.testing._strategies import as_signal
@@ -181,9 +184,10 @@ def assert_deterministic(
         (workflow, ordinal, attempt), so impure activities and stateful mocks
         are not mistaken for nondeterministic workflows.
 
-    Finally a few histories are replayed in other interpreters under fresh
-    ``PYTHONHASHSEED``s (12 by default: a two-element set is split with
-    probability above 0.999), which catches commands ordered by a set.
+    Finally a few histories are replayed in other interpreters under
+    ``PYTHONHASHSEED``s drawn for this call from ``seed`` (12 by default: a
+    two-element set is split with probability above 0.999; they are printed
+    to stderr and in reports), which catches commands ordered by a set.
 
     Args:
         workflow: The ``@aion.workflow`` function under test.
@@ -206,13 +210,17 @@ def assert_deterministic(
         workflow_id: The id the workflow runs under.
         seed: Reproduce a reported failure (default: fresh entropy).
         hash_seeds: How many other ``PYTHONHASHSEED``s to replay under
-            (default 12, drawn from fresh entropy once per process; 0 or
-            ``()`` skips the check), or the exact seeds to use.
+            (default 12, drawn for each call from ``seed``, so the same seed
+            gives the same ones; 0 or ``()`` skips the check), or the exact
+            seeds to use.
         start: Virtual start time (default 2026-01-01 UTC).
 
     Raises:
         NotDeterministicError: Always this type, whatever failed. The message
             shows the (shrunk) schedule, the seed and the divergence.
+        ScheduleError: A schedule ran past 2000 actions and the audit saw
+            nothing outside the history: the workflow never ends under
+            virtual time (a run the audit caught is stopped and reported).
     """
     if hash_seeds is None:
         hash_seeds = _hashseeds.DEFAULT_COUNT
@@ -230,22 +238,22 @@ def assert_deterministic(
         start,
         cancel,
     )
+    if seed is None:
+        seed = int.from_bytes(os.urandom(4), "big")
     reachable = count > 0 and not _hashseeds.unreachable(setup.workflows)
     seeds: list[int] = []
     if reachable:  # the servers import in the background meanwhile
         if isinstance(hash_seeds, int):
-            seeds = _hashseeds.POOL.warm(hash_seeds)
+            seeds = _hashseeds.draw(seed, hash_seeds)
         else:
             seeds = list(hash_seeds)
-            _hashseeds.POOL.prepare(seeds)
-    if seed is None:
-        seed = int.from_bytes(os.urandom(4), "big")
+        _hashseeds.POOL.prepare(seeds)
     rng = random.Random(seed)
     examples = max_examples or (DUCKDB_EXAMPLES if store == "duckdb" else DEFAULT_EXAMPLES)
     points = crash_points
     if points is None and store == "duckdb":
         points = DUCKDB_CRASH_POINTS
-    sample: list[CheckResult] = []
+    sample: list[tuple[Schedule, CheckResult]] = []
     for i in range(examples):
         schedule = _schedule(i, rng, failures=failures, cancel=cancel)
         crashes = None if points is None else [rng.randrange(10_000) for _ in range(points)]
@@ -256,7 +264,7 @@ def assert_deterministic(
             shrunk = _shrink(setup, exc, crashes, perturb)
             raise _with_seed(shrunk, seed) from None
         if len(sample) < _ISOLATED_SAMPLE:
-            sample.append(result)
+            sample.append((schedule, result))
     if count > 0 and not reachable:
         _hashseeds.warn_unreachable(_hashseeds.unreachable(setup.workflows))
     elif count > 0:
@@ -264,7 +272,7 @@ def assert_deterministic(
 
 
 def _with_seed(exc: NotDeterministicError, seed: int) -> NotDeterministicError:
-    msg = f"{exc.report}\nSeed: {seed} (reproduce with assert_deterministic(..., seed={seed}))"
+    msg = f"{exc.report}\n{_seed_line(seed)}"
     return NotDeterministicError(
         msg, schedule=exc.schedule, crash_point=exc.crash_point, divergence=exc.divergence
     )
@@ -300,26 +308,32 @@ def cache_key(request: dict[str, Any]) -> str:
 
 
 def _check_isolated(
-    setup: Setup, sample: Sequence[CheckResult], seeds: Sequence[int], seed: int
+    setup: Setup, sample: Sequence[tuple[Schedule, CheckResult]], seeds: Sequence[int], seed: int
 ) -> None:
     histories: list[tuple[str, list[Event]]] = []
-    for r in sample:
+    made_by: list[tuple[Schedule, CheckResult]] = []
+    for schedule, r in sample:
         for wid, h in sorted(r.histories.items()):
             if (wid, h) not in histories:
                 histories.append((wid, h))
+                made_by.append((schedule, r))
     if not histories:
         return
     request = isolated_request(setup, histories)
+    used = ", ".join(str(s) for s in seeds)
+    sys.stderr.write(
+        f"aion.testing: replaying {len(histories)} histories of {setup.name} under "
+        f"PYTHONHASHSEED={used} (seed={seed})\n"
+    )
     answers = _hashseeds.POOL.replay(request, seeds, key=cache_key(request))
-    used = ", ".join(str(s) for s, _ in answers)
     for hash_seed, answer in answers:
         if isinstance(answer, dict):
             msg = (
                 f"the replay interpreter with PYTHONHASHSEED={hash_seed} could not replay "
                 f"the histories of {setup.name}:\n{answer.get('fatal')}"
             )
-            raise NotDeterministicError(msg + f"\nSeed: {seed}")
-        for (wid, _), res in zip(histories, answer, strict=True):
+            raise NotDeterministicError(f"{msg}\nHash seeds: {used}\n{_seed_line(seed)}")
+        for (wid, _), (schedule, made), res in zip(histories, made_by, answer, strict=True):
             if not res["ok"]:
                 why = res["divergence"] or res["error"]
                 msg = (
@@ -329,10 +343,33 @@ def _check_isolated(
                     f"{why}\n"
                     "The workflow depends on something that differs between processes: "
                     "hash order (it iterates a set, or something ordered by hashing: sort "
-                    "it first), or state kept in the process (module globals, caches).\n"
-                    f"Hash seeds tried: {used}\nSeed: {seed}"
+                    "it first), or state kept in the process (module globals, caches).\n\n"
+                    "Schedule (the actions taken, in order):\n"
+                    f"{format_trace(made.trace)}\n"
+                    f"Hash seeds tried: {used} (reproduce with hash_seeds=[{hash_seed}])\n"
+                    f"{_seed_line(seed)}"
                 )
-                raise NotDeterministicError(msg, divergence=None)
+                raise NotDeterministicError(
+                    msg, schedule=schedule, divergence=_divergence(res.get("fields"), why)
+                )
+
+
+def _seed_line(seed: int) -> str:
+    return f"Seed: {seed} (reproduce with assert_deterministic(..., seed={seed}))"
+
+
+def _divergence(fields: Any, text: str) -> NondeterminismError | None:
+    """The other interpreter's divergence, rebuilt from its fields (None: it only stalled)."""
+    if not isinstance(fields, dict):
+        return None
+    return NondeterminismError(
+        text,
+        workflow_id=str(fields.get("workflow_id")),
+        seq=int(fields.get("seq", 0)),
+        recorded=dict(fields.get("recorded") or {}),
+        current=dict(fields.get("current") or {}),
+        context=tuple(fields.get("context") or ()),
+    )
 
 
 def check_workflow(

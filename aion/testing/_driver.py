@@ -378,9 +378,26 @@ def settle_threads(run: Run) -> None:
         run.setup.auditor.settle()
 
 
+#: Actions after which a run whose code the audit already caught is stopped.
+_DOOMED_AFTER = 50
+
+
+def _doomed(run: Run, actions: int) -> bool:
+    """Whether the audit already caught this run's code and it has run long enough.
+
+    Then the check fails whatever follows, and a loop on something outside
+    the history (a ``time.monotonic()`` deadline that virtual time never
+    reaches) would otherwise run to the action budget, in every schedule.
+    """
+    auditor = run.setup.auditor
+    return actions >= _DOOMED_AFTER and auditor is not None and bool(auditor.findings)
+
+
 def drive(run: Run, choose: Chooser) -> Run:
-    """Run until the workflow finishes or nothing can move it on."""
+    """Run until the workflow finishes, nothing can move it on, or the audit dooms it."""
     for i in range(run.setup.max_actions):
+        if _doomed(run, i):
+            return run
         run.engine.run_until_idle()
         settle_threads(run)
         run.engine.run_until_idle()
@@ -394,6 +411,8 @@ def drive(run: Run, choose: Chooser) -> Run:
         if not actions:
             return run
         perform(run, choose(i, actions))
+    if _doomed(run, run.setup.max_actions):
+        return run
     msg = f"the schedule took more than {run.setup.max_actions} actions; is the workflow looping?"
     raise ScheduleError(msg)
 

@@ -1,13 +1,18 @@
-"""Replays under other ``PYTHONHASHSEED``s: a pool of replay servers, one per hash seed.
+"""Replays under other ``PYTHONHASHSEED``s: replay servers, one per hash seed.
 
-A two-element set of strings comes out in the other order under a fresh
-hash seed with probability about 7/16, so replaying in 12 interpreters with
-independent seeds splits it from the recording's order with probability
-above 0.999 (``1 - (9/16)**12``). Starting an interpreter that imports aion
-costs most of a second, so the servers are started once per process (in the
-background, while the in-process checks run), each with a seed drawn from
-fresh entropy, and reused; their seeds are printed in every report. Answers
-are cached by request, so replaying the same history again costs nothing.
+Each call of `assert_deterministic` draws its own hash seeds from its seed
+(itself fresh entropy unless given), so every call tries new ones, a
+reported ``seed=`` reproduces them, and they are printed. A two-element set
+of strings comes out in either order under a fresh hash seed with
+probability about 1/2 (``{"left", "right"}``: 150 of 300 seeds each way), so
+12 independent seeds all keep the recording's order with probability about
+``2**-12`` (0.00024): the set is split with probability above 0.999.
+
+A server costs an interpreter start and an ``import aion`` (about half a
+second of CPU), so servers start in the background while the in-process
+checks run, and the most recently used ones stay up (a call repeated with
+the same seed reuses them); older ones are stopped. Answers are cached by
+request, so replaying the same history again costs nothing.
 """
 
 from __future__ import annotations
@@ -21,10 +26,32 @@ import sys
 import threading
 import warnings
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 #: Interpreters (hash seeds) the histories are replayed in: P(split 2-set) > 0.999.
 DEFAULT_COUNT = 12
+#: Servers kept up between calls (the most recently used ones).
+KEEP = 2 * DEFAULT_COUNT
+#: The largest value ``PYTHONHASHSEED`` takes (0 turns randomisation off: never drawn).
+_MAX_SEED = 4_294_967_295
+
+
+def draw(seed: int, count: int) -> list[int]:
+    """``count`` distinct hash seeds for the call with ``seed`` (the same seed, the same ones).
+
+    Drawn from a generator of their own, so asking for them changes nothing
+    about the schedules the same seed draws.
+    """
+    import random
+
+    rng = random.Random(f"aion.testing hash seeds {seed}")
+    seeds: list[int] = []
+    while len(seeds) < count:
+        value = rng.randint(1, _MAX_SEED)
+        if value not in seeds:
+            seeds.append(value)
+    return seeds
 
 
 class _Server:
@@ -34,7 +61,7 @@ class _Server:
         env["PYTHONHASHSEED"] = str(hash_seed)
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "aion.testing._isolated"],
+            [sys.executable, "-P", str(Path(__file__).with_name("_isolated.py"))],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -55,17 +82,16 @@ class _Server:
         return json.loads(line)
 
     def close(self) -> None:
-        if self.proc.stdin is not None:
-            self.proc.stdin.close()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        """Stop the server at once (it holds nothing worth a graceful end)."""
+        self.proc.kill()
+        self.proc.wait()
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            if pipe is not None:
+                pipe.close()
 
 
 class Pool:
-    """The per-process replay servers."""
+    """The replay servers of this process, by hash seed, most recently used last."""
 
     def __init__(self) -> None:
         self._servers: list[_Server] = []
@@ -75,30 +101,30 @@ class Pool:
     def _server(self, seed: int) -> _Server:
         for s in self._servers:
             if s.hash_seed == seed:
+                self._servers.remove(s)
+                self._servers.append(s)
                 return s
         server = _Server(seed)
         self._servers.append(server)
         return server
 
-    def warm(self, count: int) -> list[int]:
-        """The pool's first ``count`` hash seeds, starting servers as needed.
-
-        Returns at once: the servers import aion in the background meanwhile.
-        """
+    def seeds(self) -> list[int]:
+        """The hash seeds of the servers up now, least recently used first."""
         with self._lock:
-            taken = {s.hash_seed for s in self._servers}
-            while len(self._servers) < count:
-                seed = int.from_bytes(os.urandom(4), "big") % 4_294_967_295 + 1
-                if seed not in taken:
-                    taken.add(seed)
-                    self._servers.append(_Server(seed))
-            return [s.hash_seed for s in self._servers[:count]]
+            return [s.hash_seed for s in self._servers]
 
     def prepare(self, seeds: Sequence[int]) -> None:
-        """Start servers for these exact seeds (returns at once)."""
+        """Start servers for these exact seeds (returns at once: they import meanwhile).
+
+        Servers beyond the `KEEP` most recently used are stopped.
+        """
         with self._lock:
             for seed in seeds:
                 self._server(seed)
+            while len(self._servers) > max(KEEP, len(seeds)):
+                old = self._servers.pop(0)
+                old.close()
+                self._cache = {k: v for k, v in self._cache.items() if k[1] != old.hash_seed}
 
     def replay(
         self, request: dict[str, Any], seeds: Sequence[int], *, key: str | None = None
@@ -124,6 +150,7 @@ class Pool:
             for s in self._servers:
                 s.close()
             self._servers.clear()
+            self._cache.clear()
 
 
 POOL = Pool()

@@ -1,4 +1,4 @@
-"""Replay histories in other interpreters (``python -m aion.testing._isolated``).
+"""Replay histories in other interpreters (``python -P .../aion/testing/_isolated.py``).
 
 `assert_deterministic` keeps a few of these servers, each started with its
 own fresh ``PYTHONHASHSEED``, so a workflow whose commands follow the
@@ -14,10 +14,13 @@ A server reads one JSON request per line on stdin::
      "histories": [fixture dict, ...]}
 
 and writes one JSON line back: a list with one result per history,
-``{"workflow_id", "ok", "divergence", "error"}``, or ``{"fatal": text}``.
+``{"workflow_id", "ok", "divergence", "fields", "error"}`` (``fields``: the
+divergence's attributes), or ``{"fatal": text}``.
 Workflows are found by module path and qualified name; a ``__main__``
 module is loaded from its file under another name (its main block, guarded
-by the usual name test, does not run).
+by the usual name test, does not run). The server runs by path, not with
+``-m``, so it does not import the ``aion.testing`` package: only what a
+replay needs.
 """
 
 from __future__ import annotations
@@ -31,9 +34,28 @@ import traceback
 from types import ModuleType
 from typing import Any
 
-from aion import fixtures
-from aion._definitions import Registry
-from aion._replay import replay
+
+class _OnFirstUse(ModuleType):
+    """A module imported for real only when something of it is used.
+
+    A server never opens a store, yet ``import aion`` imports ``duckdb``,
+    which is a third of a server's start-up CPU; each call of the kit starts
+    a dozen servers. Code that does use ``duckdb`` gets the real module on
+    its first attribute access.
+    """
+
+    def __getattr__(self, name: str) -> Any:
+        if sys.modules.get(self.__name__) is self:
+            del sys.modules[self.__name__]
+        return getattr(importlib.import_module(self.__name__), name)
+
+
+if __name__ == "__main__":  # run by path as a server: before aion is imported
+    sys.modules.setdefault("duckdb", _OnFirstUse("duckdb"))
+
+from aion import fixtures  # noqa: E402 - after the stand-in above
+from aion._definitions import Registry  # noqa: E402
+from aion._replay import replay  # noqa: E402
 
 _MAIN = "__aion_main__"
 
@@ -83,10 +105,26 @@ def replay_request(request: dict[str, Any]) -> list[dict[str, Any]]:
                 "workflow_id": fixture.workflow_id,
                 "ok": result.ok and not extra,
                 "divergence": str(result.divergence) if result.divergence is not None else None,
+                "fields": _fields(result.divergence),
                 "error": error,
             }
         )
     return out
+
+
+def _fields(divergence: Any) -> dict[str, Any] | None:
+    """What the parent needs to rebuild the `NondeterminismError` (plain JSON values)."""
+    if divergence is None:
+        return None
+    data = {
+        "workflow_id": divergence.workflow_id,
+        "seq": divergence.seq,
+        "recorded": divergence.recorded,
+        "current": divergence.current,
+        "context": list(divergence.context),
+    }
+    parsed: dict[str, Any] = json.loads(json.dumps(data, default=repr))
+    return parsed
 
 
 def _answer(line: str) -> Any:

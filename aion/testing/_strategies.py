@@ -1,7 +1,8 @@
 """Hypothesis strategies for schedules and for recorded histories.
 
 ``schedules()`` draws the choices that drive a run (which activity completes
-next, which attempt fails, when a signal arrives relative to the timers);
+next, which attempt fails, which call has every retry exhausted, when the
+workflow is cancelled, when a signal arrives relative to the timers);
 ``histories(workflow, ...)`` runs a workflow under a drawn schedule and gives
 the history it recorded, for tests that want real histories to work on.
 Both shrink towards the plainest run: everything completes at once, in order.
@@ -22,20 +23,39 @@ from aion.testing._executor import normalize_mocks
 _MAX_INDEX = 7
 
 
-def steps(*, failures: bool = True) -> st.SearchStrategy[Step]:
-    """One schedule choice; failures are drawn about one time in four."""
+def steps(*, failures: bool = True, cancel: bool = True) -> st.SearchStrategy[Step]:
+    """One schedule choice.
+
+    Failures are drawn about one time in four and exhausted retries about one
+    in sixteen (when ``failures``), a cancel of the workflow about one in
+    sixteen (when ``cancel``), so schedules reach the `aion.ActivityError` and
+    `aion.Cancelled` handlers; each shrinks to ``False``.
+
+    Args:
+        failures: Whether the step may fail an attempt or exhaust a call's retries.
+        cancel: Whether the step may cancel the workflow under test.
+    """
     fail = st.sampled_from((False, False, False, True)) if failures else st.just(False)
-    return st.builds(Step, index=st.integers(0, _MAX_INDEX), fail=fail)
+    rare = st.integers(0, 15).map(lambda n: n == 15)
+    exhaust = rare if failures else st.just(False)
+    cancels = rare if cancel else st.just(False)
+    return st.builds(
+        Step, index=st.integers(0, _MAX_INDEX), fail=fail, exhaust=exhaust, cancel=cancels
+    )
 
 
-def schedules(*, failures: bool = True, max_steps: int = 30) -> st.SearchStrategy[Schedule]:
+def schedules(
+    *, failures: bool = True, cancel: bool = True, max_steps: int = 30
+) -> st.SearchStrategy[Schedule]:
     """Schedules of up to ``max_steps`` choices (the rest default to the first action).
 
     Args:
-        failures: Whether steps may fail activity attempts.
+        failures: Whether steps may fail activity attempts and exhaust retries.
+        cancel: Whether steps may cancel the workflow (on by default, as in
+            `assert_deterministic`).
         max_steps: How many choices to draw at most.
     """
-    return st.lists(steps(failures=failures), max_size=max_steps).map(
+    return st.lists(steps(failures=failures, cancel=cancel), max_size=max_steps).map(
         lambda xs: Schedule(tuple(xs))
     )
 
@@ -57,11 +77,14 @@ def histories(
     mocks: Mapping[Any, Any] | None = None,
     signals: Sequence[SignalSpec | tuple[Any, ...]] = (),
     failures: bool = True,
+    cancel: bool = True,
 ) -> st.SearchStrategy[list[Event]]:
     """Histories ``workflow`` records when run on ``args`` under drawn schedules.
 
     Each draw runs the workflow on a fresh in-memory engine with virtual time
-    and returns the workflow's history (every run, in seq order).
+    and returns the workflow's history (every run, in seq order). Schedules
+    may cancel the workflow (``cancel``) and exhaust a call's retries
+    (``failures``), so cancelled and failed histories are drawn too.
     """
     from aion.testing._driver import Setup
 
@@ -74,6 +97,7 @@ def histories(
             mocks=normalize_mocks(mocks),
             signals=tuple(as_signal(s) for s in signals),
             failures=failures,
+            cancel=cancel,
         )
         run = run_schedule(setup, schedule)
         try:
@@ -82,4 +106,4 @@ def histories(
         finally:
             run.close()
 
-    return schedules(failures=failures).map(build)
+    return schedules(failures=failures, cancel=cancel).map(build)

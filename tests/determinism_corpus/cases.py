@@ -51,6 +51,11 @@ def setting(name: str) -> str:
 
 
 @aion.activity
+def ready() -> bool:
+    return False  # what a poll sees until its deadline
+
+
+@aion.activity
 def stamp() -> float:
     return time.time()  # impure, as real activities are: the kit must not mind
 
@@ -121,6 +126,26 @@ def monotonic_loop_good() -> W:
     while (yield aion.now()) < deadline and len(out) < 2:
         out.append((yield aion.call(greet, str(len(out)))))
     return out
+
+
+@aion.workflow
+def monotonic_poll_bad() -> W:
+    deadline = time.monotonic() + 300  # virtual time never reaches it: it polls forever
+    while time.monotonic() < deadline:
+        if (yield aion.call(ready)):
+            return "ready"
+        yield aion.sleep(60)
+    return "gave up"
+
+
+@aion.workflow
+def monotonic_poll_good() -> W:
+    deadline = (yield aion.now()) + timedelta(seconds=300)
+    while (yield aion.now()) < deadline:
+        if (yield aion.call(ready)):
+            return "ready"
+        yield aion.sleep(60)
+    return "gave up"
 
 
 @aion.workflow
@@ -581,7 +606,7 @@ def secrets_good() -> W:
     return (yield aion.call(greet, str((yield aion.uuid4()))[:8]))
 
 
-ACTIVITIES = [greet, listing, setting, stamp]
+ACTIVITIES = [greet, listing, setting, ready, stamp]
 
 #: (class, buggy, fixed, args, what the report must say)
 PAIRS: list[tuple[str, Any, Any, tuple[Any, ...], str]] = [
@@ -590,6 +615,7 @@ PAIRS: list[tuple[str, Any, Any, tuple[Any, ...], str]] = [
     ("clock-utcnow", utcnow_bad, utcnow_good, (), "datetime.utcnow()"),
     ("clock-today", today_bad, today_good, (), "date.today()"),
     ("monotonic-loop", monotonic_loop_bad, monotonic_loop_good, (), "monotonic clock"),
+    ("monotonic-poll", monotonic_poll_bad, monotonic_poll_good, (), "time.monotonic()"),
     ("monotonic-perf", perf_counter_bad, perf_counter_good, (), "time.perf_counter()"),
     ("environ-get", environ_get_bad, environ_get_good, (), "read the environment"),
     ("environ-in", environ_in_bad, environ_in_good, (), "read the environment"),
