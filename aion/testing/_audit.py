@@ -39,7 +39,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent import futures
-from datetime import date, timedelta
+from datetime import date
 from types import FrameType, TracebackType
 from typing import Any
 
@@ -47,6 +47,7 @@ import attrs
 
 from aion._definitions import WorkflowDefinition, workflow_definition
 from aion._errors import Cancelled
+from aion.testing._perturb import Perturbation, perturb
 
 _STDLIB = tuple(
     {os.path.normcase(sysconfig.get_paths()[k]) + os.sep for k in ("stdlib", "platstdlib")}
@@ -214,24 +215,6 @@ _STILL = 0.02
 _DATETIME_NAMES = {"now", "utcnow", "today"}
 
 
-@attrs.define
-class Perturbation:
-    """What a replay changes so that leaks into workflow code show up as divergences.
-
-    Attributes:
-        seed: Seeds the changes (different for each replay).
-        skew: How far the clocks move (hours and days, across midnight).
-    """
-
-    seed: int
-    skew: timedelta
-
-    @classmethod
-    def draw(cls, rng: random.Random) -> Perturbation:
-        """A fresh perturbation: 1-3 days and 5-19 hours ahead, so the date changes."""
-        return cls(rng.getrandbits(64), timedelta(days=rng.randint(1, 3), hours=rng.randint(5, 19)))
-
-
 class Auditor:
     """Collects `Finding`s from the audited steps of one check (one thread at a time)."""
 
@@ -338,7 +321,7 @@ class Auditor:
             return
         self._ident = threading.get_ident()
         perturbed = self.perturbation
-        undo = _perturb(perturbed, self._ident) if perturbed is not None else None
+        undo = perturb(perturbed, self._ident) if perturbed is not None else None
         real_id, real_hash = builtins.id, builtins.hash
         builtins.id = self._watched(real_id, "ordered or keyed by object identity", "id()")
         builtins.hash = self._watched(
@@ -419,45 +402,6 @@ def _moving(threads: list[threading.Thread], seen: _Seen) -> bool:
         elif now - before[1] < _STILL:
             moving = True
     return moving
-
-
-def _perturb(p: Perturbation, ident: int) -> Callable[[], None]:
-    """Reseed ``random``, skew the clocks and shuffle listings for thread ``ident``."""
-    rng = random.Random(p.seed)
-    state = random.getstate()
-    random.seed(rng.getrandbits(64))
-    offset = p.skew.total_seconds()
-    saved: dict[tuple[Any, str], Any] = {}
-
-    def patch(owner: Any, name: str, make: Callable[[Any], Any]) -> None:
-        real = getattr(owner, name)
-        saved[(owner, name)] = real
-
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            value = real(*args, **kwargs)
-            return make(value) if threading.get_ident() == ident else value
-
-        setattr(owner, name, wrapper)
-
-    patch(time, "time", lambda v: v + offset)
-    patch(time, "time_ns", lambda v: v + int(offset * 1e9))
-    patch(time, "monotonic", lambda v: v + offset)
-    patch(time, "monotonic_ns", lambda v: v + int(offset * 1e9))
-
-    def shuffled(v: Any) -> Any:
-        items = list(v)
-        rng.shuffle(items)
-        return items
-
-    patch(os, "listdir", shuffled)
-    patch(glob, "glob", shuffled)
-
-    def undo() -> None:
-        for (owner, name), real in saved.items():
-            setattr(owner, name, real)
-        random.setstate(state)
-
-    return undo
 
 
 class _AuditedGenerator:

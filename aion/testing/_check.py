@@ -18,9 +18,9 @@ from aion import _codec
 from aion._errors import AionError
 from aion._events import CommandCancelled, CommandEvent, Event, WorkflowStarted
 from aion._replay import replay
-from aion.testing._audit import Perturbation
 from aion.testing._crash import recover
 from aion.testing._driver import Action, Run, Schedule, Setup, run_schedule
+from aion.testing._perturb import Perturbation
 from aion.testing._run_ids import seeded_run_ids
 
 
