@@ -139,6 +139,12 @@ def test_a_workflow_whose_every_event_is_refused_does_not_stop_the_others(
         assert engine.run_until_complete("good") == 2
         with pytest.raises(aion.WorkflowStalledError, match="refused to record its events"):
             engine.run_until_complete("bad")
+        # Stalled in memory only (the store took not even the stall): describe says so.
+        description = engine.describe("bad")
+        assert description.status == "stalled", description.status
+        assert description.stalled_reason is not None
+        assert "refused to record its events" in description.stalled_reason
+        assert engine.describe("good").status == "completed"
         # A start the store refuses is an error for its caller, and records nothing.
         store.refused_id = "never"
         with pytest.raises(aion.StoreError, match="'never' was not started"):

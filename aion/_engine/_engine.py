@@ -12,6 +12,8 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+import attrs
+
 from aion import _codec
 from aion._clock import Clock, ManualClock, SystemClock
 from aion._definitions import Registry, import_name, workflow_definition
@@ -269,6 +271,10 @@ class Engine:
         """
         with self._runtime.lock:
             info = self._info(workflow_id)
+            refused = self._runtime.state.unrecorded.get(workflow_id)
+            if refused is not None and info.status == "running":
+                # Stalled in memory only: the store refused even the WorkflowStalled.
+                info = attrs.evolve(info, status="stalled", stalled_reason=refused)
             # The same derivation for a resident workflow, an evicted one and the
             # CLI's offline describe: from history, plus the decisions queued for
             # the next commit (made by the code since the last step).
