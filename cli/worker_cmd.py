@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal as signals
+import sys
 import threading
 from types import FrameType
 
@@ -16,6 +18,7 @@ from .endpoint import EndpointServer, check_endpoint_file, endpoint_file, read_e
 from .errors import EXIT_STORE
 from .loader import load
 from .options import common_options
+from .safe import clean
 from .serving import handlers
 
 
@@ -48,11 +51,35 @@ def install_stop_handlers(stop: threading.Event) -> None:
     signals.signal(signals.SIGTERM, handle)
 
 
+class _SafeFormatter(logging.Formatter):
+    """Log lines with control characters shown escaped: ids and errors come from histories."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return clean(super().format(record), newlines=True)
+
+
+def _log_to_stderr(verbose: int) -> None:
+    """``-v``: the ``aion`` logger's INFO records on stderr; ``-vv``: DEBUG too."""
+    if not verbose:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("aion")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
+
+
 @click.command(name="worker")
 @click.argument("modules", nargs=-1, metavar="[MODULE]...")
+@click.option(
+    "-v",
+    "--verbose",
+    count=True,
+    help="Log workflow starts, ends, stalls and failed attempts to stderr (-vv: debug too).",
+)
 @common_options
 @click.pass_obj
-def worker(app: App, modules: tuple[str, ...]) -> None:
+def worker(app: App, modules: tuple[str, ...], verbose: int) -> None:
     """Serve the database: recover unfinished workflows, run activities, fire timers.
 
     Registers every @aion.workflow and @aion.activity found in MODULE...
@@ -70,6 +97,7 @@ def worker(app: App, modules: tuple[str, ...]) -> None:
         )
     code = load(names, path=app.import_path)
     refuse_if_served(app)
+    _log_to_stderr(verbose)
     engine = aion.Engine(
         app.db, workflows=code.workflows.values(), activities=code.activities.values()
     )

@@ -22,6 +22,7 @@ from aion._engine._batch import Committed, build_batch
 from aion._engine._commit import commit
 from aion._engine._inbox import Ticket
 from aion._engine._instance import Instance
+from aion._engine._log import committed
 from aion._engine._state import EngineState
 from aion._errors import StoreError
 from aion._events import Decision, WorkflowStalled
@@ -114,6 +115,8 @@ def _stall(state: EngineState, let_go: LetGo, workflow_id: str, exc: Exception) 
     try:
         commit(state.store, [Append(workflow_id=workflow_id, expected_seq=head, events=[event])])
     except Exception:  # the store refuses even this: stalled in memory only
+        committed(workflow_id, event)  # the operator hears of it all the same
         return cause
     state.heads[workflow_id] = event.seq
+    committed(workflow_id, event)
     return cause

@@ -9,11 +9,13 @@ whose successor was never written gets it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Final
 
 from aion._engine._effects import expand
 from aion._engine._instance import Instance, revive
+from aion._engine._log import recovered
 from aion._engine._runtime import Runtime
 from aion._events import Decision, Event, WorkflowContinuedAsNew, WorkflowStalled
 from aion.store import Store, WorkflowInfo
@@ -28,7 +30,10 @@ OPEN_STATUSES: Final = ("running", "stalled", "continued_as_new")
 
 def recover(runtime: Runtime) -> None:
     """Replay every unfinished workflow of the store and pick up where it stopped."""
-    adopt(runtime, [i for i in runtime.store.workflows() if i.status in OPEN_STATUSES])
+    began = time.monotonic()
+    open_infos = [i for i in runtime.store.workflows() if i.status in OPEN_STATUSES]
+    adopt(runtime, open_infos)
+    recovered(len(open_infos), time.monotonic() - began)
 
 
 def adopt(runtime: Runtime, open_infos: Sequence[WorkflowInfo]) -> None:

@@ -33,6 +33,7 @@ from aion._engine._containment import contain
 from aion._engine._effects import child_outcome
 from aion._engine._inbox import AttemptReport, CancelRequest, InboxItem, SignalRequest, Ticket
 from aion._engine._instance import ActivitySpec, Instance, revive
+from aion._engine._log import committed
 from aion._engine._residency import Residency
 from aion._engine._state import EngineState
 from aion._engine._timers import TimerQueue
@@ -276,6 +277,7 @@ class Runtime:
     # --- after a commit ----------------------------------------------------------------
 
     def _after_commit(self, workflow_id: str, event: Event, batch: list[Event]) -> None:
+        committed(workflow_id, event)  # here only: replay and recovery never log twice
         if isinstance(event, WorkflowStarted):
             self._begin_run(workflow_id, event)
             return
