@@ -30,6 +30,9 @@ from aion._events import (
 )
 
 LOG: Final = logging.getLogger("aion")
+# A library's records go where the application sends them, and nowhere by default:
+# without a handler of its own, Python would print every WARNING to stderr.
+LOG.addHandler(logging.NullHandler())
 INFO, WARNING = logging.INFO, logging.WARNING
 
 
