@@ -373,3 +373,49 @@ def test_finished_workflows_leave_memory_but_still_answer(epoch: datetime) -> No
         assert engine._runtime.state.instances == {}
         assert engine.describe("f3").status == "completed"
         assert engine.run_until_complete("f3")[0] == (epoch + timedelta(minutes=3)).isoformat()
+
+
+class _CountingStore(aion.DuckDBStore):
+    """A real DuckDB store that counts its commits."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.appends = 0
+
+    def append(self, batch: Any) -> None:
+        self.appends += 1
+        super().append(batch)
+
+
+@aion.workflow(name="engine.parked")
+def parked() -> Any:
+    yield aion.receive_signal("never")
+
+
+def test_starts_from_many_threads_share_commits_and_each_returns_durable(tmp_path: Path) -> None:
+    """Starts go through the inbox: concurrent callers are grouped into one commit."""
+    store = _CountingStore(str(tmp_path / "starts.duckdb"))
+    engine = aion.Engine(store=store, workflows=[parked])
+    go = threading.Barrier(8)
+    durable: list[bool] = []
+
+    def run(t: int) -> None:
+        go.wait()
+        for i in range(40):
+            handle = engine.start(parked, workflow_id=f"t{t}-{i}")
+            durable.append(handle.id in {w.workflow_id for w in engine.list()})
+
+    threads = [threading.Thread(target=run, args=(t,)) for t in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    try:
+        assert durable == [True] * 320  # each start was committed when its call returned
+        assert len(engine.list()) == 320
+        assert store.appends < 320, store.appends  # one commit per start before grouping
+        with pytest.raises(aion.WorkflowAlreadyExists, match="'t0-0' already exists"):
+            engine.start(parked, workflow_id="t0-0")
+    finally:
+        engine.close()
+        store.close()

@@ -20,21 +20,19 @@ from aion._definitions import Registry, import_name, workflow_definition
 from aion._engine._activities import ActivityExecutor, ActivityRunner
 from aion._engine._grouping import linger
 from aion._engine._handle import WorkflowDescription, WorkflowHandle, describe_workflow
-from aion._engine._inbox import CancelRequest, SignalRequest, Ticket
+from aion._engine._inbox import CancelRequest, SignalRequest, StartRequest, Ticket
 from aion._engine._recovery import recover
 from aion._engine._results import final_outcome
 from aion._engine._runtime import Runtime
 from aion._errors import (
     ConfigurationError,
     QueryError,
-    StoreConflictError,
     StoreError,
-    WorkflowAlreadyExists,
     WorkflowArgumentError,
     WorkflowBlocked,
     WorkflowNotFound,
 )
-from aion._events import Decision, Event, WorkflowStarted
+from aion._events import Event, WorkflowStarted
 from aion._gcpause import paused_gc
 from aion._interpreter._support import argument_problem
 from aion._replay import replay
@@ -163,32 +161,25 @@ class Engine:
             msg = f"cannot start workflow {name!r}: {problem}."
             raise WorkflowArgumentError(msg)
         workflow_id = workflow_id or str(uuid.uuid4())
-        rt = self._runtime
-        state = rt.state
-        with rt.lock:
-            self._check_open()
-            if self.store.info(workflow_id) is not None or workflow_id in state.queue:
-                info = self.store.info(workflow_id)
-                status = info.status if info else "starting"
-                msg = f"workflow {workflow_id!r} already exists ({status})."
-                raise WorkflowAlreadyExists(msg)
-            fields = {
-                "run_id": str(uuid.uuid4()),
-                "name": name,
-                "args": json_args,
-                "workflow_id": workflow_id,
-                "code": import_name(self.registry.workflow(name).fn),
-            }
-            queued = state.enqueue(workflow_id, Decision(kind=WorkflowStarted, fields=fields))
-            try:
-                rt.step()
-            except StoreConflictError:
-                state.withdraw(workflow_id, queued)  # nothing was written: the caller may retry
-                raise
-            refused = state.unrecorded.pop(workflow_id, None)
-            if refused is not None and self.store.info(workflow_id) is None:
-                msg = f"workflow {workflow_id!r} was not started: {refused}"
-                raise StoreError(msg)
+        self._check_open()
+        fields = {
+            "run_id": str(uuid.uuid4()),
+            "name": name,
+            "args": json_args,
+            "workflow_id": workflow_id,
+            "code": import_name(self.registry.workflow(name).fn),
+        }
+        # Through the inbox, as signals go: starts from many threads share a commit.
+        request = StartRequest(workflow_id=workflow_id, fields=fields, ticket=Ticket())
+        try:
+            self._runtime.submit(request)
+        except StoreError:
+            with self._runtime.lock:
+                refused = self._runtime.state.unrecorded.pop(workflow_id, None)
+                if refused is not None and self.store.info(workflow_id) is None:
+                    msg = f"workflow {workflow_id!r} was not started: {refused}"
+                    raise StoreError(msg) from None
+            raise
         return WorkflowHandle(workflow_id, self._wait_result)
 
     def signal(self, workflow_id: str, name: str, payload: Any = None) -> None:

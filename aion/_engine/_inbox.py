@@ -1,6 +1,6 @@
 """What other threads hand the step loop: requests with their tickets, and attempt reports.
 
-Callers never touch the queue of the next batch: `Engine.signal`/`cancel`
+Callers never touch the queue of the next batch: `Engine.start`/`signal`/`cancel`
 put a request in the inbox, executors put an attempt's report there, and the
 step loop drains it under the lock. A request carries a `Ticket` its caller
 waits on until the batch holding it is committed (or refused).
@@ -33,6 +33,19 @@ class Ticket:
 
 
 @attrs.frozen(kw_only=True)
+class StartRequest:
+    """`Engine.start`: record a new workflow's ``WorkflowStarted`` with ``fields``.
+
+    Starts go through the inbox like signals, so starts from many threads at
+    once share one commit (each caller still returns once its start is durable).
+    """
+
+    workflow_id: str
+    fields: dict[str, Any] = attrs.field(eq=False)
+    ticket: Ticket = attrs.field(eq=False)
+
+
+@attrs.frozen(kw_only=True)
 class SignalRequest:
     """`Engine.signal`: record ``payload`` (already JSON) as signal ``name``."""
 
@@ -60,5 +73,5 @@ class AttemptReport:
     outcome: Settled
 
 
-Request = SignalRequest | CancelRequest
-InboxItem = SignalRequest | CancelRequest | AttemptReport
+Request = StartRequest | SignalRequest | CancelRequest
+InboxItem = StartRequest | SignalRequest | CancelRequest | AttemptReport

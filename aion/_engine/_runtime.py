@@ -31,7 +31,14 @@ from aion._engine._batch import Committed, build_batch
 from aion._engine._commit import commit
 from aion._engine._containment import contain
 from aion._engine._effects import child_outcome
-from aion._engine._inbox import AttemptReport, CancelRequest, InboxItem, SignalRequest, Ticket
+from aion._engine._inbox import (
+    AttemptReport,
+    InboxItem,
+    Request,
+    SignalRequest,
+    StartRequest,
+    Ticket,
+)
 from aion._engine._instance import ActivitySpec, Instance, revive
 from aion._engine._log import committed
 from aion._engine._residency import Residency
@@ -41,6 +48,7 @@ from aion._errors import (
     StoreConflictError,
     StoreError,
     StoreInvalidatedError,
+    WorkflowAlreadyExists,
     WorkflowClosed,
     WorkflowNotFound,
 )
@@ -137,7 +145,7 @@ class Runtime:
         if self._owns_store:
             self.store.close()
 
-    def submit(self, request: SignalRequest | CancelRequest) -> None:
+    def submit(self, request: Request) -> None:
         """Hand ``request`` to the loop from any thread; return once it is committed."""
         self.inbox.append(request)
         with self.cond:
@@ -233,6 +241,17 @@ class Runtime:
             tickets.append(ticket)
             workflow_id = item.workflow_id
             info = self.store.info(workflow_id)
+            if isinstance(item, StartRequest):
+                if info is not None or workflow_id in state.queue:
+                    held = info.status if info is not None else "starting"
+                    ticket.error = WorkflowAlreadyExists(
+                        f"workflow {workflow_id!r} already exists ({held})."
+                    )
+                    ticket.done = True
+                    continue
+                started = Decision(kind=WorkflowStarted, fields=item.fields)
+                ticket.queued = (workflow_id, state.enqueue(workflow_id, started))
+                continue
             if info is None and workflow_id not in state.queue:
                 ticket.error = WorkflowNotFound(
                     f"no workflow with id {workflow_id!r} in this store."
