@@ -212,8 +212,8 @@ def test_foreign_and_newer_schemas_are_refused(pg_database: str, admin: Any) -> 
     ).fetchone()[0] == ["orders"]  # fmt: skip
     dsn, _ = split_schema(pg_database)
     PostgresStore(dsn, schema="later").close()
-    admin.execute("UPDATE later.meta SET value = '2' WHERE key = 'schema_version'")
-    with pytest.raises(aion.ForeignStoreError, match=r"newer aion \(schema version 2"):
+    admin.execute("UPDATE later.meta SET value = '3' WHERE key = 'schema_version'")
+    with pytest.raises(aion.ForeignStoreError, match=r"newer aion \(schema version 3"):
         PostgresStore(dsn, schema="later")
     with pytest.raises(aion.StoreError, match="schema name 'Bad-Name' is not usable"):
         PostgresStore(dsn, schema="Bad-Name")
@@ -274,3 +274,17 @@ def test_text_postgres_cannot_hold_is_a_typed_error(store: PostgresStore) -> Non
     assert store.workflows() == []
     store.append([Append(workflow_id="ok", expected_seq=0, events=[started()])])  # still usable
     assert [i.workflow_id for i in store.workflows()] == ["ok"]
+
+
+def test_a_version_1_schema_is_upgraded_on_open(pg_url: str, admin: Any) -> None:
+    schema = pg_url.rsplit("=", 1)[1]
+    open_store(pg_url).close()
+    admin.execute(f"ALTER TABLE {schema}.events DROP COLUMN written_by")
+    admin.execute(f"UPDATE {schema}.meta SET value = '1' WHERE key = 'schema_version'")
+    reopened = open_store(pg_url)
+    reopened.append([Append(workflow_id="w", expected_seq=0, events=[started()])])
+    reopened.close()
+    version = admin.execute(f"SELECT value FROM {schema}.meta WHERE key = 'schema_version'")
+    assert version.fetchone() == ("2",)
+    writer = admin.execute(f"SELECT written_by FROM {schema}.events WHERE workflow_id = 'w'")
+    assert writer.fetchall() == [(None,)]  # an unfenced writer (a client) is no session

@@ -1,0 +1,78 @@
+"""LISTEN/NOTIFY: waking workers and waiting clients after a commit, never before.
+
+Two channels per schema: ``<schema>_work`` (a workflow nobody owns was
+started, or an inbox message was posted: a worker has something to claim or
+deliver) and ``<schema>_closed`` (a workflow reached a terminal status: a
+waiting `aion.Client.result` can look). A notification is sent inside the
+writing transaction, so PostgreSQL delivers it only once that commits, and
+identical notifications of one transaction are folded into one: a batch of a
+thousand events wakes each listener once, not a thousand times.
+
+Notifications are hints. Listeners always re-read the tables and also poll on
+a timeout, so a notification lost with a dropped connection only delays.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import select
+from typing import Any
+
+import psycopg
+
+
+def work_channel(schema: str) -> str:
+    """The channel that says there is work to claim or mail to deliver."""
+    return f"{schema}_work"
+
+
+def closed_channel(schema: str) -> str:
+    """The channel that says some workflow closed."""
+    return f"{schema}_closed"
+
+
+def after_commit(
+    conn: psycopg.Connection[tuple[Any, ...]], schema: str, *, work: bool, closed: bool
+) -> None:
+    """Queue the notifications a transaction's writes call for (sent at its COMMIT)."""
+    if work:
+        conn.execute("SELECT pg_notify(%s, '')", [work_channel(schema)])
+    if closed:
+        conn.execute("SELECT pg_notify(%s, '')", [closed_channel(schema)])
+
+
+class Listener:
+    """A dedicated connection listening on one channel; `wait` blocks until a hint or a timeout.
+
+    Args:
+        dsn: The database.
+        channel: The channel to listen on (a name from this module).
+    """
+
+    def __init__(self, dsn: str, channel: str) -> None:
+        self._conn = psycopg.connect(dsn, autocommit=True, application_name="aion-listen")
+        # The channel name is built from a checked schema name: safe to splice.
+        self._conn.execute(f"LISTEN {channel}")
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds; returns whether a notification arrived.
+
+        All notifications already queued are drained, so a burst wakes once.
+        A broken connection returns False (the caller polls anyway).
+        """
+        got = False
+        try:
+            for _ in self._conn.notifies(timeout=max(timeout, 0.0), stop_after=1):
+                got = True
+            if got:
+                for _ in self._conn.notifies(timeout=0.0):
+                    pass
+        except psycopg.Error:
+            select.select([], [], [], max(timeout, 0.0))  # keep the caller's pace
+            return False
+        return got
+
+    def close(self) -> None:
+        """Close the listening connection."""
+        with contextlib.suppress(psycopg.Error):
+            self._conn.close()
