@@ -9,6 +9,7 @@
     nox -s thorough     property tests with the "thorough" hypothesis profile
     nox -s bench        benchmarks, written to BENCHMARKS.md
     nox -s crash        the full SIGKILL crash campaign
+    nox -s chaos        4 PostgreSQL workers, 2,000 workflows, SIGKILL and SIGSTOP
 
 Extra arguments after ``--`` go to the underlying tool.
 """
@@ -116,3 +117,15 @@ def load(session: nox.Session) -> None:
     session.install("-e", ".[test]")
     session.env["AION_LOAD_FULL"] = "1"
     session.run("pytest", "-q", "-s", "tests/test_load.py", *session.posargs)
+
+
+@nox.session
+def chaos(session: nox.Session) -> None:
+    """The multi-worker chaos campaign: 4 workers, 2,000 workflows, SIGKILL and SIGSTOP.
+
+    Needs a PostgreSQL server (``AION_TEST_POSTGRES``, default the local one);
+    runs in a fresh schema and prints the figures. ``-- 500 7`` runs 500
+    workflows with seed 7.
+    """
+    session.install("-e", ".[test,postgres]")
+    session.run("python", "-m", "tests.postgres.chaos", *session.posargs, env={"PYTHONPATH": "."})

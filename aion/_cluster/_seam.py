@@ -1,7 +1,7 @@
 """The narrow seam between a cluster worker and the engine's runtime.
 
-Two things only, both done under the engine's lock so that they fall between
-two steps (never inside one):
+Three things only, all done under the engine's lock so that they fall
+between two steps (never inside one):
 
 * `adopt`: a workflow claimed while the engine runs is brought in exactly as
   recovery at open brings in an unfinished one (replayed, timers re-armed,
@@ -10,6 +10,10 @@ two steps (never inside one):
   signal, a cancel request or a child's end would have been in one process.
   Each message id joins the fenced store's ``pending_consume``, so the batch
   that records its event also deletes it (exactly once).
+
+* `reset`: after the session's lease is lost, everything the engine held in
+  memory is dropped (its workflows may be someone else's now); callers
+  waiting on a request are told it failed.
 
 Everything else (steps, commits, activities, timers) is the ordinary engine.
 """
@@ -23,6 +27,8 @@ from aion import _codec
 from aion._cluster._fenced import FencedStore
 from aion._engine._recovery import revive
 from aion._engine._startup import _start_successor
+from aion._engine._timers import TimerQueue
+from aion._errors import FencedError
 from aion._events import TERMINAL_STATUSES, CancelRequested, SignalReceived
 from aion.store import Claim, InboxMessage
 
@@ -110,3 +116,27 @@ def _deliver_one(engine: Engine, message: InboxMessage) -> None:
         for ordinal, pending in inst.interp.pending_children().items():
             if pending == child_id:
                 engine._check_child(inst, ordinal, child_id)
+
+
+def reset(engine: Engine, why: str) -> None:
+    """Forget every workflow (the lease is lost); requests still waiting fail with `FencedError`."""
+    with engine._cond:
+        while engine._inbox:
+            item = engine._inbox.popleft()
+            if item[0] != "activity":  # an activity's late result: its attempt is forgotten
+                ticket = item[-1]
+                ticket.error = FencedError(
+                    f"the worker's session ended before this request was recorded: {why}",
+                    workflow_id=str(item[1]),
+                )
+                ticket.done = True
+        engine._queue.clear()
+        engine._heads.clear()
+        engine._instances.clear()
+        engine._specs.clear()
+        engine._inflight.clear()
+        engine._timers = TimerQueue()
+        engine._told.clear()
+        engine._unrecorded.clear()
+        engine._resident.clear()
+        engine._cond.notify_all()
