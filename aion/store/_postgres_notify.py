@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import select
+import time
 from typing import Any
 
 import psycopg
@@ -57,20 +58,19 @@ class Listener:
     def wait(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds; returns whether a notification arrived.
 
-        All notifications already queued are drained, so a burst wakes once.
-        A broken connection returns False (the caller polls anyway).
+        Sleeps in ``select`` on the connection's socket (psycopg's own
+        ``notifies(timeout=...)`` polls, which costs a busy worker CPU), then
+        drains every notification already received, so a burst wakes once.
+        A broken connection returns False after the timeout (the caller polls).
         """
-        got = False
         try:
-            for _ in self._conn.notifies(timeout=max(timeout, 0.0), stop_after=1):
-                got = True
-            if got:
-                for _ in self._conn.notifies(timeout=0.0):
-                    pass
-        except psycopg.Error:
-            select.select([], [], [], max(timeout, 0.0))  # keep the caller's pace
+            ready, _, _ = select.select([self._conn.pgconn.socket], [], [], max(timeout, 0.0))
+            if not ready:
+                return False
+            return any(True for _ in self._conn.notifies(timeout=0.0))
+        except (psycopg.Error, OSError, ValueError):
+            time.sleep(max(timeout, 0.0))  # keep the caller's pace
             return False
-        return got
 
     def close(self) -> None:
         """Close the listening connection."""
