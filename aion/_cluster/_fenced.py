@@ -19,14 +19,17 @@ new session (its workflows are someone else's now).
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from aion._errors import FencedError, LeaseExpired
+from aion._errors import FencedError, LeaseExpired, StoreError
 from aion._events import Event
 from aion.store import Append, Claim, Fence, Session, TimerInfo, WorkflowInfo
 from aion.store._postgres import CREATED_EPOCH, PostgresStore
+
+log = logging.getLogger("aion.cluster")
 
 
 class FencedStore:
@@ -50,6 +53,7 @@ class FencedStore:
         self.lost = False
         self.lost_reason = ""
         self.appends = 0
+        self._closed = False
         self._lock = threading.RLock()
 
     def add_claims(self, claims: Iterable[Claim]) -> None:
@@ -120,4 +124,18 @@ class FencedStore:
         self.pg.reopen()
 
     def close(self) -> None:
-        """The worker closes the underlying store itself."""
+        """End the session if it is still live (its workflows are released at once), then close.
+
+        Idempotent; a lost session is left to expire (it may not write anyway).
+        """
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        try:
+            if not self.lost:
+                self.pg.end_session(self.session)
+        except StoreError as exc:
+            log.warning("aion could not end worker session %s: %s", self.session.session_id, exc)
+        finally:
+            self.pg.close()

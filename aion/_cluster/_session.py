@@ -43,7 +43,13 @@ def open_session(
     dsn: str, schema: str, types: Sequence[str], lease_seconds: float, limit: int = CLAIM_BATCH
 ) -> FencedStore:
     """Register a session of ``types``, claim up to ``limit`` workflows; the fenced store."""
-    pg = PostgresStore(dsn, schema=schema)
+    return session_on(PostgresStore(dsn, schema=schema), types, lease_seconds, limit)
+
+
+def session_on(
+    pg: PostgresStore, types: Sequence[str], lease_seconds: float, limit: int = CLAIM_BATCH
+) -> FencedStore:
+    """`open_session` on a store already open (closed again if the session cannot start)."""
     try:
         session = pg.register_session(workflow_types=types, lease_seconds=lease_seconds)
         claims = pg.claim(session, limit=limit)
@@ -53,17 +59,6 @@ def open_session(
     store = FencedStore(pg, session, claims)
     store.only_owned = True  # until the engine's recovery has read the workflow list
     return store
-
-
-def close_session(store: FencedStore) -> None:
-    """End the session cleanly when it is still live (its workflows are released), then close."""
-    try:
-        if not store.lost:
-            store.pg.end_session(store.session)
-    except StoreError as exc:
-        log.warning("aion could not end worker session %s: %s", store.session.session_id, exc)
-    finally:
-        store.pg.close()
 
 
 def serve(
@@ -101,7 +96,7 @@ def serve(
             why = store.lost_reason or "the engine loop stopped"
             log.warning("aion worker session %s ended (%s)", store.session.session_id, why)
             reset(engine, why)
-            close_session(store)
+            store.close()
             _reattach(engine, store, stop)
     finally:
         listener.close()
@@ -164,4 +159,6 @@ def _drive(
                 if len(claims) == CLAIM_BATCH:
                     continue  # more may be waiting: claim again before sleeping
         deliver(engine, store)
+        with engine._cond:
+            engine._cond.notify_all()  # a caller waiting on another worker's workflow looks again
         listener.wait(max(min(poll, next_beat - time.monotonic()), 0.0))

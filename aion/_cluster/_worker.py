@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from aion._cluster import _session
-from aion._cluster._fenced import FencedStore
 from aion._definitions import Registry
 from aion._errors import ConfigurationError
 from aion.store._postgres_leases import DEFAULT_LEASE_SECONDS
@@ -81,6 +80,4 @@ class ClusterWorker:
             )
         finally:
             engine.close()
-            current = engine.store
-            if isinstance(current, FencedStore):
-                _session.close_session(current)
+            engine.store.close()  # the engine was given the store: its session ends here

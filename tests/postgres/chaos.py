@@ -97,8 +97,11 @@ class Workers:
 def _chaos(workers: Workers, rng: random.Random, stop: threading.Event, log: list[str]) -> None:
     lease = workers.lease
     turn = 0
+    last = -1
     while not stop.wait(rng.uniform(0.3, 1.0) * lease):
-        slot = rng.randrange(len(workers.procs))
+        # Never the worker just hit: a continued one gets time to notice its lost lease.
+        slot = rng.choice([s for s in range(len(workers.procs)) if s != last])
+        last = slot
         turn += 1
         if turn % 2:
             workers.kill(slot)
@@ -149,6 +152,7 @@ def run(
     finally:
         stop.set()
         chaos.join()
+        time.sleep(lease)  # a worker continued just now notices its lost lease (a beat per lease/3)
         pool.stop()
     figures = check(url, plan)
     figures["sessions_lost_and_replaced"] = pool.sessions_lost()
