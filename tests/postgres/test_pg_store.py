@@ -288,3 +288,15 @@ def test_a_version_1_schema_is_upgraded_on_open(pg_url: str, admin: Any) -> None
     assert version.fetchone() == ("2",)
     writer = admin.execute(f"SELECT written_by FROM {schema}.events WHERE workflow_id = 'w'")
     assert writer.fetchall() == [(None,)]  # an unfenced writer (a client) is no session
+
+
+def test_aion_parameters_never_reach_libpq_and_a_bad_lease_is_refused() -> None:
+    from aion.store._postgres_url import lease_seconds
+
+    url = "postgresql://me@db/x?aion_schema=s&aion_lease=4.5&connect_timeout=3"
+    assert split_schema(url) == ("postgresql://me@db/x?connect_timeout=3", "s")
+    assert lease_seconds(url, 30.0) == 4.5
+    assert lease_seconds("postgresql://me@db/x", 30.0) == 30.0
+    for bad in ("0.05", "soon", "nan"):
+        with pytest.raises(aion.ConfigurationError, match=r"must be seconds above 0\.1"):
+            lease_seconds(f"postgresql://me@db/x?aion_lease={bad}", 30.0)
