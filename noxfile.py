@@ -123,9 +123,10 @@ def load(session: nox.Session) -> None:
 def chaos(session: nox.Session) -> None:
     """The multi-worker chaos campaign: 4 workers, 2,000 workflows, SIGKILL and SIGSTOP.
 
-    Needs a PostgreSQL server (``AION_TEST_POSTGRES``, default the local one);
-    runs in a fresh schema and prints the figures. ``-- 500 7`` runs 500
-    workflows with seed 7.
+    Then a web-app process starts and signals 1,000 workflows through
+    aion.Client while 2 workers run them. Needs a PostgreSQL server
+    (``AION_TEST_POSTGRES``, default the local one); runs in fresh schemas and
+    prints the figures. ``-- 500 7`` runs 500 chaos workflows with seed 7.
     """
     session.install("-e", ".[test,postgres]")
     session.run("python", "-m", "tests.postgres.chaos", *session.posargs, env={"PYTHONPATH": "."})

@@ -8,7 +8,11 @@ SIGSTOPs them past their lease (then SIGCONTs them: they must find
 themselves fenced and start a new session). Once every workflow has
 completed, `check` verifies what the issue demands and returns the figures.
 
-Used by the suite (a small run) and by ``nox -s chaos`` (2,000 workflows):
+`web_app` is the other scenario: a separate process starts and signals
+workflows through `aion.Client` while workers run them.
+
+Used by the suite (small runs) and by ``nox -s chaos`` (2,000 workflows of
+chaos, then 1,000 started by the web-app process):
 ``python -m tests.postgres.chaos [WORKFLOWS] [SEED]`` (server: ``AION_TEST_POSTGRES``).
 """
 
@@ -168,6 +172,35 @@ def run(
     return figures
 
 
+def web_app(url: str, count: int, workers: int = 2, lease: float = 3.0) -> dict[str, Any]:
+    """A separate process starts and signals ``count`` workflows with `aion.Client` while
+    ``workers`` run them; waits for every result and checks the run like the chaos one."""
+    from tests.postgres.webapp import plan
+
+    pool = Workers(url, workers, lease)
+    began = time.monotonic()
+    try:
+        web = subprocess.run(
+            [sys.executable, "-m", "tests.postgres.webapp", url, str(count)],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert web.returncode == 0, web.stderr
+        sent = json.loads(web.stdout)
+        assert sent == {"started": count, "signalled": count}, sent
+        with aion.Client(url, workflows=[order]) as client:
+            for wid, (n, rounds, bonus) in plan(count).items():
+                assert client.result(wid, timeout=120) == expected(n, rounds, bonus), wid
+        elapsed = time.monotonic() - began
+    finally:
+        pool.stop()
+    figures = check(url, plan(count))
+    figures.update(web_app_workflows=count, workers=workers, seconds=round(elapsed, 1))
+    return figures
+
+
 def check(url: str, plan: dict[str, tuple[int, int, int]]) -> dict[str, Any]:
     """Every invariant of the campaign; raises AssertionError naming the first broken one."""
     dsn, schema = split_schema(url)
@@ -213,16 +246,19 @@ def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
     seed = int(sys.argv[2]) if len(sys.argv) > 2 else 14
     dsn = os.environ.get("AION_TEST_POSTGRES", DEFAULT_DSN)
-    schema = f"chaos_{uuid.uuid4().hex[:8]}"
+    schemas = [f"chaos_{uuid.uuid4().hex[:8]}", f"webapp_{uuid.uuid4().hex[:8]}"]
     try:
-        figures = run(f"{dsn}?aion_schema={schema}", workflows=count, seed=seed)
-        load = os.getloadavg()
-        figures["load_average"] = [round(x, 2) for x in load]
+        figures = run(f"{dsn}?aion_schema={schemas[0]}", workflows=count, seed=seed)
+        figures["load_average"] = [round(x, 2) for x in os.getloadavg()]
         figures["cpus"] = os.cpu_count()
-        print(json.dumps(figures))
+        print("chaos", json.dumps(figures), flush=True)
+        web = web_app(f"{dsn}?aion_schema={schemas[1]}", 1000)
+        web["load_average"] = [round(x, 2) for x in os.getloadavg()]
+        print("web app", json.dumps(web), flush=True)
     finally:
         with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+            for schema in schemas:
+                conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
 if __name__ == "__main__":

@@ -10,14 +10,7 @@ wrote after a takeover (``events.written_by``), and every history replays.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
-import aion
 from tests.postgres import chaos
-from tests.postgres.cluster_flows import expected, order
-from tests.postgres.webapp import plan
 
 
 def test_four_workers_killed_and_paused_lose_and_double_nothing(pg_url: str) -> None:
@@ -29,22 +22,5 @@ def test_four_workers_killed_and_paused_lose_and_double_nothing(pg_url: str) -> 
 
 
 def test_a_web_app_process_starts_and_signals_while_workers_run(pg_url: str) -> None:
-    count = 200
-    pool = chaos.Workers(pg_url, 2, lease=3.0)
-    try:
-        web = subprocess.run(
-            [sys.executable, "-m", "tests.postgres.webapp", pg_url, str(count)],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert web.returncode == 0, web.stderr
-        assert json.loads(web.stdout) == {"started": count, "signalled": count}
-        with aion.Client(pg_url, workflows=[order]) as client:
-            for wid, (n, rounds, bonus) in plan(count).items():
-                assert client.result(wid, timeout=60) == expected(n, rounds, bonus)
-    finally:
-        pool.stop()
-    figures = chaos.check(pg_url, plan(count))
-    assert figures["events"] > 0
+    figures = chaos.web_app(pg_url, 200, workers=2)
+    assert figures["web_app_workflows"] == 200 and figures["events"] > 0
