@@ -24,7 +24,13 @@ import threading
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from aion._errors import FencedError, LeaseExpired, StoreError
+from aion._errors import (
+    FencedError,
+    LeaseExpired,
+    StoreConflictError,
+    StoreError,
+    StoreInvalidatedError,
+)
 from aion._events import Event
 from aion.store import Append, Claim, Fence, Session, TimerInfo, WorkflowInfo
 from aion.store._postgres import CREATED_EPOCH, PostgresStore
@@ -62,6 +68,10 @@ class FencedStore:
             for claim in claims:
                 self.epochs[claim.workflow_id] = claim.epoch
 
+    def fence(self) -> Fence:
+        """What the session's appends present now."""
+        return Fence(session_id=self.session.session_id, epochs=dict(self.epochs))
+
     def owns(self, workflow_id: str) -> bool:
         """Whether the session holds ``workflow_id`` (claimed or created by it)."""
         return workflow_id in self.epochs
@@ -81,18 +91,55 @@ class FencedStore:
                     workflow_id=batch[0].workflow_id if batch else "",
                 )
             consume = sorted(self.pending_consume)
-            fence = Fence(session_id=self.session.session_id, epochs=dict(self.epochs))
+            fence = self.fence()
             try:
                 posts = self.pg.append_routed(batch, fence=fence, consume=consume)
             except (FencedError, LeaseExpired) as exc:
                 self._lose(exc)
                 raise
+            except StoreInvalidatedError:
+                if not self._landed_after_loss(batch, consume):
+                    raise StoreConflictError(
+                        "the connection to PostgreSQL was lost before the batch committed; "
+                        "it was not recorded and is tried again."
+                    ) from None
+                routed = {i.workflow_id for i in batch if not self._own(i)}
+            else:
+                routed = {p.workflow_id for p in posts}
             self.pending_consume.difference_update(consume)
             self.appends += 1
-            routed = {p.workflow_id for p in posts}
             for item in batch:
                 if item.expected_seq == 0 and item.workflow_id not in routed | self.epochs.keys():
                     self.epochs[item.workflow_id] = CREATED_EPOCH
+
+    def _own(self, item: Append) -> bool:
+        """Whether the session wrote ``item`` itself (not routed to another owner's inbox)."""
+        return item.workflow_id in self.epochs or item.expected_seq == 0
+
+    def _landed_after_loss(self, batch: Sequence[Append], consume: Sequence[int]) -> bool:
+        """After a lost connection: reconnect and judge whether the batch committed.
+
+        The engine's own judgement compares every head of the batch, but the
+        heads of routed workflows never move (their events became inbox rows),
+        so the session judges by what it wrote itself: its own workflows'
+        heads, or else the inbox messages the batch consumed.
+
+        Raises:
+            aion.StoreInvalidatedError: The server cannot be reached again.
+        """
+        self.pg.reopen()
+        own = [item for item in batch if self._own(item)]
+        if own:
+            heads = []
+            for item in own:
+                info = self.pg.info(item.workflow_id)
+                heads.append(info.last_seq if info is not None else 0)
+            return all(h >= a.expected_seq + len(a.events) for h, a in zip(heads, own, strict=True))
+        if consume:
+            return not self.pg.inbox_ids(consume)
+        # Only inbox posts (an in-process signal to another owner's workflow): nothing tells
+        # whether they landed; posting again risks a duplicate rather than a loss.
+        return False
 
     def flush_consumed(self) -> None:
         """Delete recorded-or-dropped inbox messages when no batch is coming to carry them."""

@@ -195,6 +195,15 @@ class WorkerSessions:
             for m, w, k, p, at in rows
         ]
 
+    def inbox_ids(self, message_ids: Iterable[int]) -> list[int]:
+        """Which of ``message_ids`` are still waiting (not consumed)."""
+        with self._guard("read") as conn:
+            rows = conn.execute(
+                f"SELECT message_id FROM {self.schema}.inbox WHERE message_id = ANY(%s)",
+                [list(message_ids)],
+            ).fetchall()
+        return sorted(int(r[0]) for r in rows)
+
     def inbox(self, workflow_ids: Iterable[str]) -> list[InboxMessage]:
         """Messages waiting for the given workflows, in posting order."""
         with self._guard("read") as conn:
