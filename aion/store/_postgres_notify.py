@@ -51,9 +51,20 @@ class Listener:
     """
 
     def __init__(self, dsn: str, channel: str) -> None:
-        self._conn = psycopg.connect(dsn, autocommit=True, application_name="aion-listen")
-        # The channel name is built from a checked schema name: safe to splice.
-        self._conn.execute(f"LISTEN {channel}")
+        self._dsn = dsn
+        self._channel = channel
+        self._conn: psycopg.Connection[tuple[Any, ...]] | None = None
+        self._connect()
+
+    def _connect(self) -> None:
+        try:
+            conn = psycopg.connect(self._dsn, autocommit=True, application_name="aion-listen")
+            # The channel name is built from a checked schema name: safe to splice.
+            conn.execute(f"LISTEN {self._channel}")
+        except psycopg.Error:
+            self._conn = None  # polled until the server answers again
+            return
+        self._conn = conn
 
     def wait(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds; returns whether a notification arrived.
@@ -61,18 +72,31 @@ class Listener:
         Sleeps in ``select`` on the connection's socket (psycopg's own
         ``notifies(timeout=...)`` polls, which costs a busy worker CPU), then
         drains every notification already received, so a burst wakes once.
-        A broken connection returns False after the timeout (the caller polls).
+        A lost connection is dropped and made again on the next wait; until
+        then the caller just polls (it re-reads the tables anyway).
         """
+        conn = self._conn
+        if conn is None:
+            time.sleep(max(timeout, 0.0))
+            self._connect()
+            return False
         try:
-            ready, _, _ = select.select([self._conn.pgconn.socket], [], [], max(timeout, 0.0))
+            ready, _, _ = select.select([conn.pgconn.socket], [], [], max(timeout, 0.0))
             if not ready:
                 return False
-            return any(True for _ in self._conn.notifies(timeout=0.0))
+            if any(True for _ in conn.notifies(timeout=0.0)):
+                return True
+            conn.execute("SELECT 1")  # readable with nothing to read: is the server gone?
+            return False
         except (psycopg.Error, OSError, ValueError):
-            time.sleep(max(timeout, 0.0))  # keep the caller's pace
+            with contextlib.suppress(psycopg.Error):
+                conn.close()
+            self._conn = None
             return False
 
     def close(self) -> None:
         """Close the listening connection."""
-        with contextlib.suppress(psycopg.Error):
-            self._conn.close()
+        if self._conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                self._conn.close()
+            self._conn = None

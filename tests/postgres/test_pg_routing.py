@@ -9,6 +9,7 @@ batch, and the COMMIT notifies the listeners once.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -88,3 +89,20 @@ def test_a_child_ending_tells_a_parent_owned_elsewhere(store: PostgresStore, pg_
     assert closed.wait(5.0)
     closed.close()
     other.close()
+
+
+def test_a_listener_whose_connection_is_killed_reconnects(store: PostgresStore, admin: Any) -> None:
+    listener = Listener(store.dsn, work_channel(store.schema))
+    pids = [
+        r[0]
+        for r in admin.execute(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = 'aion-listen'"
+        ).fetchall()
+    ]
+    for pid in pids:
+        admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+    assert not listener.wait(1.0)  # the loss is noticed (and the connection dropped) ...
+    assert not listener.wait(0.1)  # ... then made again
+    admin.execute("SELECT pg_notify(%s, '')", [work_channel(store.schema)])
+    assert listener.wait(5.0)
+    listener.close()
