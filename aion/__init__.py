@@ -98,6 +98,7 @@ from aion._vocabulary import uuid4 as uuid4
 from aion._vocabulary import with_timeout as with_timeout
 
 if TYPE_CHECKING:
+    from aion._client import Client as Client
     from aion._engine import ActivityExecutor as ActivityExecutor
     from aion._engine import ActivityInfo as ActivityInfo
     from aion._engine import Engine as Engine
@@ -106,7 +107,6 @@ if TYPE_CHECKING:
     from aion._engine import WorkflowHandle as WorkflowHandle
     from aion._engine import activity_info as activity_info
     from aion._engine import run_attempt as run_attempt
-    from aion._client import Client as Client
     from aion._replay import Replayer as Replayer
     from aion._replay import ReplayResult as ReplayResult
     from aion._replay import ReplaySummary as ReplaySummary

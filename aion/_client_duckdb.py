@@ -55,7 +55,8 @@ class DuckDBClient:
         if fn is not None:
             problem = argument_problem(fn, args)
             if problem is not None:
-                raise WorkflowArgumentError(f"cannot start workflow {name!r}: {problem}.")
+                msg = f"cannot start workflow {name!r}: {problem}."
+                raise WorkflowArgumentError(msg)
         served, value = self.endpoint.call(
             "start", workflow=name, args=json_args, workflow_id=workflow_id
         )
@@ -100,7 +101,8 @@ class DuckDBClient:
             with self.endpoint.opened(write=False) as store:
                 info = store.info(workflow_id)
         if info is None:
-            raise WorkflowNotFound(f"no workflow with id {workflow_id!r} in this store.")
+            msg = f"no workflow with id {workflow_id!r} in this store."
+            raise WorkflowNotFound(msg)
         return info
 
     def history(self, workflow_id: str) -> list[Event]:
@@ -110,7 +112,8 @@ class DuckDBClient:
         with self.endpoint.opened(write=False) as store:
             events = store.history(workflow_id)
         if not events:
-            raise WorkflowNotFound(f"no workflow with id {workflow_id!r} in this store.")
+            msg = f"no workflow with id {workflow_id!r} in this store."
+            raise WorkflowNotFound(msg)
         return events
 
     def list(self, status: str | None, workflow_type: str | None) -> list[WorkflowInfo]:
@@ -127,7 +130,8 @@ class DuckDBClient:
         with self.endpoint.opened(write=False) as store:
             info = store.info(workflow_id)
             if info is None:
-                raise WorkflowNotFound(f"no workflow with id {workflow_id!r} in this store.")
+                msg = f"no workflow with id {workflow_id!r} in this store."
+                raise WorkflowNotFound(msg)
             history = store.history(workflow_id)
             timers = tuple(t for t in store.due_timers() if t.workflow_id == workflow_id)
         return describe_workflow(info, history, timers)
@@ -148,7 +152,8 @@ class DuckDBClient:
             raise NotRegisteredError(msg)
         result = replay(self.registry.workflows[started.name].fn, history, registry=self.registry)
         if result.interpreter is None:
-            raise QueryError(f"workflow {workflow_id!r} could not be replayed to answer {name!r}.")
+            msg_0 = f"workflow {workflow_id!r} could not be replayed to answer {name!r}."
+            raise QueryError(msg_0)
         return result.interpreter.query(name, *args)
 
     def result(self, workflow_id: str, timeout: float | None) -> Any:
@@ -160,5 +165,6 @@ class DuckDBClient:
                 return done()
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
-                raise TimeoutError(f"workflow {workflow_id!r} did not finish within {timeout}s.")
+                msg = f"workflow {workflow_id!r} did not finish within {timeout}s."
+                raise TimeoutError(msg)
             time.sleep(POLL_SECONDS if remaining is None else min(POLL_SECONDS, remaining))

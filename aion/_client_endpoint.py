@@ -67,7 +67,8 @@ def read_endpoint(db: str) -> tuple[int, int, str] | None:
         return None
     except OSError as exc:
         why = "it is a symbolic link" if exc.errno == errno.ELOOP else exc.strerror
-        raise ConfigurationError(f"refusing the worker endpoint file {path}: {why}.") from None
+        msg = f"refusing the worker endpoint file {path}: {why}."
+        raise ConfigurationError(msg) from None
     try:
         info = os.fstat(fd)
         if (
@@ -140,7 +141,8 @@ class EndpointClient:
             conn.close()
         if status != 200:
             message = (data.get("error") or {}).get("message", f"HTTP {status}")
-            raise StoreError(f"the worker serving {self.db!r} refused the request: {message}.")
+            msg_0 = f"the worker serving {self.db!r} refused the request: {message}."
+            raise StoreError(msg_0)
         if not data.get("ok"):
             raise _remote_error(data.get("error") or {})
         return True, data.get("value")
@@ -149,7 +151,8 @@ class EndpointClient:
     def opened(self, *, write: bool) -> Iterator[Store]:
         """The file itself, for one operation while no worker serves it."""
         if not write and not os.path.exists(self.db):
-            raise errors.WorkflowNotFound(f"there is no aion database at {self.db!r}.")
+            msg = f"there is no aion database at {self.db!r}."
+            raise errors.WorkflowNotFound(msg)
         store = DuckDBStore(self.db, read_only=not write)
         try:
             yield store
@@ -177,12 +180,12 @@ def append_one(store: Store, workflow_id: str, event_cls: Any, **fields: Any) ->
     """Record one event after a workflow's head (the file opened directly)."""
     info = store.info(workflow_id)
     if info is None:
-        raise errors.WorkflowNotFound(f"no workflow with id {workflow_id!r} in this store.")
+        msg = f"no workflow with id {workflow_id!r} in this store."
+        raise errors.WorkflowNotFound(msg)
     if info.status in ("completed", "failed", "cancelled"):
         what = "signal" if "name" in fields else "cancel request"
-        raise errors.WorkflowClosed(
-            f"workflow {workflow_id!r} is {info.status} and cannot take a {what}."
-        )
+        msg = f"workflow {workflow_id!r} is {info.status} and cannot take a {what}."
+        raise errors.WorkflowClosed(msg)
     event = event_cls(
         seq=info.last_seq + 1, run_id=info.run_id, recorded_at=datetime.now(UTC), **fields
     )

@@ -32,7 +32,8 @@ def outcome(info: WorkflowInfo, last_event: Callable[[], Event | None]) -> Calla
         reason = info.stalled_reason
 
         def stalled() -> Any:
-            raise WorkflowStalledError(f"workflow {workflow_id!r} is stalled: {reason}")
+            msg = f"workflow {workflow_id!r} is stalled: {reason}"
+            raise WorkflowStalledError(msg)
 
         return stalled
     if info.status not in TERMINAL_STATUSES:
@@ -45,8 +46,9 @@ def outcome(info: WorkflowInfo, last_event: Callable[[], Event | None]) -> Calla
         err = last.error
 
         def failed() -> Any:
+            msg = f"workflow {workflow_id!r} failed: {err.type}: {err.message}"
             raise WorkflowFailedError(
-                f"workflow {workflow_id!r} failed: {err.type}: {err.message}",
+                msg,
                 workflow_id=workflow_id,
                 error_type=err.type,
                 error_message=err.message,

@@ -67,7 +67,8 @@ class PostgresClient:
         if fn is not None:
             problem = argument_problem(fn, args)
             if problem is not None:
-                raise WorkflowArgumentError(f"cannot start workflow {name!r}: {problem}.")
+                msg = f"cannot start workflow {name!r}: {problem}."
+                raise WorkflowArgumentError(msg)
         workflow_id = workflow_id or str(uuid.uuid4())
         started = WorkflowStarted(
             seq=1,
@@ -82,9 +83,8 @@ class PostgresClient:
         except SequenceConflict:
             info = self.store.info(workflow_id)
             status = info.status if info is not None else "starting"
-            raise WorkflowAlreadyExists(
-                f"workflow {workflow_id!r} already exists ({status})."
-            ) from None
+            msg = f"workflow {workflow_id!r} already exists ({status})."
+            raise WorkflowAlreadyExists(msg) from None
         return workflow_id
 
     def signal(self, workflow_id: str, name: str, payload: Any) -> None:
@@ -98,13 +98,15 @@ class PostgresClient:
     def info(self, workflow_id: str) -> WorkflowInfo:
         info = self.store.info(workflow_id)
         if info is None:
-            raise WorkflowNotFound(f"no workflow with id {workflow_id!r} in this store.")
+            msg = f"no workflow with id {workflow_id!r} in this store."
+            raise WorkflowNotFound(msg)
         return info
 
     def history(self, workflow_id: str) -> list[Event]:
         events = self.store.history(workflow_id)
         if not events:
-            raise WorkflowNotFound(f"no workflow with id {workflow_id!r} in this store.")
+            msg = f"no workflow with id {workflow_id!r} in this store."
+            raise WorkflowNotFound(msg)
         return events
 
     def list(self, status: str | None, workflow_type: str | None) -> list[WorkflowInfo]:
@@ -141,7 +143,8 @@ class PostgresClient:
                 return done()
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
-                raise TimeoutError(f"workflow {workflow_id!r} did not finish within {timeout}s.")
+                msg = f"workflow {workflow_id!r} did not finish within {timeout}s."
+                raise TimeoutError(msg)
             if self._listener is None:
                 self._listener = Listener(self.store.dsn, closed_channel(self.store.schema))
             wait = POLL_SECONDS if remaining is None else min(POLL_SECONDS, remaining)

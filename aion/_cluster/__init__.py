@@ -31,4 +31,5 @@ def __getattr__(name: str) -> Any:
         from aion._cluster._fenced import FencedStore
 
         return FencedStore
-    raise AttributeError(f"module 'aion._cluster' has no attribute {name!r}")
+    msg = f"module 'aion._cluster' has no attribute {name!r}"
+    raise AttributeError(msg)

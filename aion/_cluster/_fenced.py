@@ -86,8 +86,9 @@ class FencedStore:
         """One fenced, routed transaction; consumes the inbox messages already recorded."""
         with self._lock:
             if self.lost:
+                msg = f"worker session {self.session.session_id} is over: {self.lost_reason}"
                 raise FencedError(
-                    f"worker session {self.session.session_id} is over: {self.lost_reason}",
+                    msg,
                     workflow_id=batch[0].workflow_id if batch else "",
                 )
             consume = sorted(self.pending_consume)
@@ -99,10 +100,11 @@ class FencedStore:
                 raise
             except StoreInvalidatedError:
                 if not self._landed_after_loss(batch, consume):
-                    raise StoreConflictError(
+                    msg = (
                         "the connection to PostgreSQL was lost before the batch committed; "
                         "it was not recorded and is tried again."
-                    ) from None
+                    )
+                    raise StoreConflictError(msg) from None
                 routed = {i.workflow_id for i in batch if not self._own(i)}
             else:
                 routed = {p.workflow_id for p in posts}

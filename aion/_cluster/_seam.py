@@ -21,85 +21,58 @@ Everything else (steps, commits, activities, timers) is the ordinary engine.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aion import _codec
 from aion._cluster._fenced import FencedStore
-from aion._engine._recovery import revive
-from aion._engine._startup import _start_successor
-from aion._engine._timers import TimerQueue
+from aion._engine._inbox import AttemptReport
+from aion._engine._recovery import OPEN_STATUSES
+from aion._engine._recovery import adopt as adopt_infos
 from aion._errors import FencedError
-from aion._events import TERMINAL_STATUSES, CancelRequested, SignalReceived
+from aion._events import CancelRequested, Decision, SignalReceived
 from aion.store import Claim, InboxMessage
 
 if TYPE_CHECKING:
     from aion._engine._engine import Engine
+    from aion._engine._runtime import Runtime
 
 
 def adopt(engine: Engine, store: FencedStore, claims: Sequence[Claim]) -> int:
     """Bring claimed workflows into the running engine; returns how many were adopted."""
-    with engine._cond:
-        fresh = [c for c in claims if c.workflow_id not in engine._instances]
+    rt = engine._runtime
+    with rt.cond:
         store.add_claims(claims)
-        if not fresh:
-            return 0
-        ids = [c.workflow_id for c in fresh]
-        histories = store.histories(ids)
-        timers: dict[str, list[Any]] = {}
-        for timer in store.due_timers():
-            if timer.workflow_id in histories:
-                timers.setdefault(timer.workflow_id, []).append(timer)
-        for workflow_id in ids:
-            info = store.info(workflow_id)
-            history = histories.get(workflow_id, [])
-            if info is None or not history or info.status in TERMINAL_STATUSES:
-                continue
-            inst = revive(engine, workflow_id, history, previous=info)
-            engine._instances[workflow_id] = inst
-            engine._heads[workflow_id] = info.last_seq
-            engine._collect(inst)
-            if info.status == "continued_as_new" and inst.interp is not None:
-                _start_successor(engine, inst, history[-1])
-                continue
-            if inst.interp is None or inst.interp.status != "running":
-                continue
-            for timer in timers.get(workflow_id, []):
-                if timer.run_id == inst.run_id:
-                    engine._timers.arm(
-                        (workflow_id, timer.run_id, timer.ordinal), timer.fire_at, timer.kind
-                    )
-            for key, spec in inst.activities.items():
-                engine._specs[key] = spec
-                if not spec.waiting_retry:
-                    engine._dispatch(key, spec, spec.attempts + 1)
-            for ordinal, child_id in inst.interp.pending_children().items():
-                engine._check_child(inst, ordinal, child_id)
-        engine._cond.notify_all()
-        return len(fresh)
+        fresh = [c.workflow_id for c in claims if c.workflow_id not in rt.state.instances]
+        infos = [i for i in (store.info(w) for w in fresh) if i and i.status in OPEN_STATUSES]
+        adopt_infos(rt, infos)
+        rt.cond.notify_all()
+        return len(infos)
 
 
 def deliver(engine: Engine, store: FencedStore) -> int:
     """Hand the session's inbox messages to the engine as events; returns how many."""
-    with engine._cond:
+    rt = engine._runtime
+    with rt.cond:
         messages = [
             m
             for m in store.pg.inbox_for(store.session)
             if m.message_id not in store.pending_consume
         ]
         for message in messages:
-            _deliver_one(engine, message)
+            _deliver_one(rt, message)
             store.pending_consume.add(message.message_id)
         if messages:
-            if not engine._queue:
+            if not rt.state.queue:
                 store.flush_consumed()  # nothing to record (e.g. the workflow closed meanwhile)
-            engine._cond.notify_all()
+            rt.cond.notify_all()
         return len(messages)
 
 
-def _deliver_one(engine: Engine, message: InboxMessage) -> None:
+def _deliver_one(rt: Runtime, message: InboxMessage) -> None:
+    state = rt.state
     workflow_id = message.workflow_id
-    inst = engine._instances.get(workflow_id)
-    if inst is None or inst.status == "closed" or engine._decided_end(workflow_id):
+    inst = state.instances.get(workflow_id)
+    if inst is None or inst.status == "closed" or state.decided_end(workflow_id):
         return  # it has ended: a request for a closed workflow is dropped, as in one process
     body = _codec.loads(message.payload) if message.payload is not None else {}
     if message.kind == "signal":
@@ -108,35 +81,33 @@ def _deliver_one(engine: Engine, message: InboxMessage) -> None:
             "payload": body.get("payload"),
             "sender": body.get("sender"),
         }
-        engine._enqueue(workflow_id, SignalReceived, fields)
+        state.enqueue(workflow_id, Decision(kind=SignalReceived, fields=fields))
     elif message.kind == "cancel":
-        engine._enqueue(workflow_id, CancelRequested, {"reason": body.get("reason")})
+        reason = {"reason": body.get("reason")}
+        state.enqueue(workflow_id, Decision(kind=CancelRequested, fields=reason))
     elif message.kind == "child" and inst.interp is not None:
         child_id = body["child_id"]
         for ordinal, pending in inst.interp.pending_children().items():
             if pending == child_id:
-                engine._check_child(inst, ordinal, child_id)
+                rt.check_child(inst, ordinal, child_id)
 
 
 def reset(engine: Engine, why: str) -> None:
     """Forget every workflow (the lease is lost); requests still waiting fail with `FencedError`."""
-    with engine._cond:
-        while engine._inbox:
-            item = engine._inbox.popleft()
-            if item[0] != "activity":  # an activity's late result: its attempt is forgotten
-                ticket = item[-1]
-                ticket.error = FencedError(
-                    f"the worker's session ended before this request was recorded: {why}",
-                    workflow_id=str(item[1]),
-                )
-                ticket.done = True
-        engine._queue.clear()
-        engine._heads.clear()
-        engine._instances.clear()
-        engine._specs.clear()
-        engine._inflight.clear()
-        engine._timers = TimerQueue()
-        engine._told.clear()
-        engine._unrecorded.clear()
-        engine._resident.clear()
-        engine._cond.notify_all()
+    rt = engine._runtime
+    with rt.cond:
+        while rt.inbox:
+            item = rt.inbox.popleft()
+            if isinstance(item, AttemptReport):
+                continue  # an activity's late result: its attempt is forgotten
+            item.ticket.error = FencedError(
+                f"the worker's session ended before this request was recorded: {why}",
+                workflow_id=item.workflow_id,
+            )
+            item.ticket.done = True
+        for workflow_id in {*rt.state.instances, *rt.state.queue}:
+            rt.release(workflow_id)
+        rt.state.heads.clear()
+        rt.state.told.clear()
+        rt.state.unrecorded.clear()
+        rt.cond.notify_all()

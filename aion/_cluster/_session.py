@@ -87,10 +87,10 @@ def serve(
                 store._lose(exc)
             finally:
                 inner.set()
-                with engine._cond:
-                    engine._cond.notify_all()
+                with engine._runtime.cond:
+                    engine._runtime.cond.notify_all()
                 thread.join()
-            if stop.is_set() or engine._closed:
+            if stop.is_set() or engine._runtime.closed:
                 return
             # The session is over (lost lease, fenced append, lost store): start another.
             why = store.lost_reason or "the engine loop stopped"
@@ -124,7 +124,7 @@ def _reattach(engine: Engine, old: FencedStore, stop: threading.Event) -> None:
             stop.wait(pause)
             continue
         new.only_owned = False
-        with engine._cond:
+        with engine._runtime.cond:
             engine.store = new
         adopt(engine, new, new.pg.owned(new.session))
         return
@@ -159,6 +159,6 @@ def _drive(
                 if len(claims) == CLAIM_BATCH:
                     continue  # more may be waiting: claim again before sleeping
         deliver(engine, store)
-        with engine._cond:
-            engine._cond.notify_all()  # a caller waiting on another worker's workflow looks again
+        with engine._runtime.cond:  # a caller waiting on another worker's workflow looks again
+            engine._runtime.cond.notify_all()
         listener.wait(max(min(poll, next_beat - time.monotonic()), 0.0))

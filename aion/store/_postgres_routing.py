@@ -92,8 +92,9 @@ def route(
                 kind, payload = message_for(event)
             except FencedError as exc:
                 owner = row.owner if row else None
+                msg = f"workflow {item.workflow_id!r} belongs to session {owner}: {exc}"
                 raise FencedError(
-                    f"workflow {item.workflow_id!r} belongs to session {owner}: {exc}",
+                    msg,
                     workflow_id=item.workflow_id,
                 ) from None
             posts.append(

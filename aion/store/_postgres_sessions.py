@@ -156,7 +156,8 @@ class WorkerSessions:
                 [workflow_id],
             ).fetchone()
             if row is None:
-                raise WorkflowNotFound(f"no workflow with id {workflow_id!r} in this store.")
+                msg = f"no workflow with id {workflow_id!r} in this store."
+                raise WorkflowNotFound(msg)
             if row[0] in TERMINAL_STATUSES:
                 what = "signal" if kind == "signal" else "cancel request"
                 msg = f"workflow {workflow_id!r} is {row[0]} and cannot take a {what}."

@@ -332,7 +332,8 @@ def _check_isolated(
                 f"the replay interpreter with PYTHONHASHSEED={hash_seed} could not replay "
                 f"the histories of {setup.name}:\n{answer.get('fatal')}"
             )
-            raise NotDeterministicError(f"{msg}\nHash seeds: {used}\n{_seed_line(seed)}")
+            msg_0 = f"{msg}\nHash seeds: {used}\n{_seed_line(seed)}"
+            raise NotDeterministicError(msg_0)
         for (wid, _), (schedule, made), res in zip(histories, made_by, answer, strict=True):
             if not res["ok"]:
                 why = res["divergence"] or res["error"]
