@@ -73,7 +73,7 @@ class ClusterWorker:
         try:
             _session.serve(
                 engine,
-                lambda inner: Engine.serve(engine, inner),
+                engine._serve_loop,
                 stop,
                 max_owned=self.max_owned,
                 poll_seconds=self.poll_seconds,

@@ -1,7 +1,10 @@
 """A worker of the multi-worker tests: ``python -m tests.postgres.cluster_worker URL LEASE``.
 
-Serves `cluster_flows` until SIGTERM (a clean stop ends its session); prints
-``ready`` once its first session is registered.
+Exactly what a user runs on each machine, ``aion.Engine(url, ...).serve()``,
+with the lease given in the URL (``aion_lease``). Serves `cluster_flows`
+until SIGTERM (a clean stop ends its session); prints ``ready`` once its
+first session is registered and its claims recovered. It logs each session
+it loses to stderr (the chaos check counts them).
 """
 
 from __future__ import annotations
@@ -11,8 +14,13 @@ import signal
 import sys
 import threading
 
-from aion._cluster import ClusterWorker
+import aion
 from tests.postgres.cluster_flows import ACTIVITIES, WORKFLOWS
+
+
+def with_lease(url: str, lease: float) -> str:
+    """``url`` with ``aion_lease`` set."""
+    return f"{url}{'&' if '?' in url else '?'}aion_lease={lease}"
 
 
 def main() -> None:
@@ -20,14 +28,12 @@ def main() -> None:
     url, lease = sys.argv[1], float(sys.argv[2])
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    worker = ClusterWorker(url, workflows=WORKFLOWS, activities=ACTIVITIES, lease_seconds=lease)
-    thread = threading.Thread(target=worker.serve, args=(stop,), daemon=True)
-    thread.start()
-    while not worker.started.wait(0.05) and thread.is_alive():
-        pass
+    engine = aion.Engine(with_lease(url, lease), workflows=WORKFLOWS, activities=ACTIVITIES)
     print("ready", flush=True)
-    while thread.is_alive():
-        thread.join(0.2)
+    try:
+        engine.serve(stop)
+    finally:
+        engine.close()
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import pytest
 
 import aion
 from aion import _codec
+from aion._cluster._fenced import FencedStore
 from aion._engine._commit import commit, landed
 from aion.store import Append, PostgresStore, open_store
 from aion.store._postgres_url import split_schema
@@ -245,7 +246,7 @@ def test_read_only_opens_create_nothing_and_refuse_appends(pg_url: str, admin: A
 
 def test_postgres_scheme_alias_opens_the_same_store(pg_url: str) -> None:
     with aion.Engine(pg_url.replace("postgresql://", "postgres://", 1)) as engine:
-        assert isinstance(engine.store, PostgresStore)
+        assert isinstance(engine.store, FencedStore) and isinstance(engine.store.pg, PostgresStore)
         engine.store.append([Append(workflow_id="w", expected_seq=0, events=[started()])])
     again = open_store(pg_url)
     try:
