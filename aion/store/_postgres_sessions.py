@@ -15,8 +15,10 @@ from typing import Any
 
 import psycopg
 
-from aion._errors import LeaseExpired, StoreError
+from aion._errors import LeaseExpired, StoreError, WorkflowClosed, WorkflowNotFound
+from aion._events import TERMINAL_STATUSES
 from aion.store import _postgres_leases as leases
+from aion.store import _postgres_notify as notify
 from aion.store._postgres_leases import Claim, InboxMessage, Session
 
 
@@ -134,6 +136,74 @@ class WorkerSessions:
             ).fetchone()
         assert row is not None
         return int(row[0])
+
+    def request(self, workflow_id: str, kind: str, payload: str) -> int:
+        """Post a signal or cancel for an open workflow, checked and posted in one transaction.
+
+        The workflow's row is locked ``FOR SHARE`` while the message is
+        inserted, so it cannot close between the check and the post; its
+        owner (or whoever claims it next, woken by NOTIFY at COMMIT) records
+        the message as an event and deletes it in that same transaction.
+
+        Raises:
+            aion.WorkflowNotFound: No such workflow.
+            aion.WorkflowClosed: It has finished.
+        """
+        s = self.schema
+        with self._guard("post to") as conn, conn.transaction():
+            row = conn.execute(
+                f"SELECT status FROM {s}.workflows WHERE workflow_id = %s FOR SHARE",
+                [workflow_id],
+            ).fetchone()
+            if row is None:
+                msg = f"no workflow with id {workflow_id!r} in this store."
+                raise WorkflowNotFound(msg)
+            if row[0] in TERMINAL_STATUSES:
+                what = "signal" if kind == "signal" else "cancel request"
+                msg = f"workflow {workflow_id!r} is {row[0]} and cannot take a {what}."
+                raise WorkflowClosed(msg)
+            posted = conn.execute(
+                f"INSERT INTO {s}.inbox (workflow_id, kind, payload) "
+                "VALUES (%s, %s, %s::json) RETURNING message_id",
+                [workflow_id, kind, payload],
+            ).fetchone()
+            notify.after_commit(conn, s, work=True, closed=False)
+        assert posted is not None
+        return int(posted[0])
+
+    def owned(self, session: Session) -> list[Claim]:
+        """The workflows ``session`` owns now (after a claim or a creation), with their epochs."""
+        with self._guard("read") as conn:
+            rows = conn.execute(
+                f"SELECT workflow_id, workflow_type, epoch, last_seq FROM {self.schema}.workflows "
+                "WHERE owner = %s",
+                [session.session_id],
+            ).fetchall()
+        return leases.claims_from(rows)
+
+    def inbox_for(self, session: Session, *, limit: int = 1000) -> list[InboxMessage]:
+        """Messages waiting for workflows ``session`` owns, in posting order."""
+        s = self.schema
+        with self._guard("read") as conn:
+            rows = conn.execute(
+                f"SELECT i.message_id, i.workflow_id, i.kind, i.payload::text, i.posted_at "
+                f"FROM {s}.inbox i JOIN {s}.workflows w ON w.workflow_id = i.workflow_id "
+                "WHERE w.owner = %s ORDER BY i.message_id LIMIT %s",
+                [session.session_id, limit],
+            ).fetchall()
+        return [
+            InboxMessage(message_id=m, workflow_id=w, kind=k, payload=p, posted_at=at)
+            for m, w, k, p, at in rows
+        ]
+
+    def inbox_ids(self, message_ids: Iterable[int]) -> list[int]:
+        """Which of ``message_ids`` are still waiting (not consumed)."""
+        with self._guard("read") as conn:
+            rows = conn.execute(
+                f"SELECT message_id FROM {self.schema}.inbox WHERE message_id = ANY(%s)",
+                [list(message_ids)],
+            ).fetchall()
+        return sorted(int(r[0]) for r in rows)
 
     def inbox(self, workflow_ids: Iterable[str]) -> list[InboxMessage]:
         """Messages waiting for the given workflows, in posting order."""

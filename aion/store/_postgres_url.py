@@ -2,8 +2,9 @@
 
 ``postgresql://`` and ``postgres://`` URLs name a PostgreSQL store wherever a
 database path is accepted (``aion.Engine(...)``, ``aion --db``, ``AION_DB``).
-One query parameter is aion's, not libpq's: ``aion_schema`` chooses the schema
-the tables live in; it is removed before the URL reaches the driver.
+Two query parameters are aion's, not libpq's: ``aion_schema`` chooses the
+schema the tables live in, ``aion_lease`` the seconds of a worker session's
+lease (engines only); both are removed before the URL reaches the driver.
 """
 
 from __future__ import annotations
@@ -12,6 +13,10 @@ import re
 from typing import Final
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from aion._errors import ConfigurationError
+
+#: Query parameters that are aion's (never passed to libpq).
+AION_PARAMETERS: Final = ("aion_schema", "aion_lease")
 #: The URL schemes that mean PostgreSQL.
 SCHEMES: Final = ("postgresql://", "postgres://")
 _PASSWORD = re.compile(r"(://[^:/@]*:)[^@]*@")
@@ -23,7 +28,7 @@ def is_postgres_url(target: str) -> bool:
 
 
 def split_schema(url: str, default: str = "aion") -> tuple[str, str]:
-    """``(url without aion_schema, schema)`` for a PostgreSQL URL."""
+    """``(url without aion's parameters, schema)`` for a PostgreSQL URL."""
     parts = urlsplit(url)
     query = parse_qsl(parts.query, keep_blank_values=True)
     schema = default
@@ -31,9 +36,28 @@ def split_schema(url: str, default: str = "aion") -> tuple[str, str]:
     for key, value in query:
         if key == "aion_schema":
             schema = value
-        else:
+        elif key not in AION_PARAMETERS:
             kept.append((key, value))
     return urlunsplit(parts._replace(query=urlencode(kept))), schema
+
+
+def lease_seconds(url: str, default: float) -> float:
+    """The ``aion_lease`` of a PostgreSQL URL (``default`` when absent).
+
+    Raises:
+        aion.ConfigurationError: It is not a number of seconds above 0.1.
+    """
+    for key, value in parse_qsl(urlsplit(url).query, keep_blank_values=True):
+        if key == "aion_lease":
+            try:
+                seconds = float(value)
+            except ValueError:
+                seconds = 0.0
+            if not seconds > 0.1:  # also refuses nan
+                msg = f"aion_lease={value!r} in the database URL must be seconds above 0.1."
+                raise ConfigurationError(msg)
+            return seconds
+    return default
 
 
 def redact(dsn: str) -> str:

@@ -11,6 +11,7 @@ from aion_cli.main import cli
 from click.testing import CliRunner
 
 import aion
+from aion._cluster._fenced import FencedStore
 from aion.store import PostgresStore
 
 
@@ -38,7 +39,8 @@ def looping(rounds: int, total: int):  # type: ignore[no-untyped-def]
 def test_a_workflow_runs_end_to_end_and_survives_a_reopen(pg_url: str, epoch: datetime) -> None:
     clock = aion.ManualClock(start=epoch)
     engine = aion.Engine(pg_url, workflows=[looping, kid], activities=[add], clock=clock)
-    assert isinstance(engine.store, PostgresStore)
+    # A PostgreSQL engine is a cluster member: its store is its session's fenced view.
+    assert isinstance(engine.store, FencedStore) and isinstance(engine.store.pg, PostgresStore)
     engine.start(looping, 3, 0, workflow_id="w")
     with_signal = None
     try:
@@ -103,7 +105,7 @@ def test_db_init_creates_and_checks_the_schema(pg_url: str, pg_database: str) ->
     assert missing.exit_code == 3 and "there is no aion schema" in missing.output
     made = runner.invoke(cli, ["db", "init", "--db", pg_url])
     assert made.exit_code == 0, made.output
-    assert "(version 1) is ready" in made.output
+    assert "(version 2) is ready" in made.output
     again = runner.invoke(cli, ["--db", pg_url, "db", "init"])
     assert again.exit_code == 0, again.output
     schema = pg_url.rsplit("=", 1)[1]

@@ -15,6 +15,7 @@ import pytest
 
 import aion
 from aion import _codec
+from aion._cluster._fenced import FencedStore
 from aion._engine._commit import commit, landed
 from aion.store import Append, PostgresStore, open_store
 from aion.store._postgres_url import split_schema
@@ -212,8 +213,8 @@ def test_foreign_and_newer_schemas_are_refused(pg_database: str, admin: Any) -> 
     ).fetchone()[0] == ["orders"]  # fmt: skip
     dsn, _ = split_schema(pg_database)
     PostgresStore(dsn, schema="later").close()
-    admin.execute("UPDATE later.meta SET value = '2' WHERE key = 'schema_version'")
-    with pytest.raises(aion.ForeignStoreError, match=r"newer aion \(schema version 2"):
+    admin.execute("UPDATE later.meta SET value = '3' WHERE key = 'schema_version'")
+    with pytest.raises(aion.ForeignStoreError, match=r"newer aion \(schema version 3"):
         PostgresStore(dsn, schema="later")
     with pytest.raises(aion.StoreError, match="schema name 'Bad-Name' is not usable"):
         PostgresStore(dsn, schema="Bad-Name")
@@ -245,7 +246,7 @@ def test_read_only_opens_create_nothing_and_refuse_appends(pg_url: str, admin: A
 
 def test_postgres_scheme_alias_opens_the_same_store(pg_url: str) -> None:
     with aion.Engine(pg_url.replace("postgresql://", "postgres://", 1)) as engine:
-        assert isinstance(engine.store, PostgresStore)
+        assert isinstance(engine.store, FencedStore) and isinstance(engine.store.pg, PostgresStore)
         engine.store.append([Append(workflow_id="w", expected_seq=0, events=[started()])])
     again = open_store(pg_url)
     try:
@@ -274,3 +275,29 @@ def test_text_postgres_cannot_hold_is_a_typed_error(store: PostgresStore) -> Non
     assert store.workflows() == []
     store.append([Append(workflow_id="ok", expected_seq=0, events=[started()])])  # still usable
     assert [i.workflow_id for i in store.workflows()] == ["ok"]
+
+
+def test_a_version_1_schema_is_upgraded_on_open(pg_url: str, admin: Any) -> None:
+    schema = pg_url.rsplit("=", 1)[1]
+    open_store(pg_url).close()
+    admin.execute(f"ALTER TABLE {schema}.events DROP COLUMN written_by")
+    admin.execute(f"UPDATE {schema}.meta SET value = '1' WHERE key = 'schema_version'")
+    reopened = open_store(pg_url)
+    reopened.append([Append(workflow_id="w", expected_seq=0, events=[started()])])
+    reopened.close()
+    version = admin.execute(f"SELECT value FROM {schema}.meta WHERE key = 'schema_version'")
+    assert version.fetchone() == ("2",)
+    writer = admin.execute(f"SELECT written_by FROM {schema}.events WHERE workflow_id = 'w'")
+    assert writer.fetchall() == [(None,)]  # an unfenced writer (a client) is no session
+
+
+def test_aion_parameters_never_reach_libpq_and_a_bad_lease_is_refused() -> None:
+    from aion.store._postgres_url import lease_seconds
+
+    url = "postgresql://me@db/x?aion_schema=s&aion_lease=4.5&connect_timeout=3"
+    assert split_schema(url) == ("postgresql://me@db/x?connect_timeout=3", "s")
+    assert lease_seconds(url, 30.0) == 4.5
+    assert lease_seconds("postgresql://me@db/x", 30.0) == 30.0
+    for bad in ("0.05", "soon", "nan"):
+        with pytest.raises(aion.ConfigurationError, match=r"must be seconds above 0\.1"):
+            lease_seconds(f"postgresql://me@db/x?aion_lease={bad}", 30.0)

@@ -1,0 +1,190 @@
+"""`FencedStore`: a `PostgresStore` as one worker session sees it.
+
+The engine's runtime appends batches without knowing about sessions; this
+wrapper makes every one of them a fenced, routed append of the session:
+
+* the session's claimed epochs are presented (`aion.store.Fence`), so an
+  append after a takeover is refused inside its own transaction;
+* events for workflows another session owns become inbox messages
+  (`aion.store._postgres_routing`), in the same transaction;
+* inbox messages the runtime has recorded as events are deleted in that
+  same transaction (``consume``), so each is recorded exactly once;
+* workflows the batch creates (children, continue-as-new keeps its row)
+  join the session's fence.
+
+Once a fence refuses an append, or a heartbeat finds the lease gone, the
+wrapper is *lost*: the worker throws its engine away and starts over with a
+new session (its workflows are someone else's now).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from aion._errors import (
+    FencedError,
+    LeaseExpired,
+    StoreConflictError,
+    StoreError,
+    StoreInvalidatedError,
+)
+from aion._events import Event
+from aion.store import Append, Claim, Fence, Session, TimerInfo, WorkflowInfo
+from aion.store._postgres import CREATED_EPOCH, PostgresStore
+
+log = logging.getLogger("aion.cluster")
+
+
+class FencedStore:
+    """The store protocol over ``store``, fenced for ``session``.
+
+    Args:
+        store: The PostgreSQL store (its connection is shared by the worker's threads).
+        session: The registered session.
+        claims: Workflows the session claimed before the engine starts.
+    """
+
+    def __init__(self, store: PostgresStore, session: Session, claims: Iterable[Claim]) -> None:
+        self.pg = store
+        self.session = session
+        self.path = store.path
+        self.epochs: dict[str, int] = {c.workflow_id: c.epoch for c in claims}
+        #: Inbox messages handed to the runtime, deleted by the next append that commits.
+        self.pending_consume: set[int] = set()
+        #: While the engine recovers at open, `workflows` lists only the session's own.
+        self.only_owned = False
+        self.lost = False
+        self.lost_reason = ""
+        self.appends = 0
+        self._closed = False
+        self._lock = threading.RLock()
+
+    def add_claims(self, claims: Iterable[Claim]) -> None:
+        """Workflows claimed since the engine started."""
+        with self._lock:
+            for claim in claims:
+                self.epochs[claim.workflow_id] = claim.epoch
+
+    def fence(self) -> Fence:
+        """What the session's appends present now."""
+        return Fence(session_id=self.session.session_id, epochs=dict(self.epochs))
+
+    def owns(self, workflow_id: str) -> bool:
+        """Whether the session holds ``workflow_id`` (claimed or created by it)."""
+        return workflow_id in self.epochs
+
+    def _lose(self, exc: Exception) -> None:
+        self.lost = True
+        self.lost_reason = str(exc)
+
+    # --- the store protocol --------------------------------------------------------
+
+    def append(self, batch: Sequence[Append]) -> None:
+        """One fenced, routed transaction; consumes the inbox messages already recorded."""
+        with self._lock:
+            if self.lost:
+                msg = f"worker session {self.session.session_id} is over: {self.lost_reason}"
+                raise FencedError(
+                    msg,
+                    workflow_id=batch[0].workflow_id if batch else "",
+                )
+            consume = sorted(self.pending_consume)
+            fence = self.fence()
+            try:
+                posts = self.pg.append_routed(batch, fence=fence, consume=consume)
+            except (FencedError, LeaseExpired) as exc:
+                self._lose(exc)
+                raise
+            except StoreInvalidatedError:
+                if not self._landed_after_loss(batch, consume):
+                    msg = (
+                        "the connection to PostgreSQL was lost before the batch committed; "
+                        "it was not recorded and is tried again."
+                    )
+                    raise StoreConflictError(msg) from None
+                routed = {i.workflow_id for i in batch if not self._own(i)}
+            else:
+                routed = {p.workflow_id for p in posts}
+            self.pending_consume.difference_update(consume)
+            self.appends += 1
+            for item in batch:
+                if item.expected_seq == 0 and item.workflow_id not in routed | self.epochs.keys():
+                    self.epochs[item.workflow_id] = CREATED_EPOCH
+
+    def _own(self, item: Append) -> bool:
+        """Whether the session wrote ``item`` itself (not routed to another owner's inbox)."""
+        return item.workflow_id in self.epochs or item.expected_seq == 0
+
+    def _landed_after_loss(self, batch: Sequence[Append], consume: Sequence[int]) -> bool:
+        """After a lost connection: reconnect and judge whether the batch committed.
+
+        The engine's own judgement compares every head of the batch, but the
+        heads of routed workflows never move (their events became inbox rows),
+        so the session judges by what it wrote itself: its own workflows'
+        heads, or else the inbox messages the batch consumed.
+
+        Raises:
+            aion.StoreInvalidatedError: The server cannot be reached again.
+        """
+        self.pg.reopen()
+        own = [item for item in batch if self._own(item)]
+        if own:
+            heads = []
+            for item in own:
+                info = self.pg.info(item.workflow_id)
+                heads.append(info.last_seq if info is not None else 0)
+            return all(h >= a.expected_seq + len(a.events) for h, a in zip(heads, own, strict=True))
+        if consume:
+            return not self.pg.inbox_ids(consume)
+        # Only inbox posts (an in-process signal to another owner's workflow): nothing tells
+        # whether they landed; posting again risks a duplicate rather than a loss.
+        return False
+
+    def flush_consumed(self) -> None:
+        """Delete recorded-or-dropped inbox messages when no batch is coming to carry them."""
+        with self._lock:
+            if self.pending_consume and not self.lost:
+                self.append([])
+
+    def history(self, workflow_id: str) -> list[Event]:
+        return self.pg.history(workflow_id)
+
+    def histories(self, workflow_ids: Iterable[str] | None = None) -> dict[str, list[Event]]:
+        return self.pg.histories(workflow_ids)
+
+    def info(self, workflow_id: str) -> WorkflowInfo | None:
+        return self.pg.info(workflow_id)
+
+    def workflows(
+        self, *, status: str | None = None, workflow_type: str | None = None
+    ) -> list[WorkflowInfo]:
+        infos = self.pg.workflows(status=status, workflow_type=workflow_type)
+        if self.only_owned:
+            return [i for i in infos if i.workflow_id in self.epochs]
+        return infos
+
+    def due_timers(self, now: datetime | None = None) -> list[TimerInfo]:
+        return self.pg.due_timers(now)
+
+    def reopen(self) -> None:
+        self.pg.reopen()
+
+    def close(self) -> None:
+        """End the session if it is still live (its workflows are released at once), then close.
+
+        Idempotent; a lost session is left to expire (it may not write anyway).
+        """
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        try:
+            if not self.lost:
+                self.pg.end_session(self.session)
+        except StoreError as exc:
+            log.warning("aion could not end worker session %s: %s", self.session.session_id, exc)
+        finally:
+            self.pg.close()
