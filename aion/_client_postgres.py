@@ -21,9 +21,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aion import _codec
-from aion._client_outcome import outcome
 from aion._definitions import Registry, workflow_definition
 from aion._engine._handle import WorkflowDescription, describe_workflow
+from aion._engine._results import final_outcome
 from aion._errors import (
     NotRegisteredError,
     QueryError,
@@ -138,7 +138,7 @@ class PostgresClient:
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             info = self.info(workflow_id)
-            done = outcome(info, lambda: self.store.history(workflow_id)[-1])
+            done = final_outcome(info, lambda: self.store.history(workflow_id)[-1], None)
             if done is not None:
                 return done()
             remaining = None if deadline is None else deadline - time.monotonic()

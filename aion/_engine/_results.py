@@ -1,8 +1,9 @@
 """A workflow's final outcome as its caller sees it: the result, or the error to raise.
 
-`Engine.run_until_complete` and `WorkflowHandle.result` answer from history
-alone (the recorded JSON value, the recorded error), so the answer is the
-same before and after a restart.
+`Engine.run_until_complete`, `WorkflowHandle.result` and `aion.Client.result`
+(in a process that runs no worker) answer from history alone (the recorded JSON
+value, the recorded error), so the answer is the same before and after a
+restart, and in every process.
 """
 
 from __future__ import annotations
