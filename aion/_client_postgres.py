@@ -21,7 +21,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aion import _codec
-from aion._definitions import Registry, workflow_definition
+from aion._client_args import start_fields
+from aion._definitions import Registry
 from aion._engine._handle import WorkflowDescription, describe_workflow
 from aion._engine._results import final_outcome
 from aion._errors import (
@@ -29,11 +30,9 @@ from aion._errors import (
     QueryError,
     SequenceConflict,
     WorkflowAlreadyExists,
-    WorkflowArgumentError,
     WorkflowNotFound,
 )
 from aion._events import Event, WorkflowStarted
-from aion._interpreter._support import argument_problem
 from aion._replay import replay
 from aion.store import Append, WorkflowInfo
 from aion.store._postgres import PostgresStore
@@ -57,18 +56,7 @@ class PostgresClient:
         self.store.close()
 
     def start(self, workflow: Any, args: tuple[Any, ...], workflow_id: str | None) -> str:
-        if isinstance(workflow, str):
-            name = workflow
-            fn = self.registry.workflows[name].fn if name in self.registry.workflows else None
-        else:
-            definition = workflow_definition(workflow)
-            name, fn = definition.name, definition.fn
-        json_args = _codec.to_jsonable(list(args), f"the input of workflow {name!r}")
-        if fn is not None:
-            problem = argument_problem(fn, args)
-            if problem is not None:
-                msg = f"cannot start workflow {name!r}: {problem}."
-                raise WorkflowArgumentError(msg)
+        name, json_args, code = start_fields(self.registry, workflow, args)
         workflow_id = workflow_id or str(uuid.uuid4())
         started = WorkflowStarted(
             seq=1,
@@ -77,6 +65,7 @@ class PostgresClient:
             name=name,
             args=json_args,
             workflow_id=workflow_id,
+            code=code,
         )
         try:
             self.store.append([Append(workflow_id=workflow_id, expected_seq=0, events=[started])])

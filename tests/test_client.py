@@ -21,6 +21,9 @@ def test_without_a_worker_the_client_records_and_a_worker_runs_it_later(tmp_path
     with pytest.raises(aion.WorkflowArgumentError, match="cannot start workflow 'approval'"):
         client.start(approval, "a", "b")
     assert client.start(approval, "o-1", workflow_id="a-1") == "a-1"
+    started = client.history("a-1")[0]
+    assert isinstance(started, aion.events.WorkflowStarted)
+    assert started.code == "tests.cli.sample_workflows:approval"  # the CLI finds it without -m
     with pytest.raises(aion.WorkflowAlreadyExists, match="'a-1' already exists"):
         client.start(approval, "o-1", workflow_id="a-1")
     client.signal("a-1", "approve", True)
