@@ -134,9 +134,7 @@ def revive(
         recorded=[e for e in segment if e.FAMILY == "decision"],
         history=segment,
     )
-    interp.start()
-    for event in segment[1:]:
-        interp.feed(event)
+    interp.replay_from(segment[1:])
     if not interp.replaying:
         # Every recorded decision is matched: the events are only needed again to
         # report a divergence during replay, so a resident workflow does not keep
