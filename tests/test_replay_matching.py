@@ -1,4 +1,4 @@
-"""Replay matches a call by comparing its values with the recorded ones, as strictly as digests.
+"""Issue 16's fast paths (match by value, Call, held guard, cached policies) change nothing.
 
 The fast path (issue 16) compares a replayed call's arguments with the
 recorded ones instead of hashing them, skips the source line, and holds the
@@ -9,6 +9,7 @@ is said to wait, and that a runaway loop met during replay still stalls.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -181,3 +182,17 @@ def test_a_call_passed_by_keyword_is_matched_as_strictly(now: Any, diverges: boo
 
     result = aion.replay(by_keyword, _history(1))
     assert (result.divergence is not None) is diverges, result.divergence
+
+
+def test_a_recorded_policy_is_structured_once_and_exactly() -> None:
+    from aion._engine._instance import recorded_policy
+    from aion._interpreter._support import policy_json
+
+    policy = aion.RetryPolicy(max_attempts=7, non_retryable=["ValueError"])
+    shared = policy_json(policy)
+    assert recorded_policy(shared) == policy
+    assert recorded_policy(shared) is recorded_policy(shared)  # by identity (events made live)
+    read_back = json.loads(json.dumps(shared))  # a fresh dict, as a store read gives
+    assert recorded_policy(read_back) is recorded_policy(shared)  # by text
+    other = {**read_back, "max_attempts": 2}
+    assert recorded_policy(other).max_attempts == 2
