@@ -36,7 +36,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "signal",
         "Send signal NAME with PAYLOAD (a JSON value; default null) to workflow ID.",
     ),
-    "query": ("query_cmd", "query", "Answer query NAME of workflow ID (ARGS are JSON values)."),
+    "query": (
+        "query_cmd",
+        "query",
+        "Answer query NAME of workflow ID (ARGS are JSON values); --format csv for tables.",
+    ),
     "cancel": (
         "cancel_cmd",
         "cancel",
