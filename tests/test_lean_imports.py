@@ -53,6 +53,14 @@ def test_the_store_package_imports_no_driver() -> None:
     assert loaded("import aion.store\nfrom aion.store import MemoryStore, Store") == set()
 
 
+def test_the_codec_builds_its_converter_only_when_a_value_needs_it() -> None:
+    plain = "from aion import codec\nassert codec.to_jsonable({'a': [1, 'b']}) == {'a': [1, 'b']}"
+    assert loaded(plain) == set()
+    dated = "import datetime\nfrom aion import codec\ncodec.to_jsonable(datetime.date(2026, 1, 1))"
+    assert loaded(dated) == {"cattrs"}
+    assert loaded("from aion import codec\ncodec.CONVERTER.unstructure(1)") == {"cattrs"}
+
+
 def test_a_duckdb_store_loads_duckdb_when_asked_for() -> None:
     assert "duckdb" in loaded("from aion.store import DuckDBStore")
     assert "duckdb" in loaded("import aion\naion.DuckDBStore")
