@@ -310,6 +310,10 @@ def event_from_dict(data: Mapping[str, Any]) -> Event:
     if cls is None:
         msg = f"unknown event kind {kind!r} at seq {fields.get('seq', '?')}."
         raise HistoryError(msg)
+    try:  # what our encoder wrote takes the prebuilt plan (no cattrs)
+        return _rowcodec.decode_dict(kind, fields)
+    except Exception:  # Slow, or bad data: the converter words the error
+        pass
     conv, errors = _built()
     errors = (*errors, ArithmeticError)
     try:
