@@ -64,3 +64,21 @@ def test_the_codec_builds_its_converter_only_when_a_value_needs_it() -> None:
 def test_a_duckdb_store_loads_duckdb_when_asked_for() -> None:
     assert "duckdb" in loaded("from aion.store import DuckDBStore")
     assert "duckdb" in loaded("import aion\naion.DuckDBStore")
+
+
+SERVER = """
+import io, runpy, sys
+sys.argv = ["_isolated.py"]
+sys.stdin = io.StringIO()  # no request: the server imports, then stdin ends
+runpy.run_path({path!r}, run_name="__main__")
+"""
+
+
+def test_a_replay_server_of_the_kit_imports_only_what_a_replay_needs() -> None:
+    # Each assert_deterministic call starts a dozen of these, one per hash seed.
+    path = str(ROOT / "aion" / "testing" / "_isolated.py")
+    assert loaded(SERVER.format(path=path)) == set()
+
+
+def test_the_kit_imports_duckdb_only_for_store_duckdb() -> None:
+    assert loaded("import aion.testing") == set()
