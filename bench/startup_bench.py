@@ -140,12 +140,10 @@ def run_all() -> list[Row]:
 
 
 def main() -> None:
-    """Print one line per figure."""
-    for r in run_all():
-        met = {True: "met", False: "NOT met", None: ""}[r["ok"]]
-        print(
-            f"{r['what']:34} {r['value']:8.0f} {r['unit']}  {r['target']:>10} {met:8} {r['detail']}"
-        )
+    """Print the rows as BENCHMARKS.md's table shows them."""
+    from bench.__main__ import _table
+
+    print(_table(run_all()))
 
 
 if __name__ == "__main__":
