@@ -3,9 +3,9 @@
 import aion
 import aion.codec
 import aion.describe
-import aion.otel
 import aion.events
 import aion.interpreter
+import aion.otel
 
 EXPECTED = [
     "ActivityDefinition",
