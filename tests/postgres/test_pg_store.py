@@ -341,3 +341,27 @@ def test_aion_parameters_never_reach_libpq_and_a_bad_lease_is_refused() -> None:
     for bad in ("0.05", "soon", "nan"):
         with pytest.raises(aion.ConfigurationError, match=r"must be seconds above 0\.1"):
             lease_seconds(f"postgresql://me@db/x?aion_lease={bad}", 30.0)
+
+
+def test_aion_release_idle_is_read_from_the_url_and_checked() -> None:
+    from aion._cluster import ClusterWorker
+    from aion.store._postgres_url import release_idle_seconds
+
+    url = "postgresql://me@db/x?aion_release_idle=2.5&connect_timeout=3"
+    assert split_schema(url) == ("postgresql://me@db/x?connect_timeout=3", "aion")
+    assert release_idle_seconds(url, 60.0) == 2.5
+    assert release_idle_seconds("postgresql://me@db/x", 60.0) == 60.0
+    assert release_idle_seconds("postgresql://me@db/x?aion_release_idle=off", 60.0) is None
+    for bad in ("0", "-1", "soon", "nan", "inf"):
+        with pytest.raises(
+            aion.ConfigurationError, match=r"aion_release_idle=.* above 0, or 'off'"
+        ):
+            release_idle_seconds(f"postgresql://me@db/x?aion_release_idle={bad}", 60.0)
+    with pytest.raises(aion.ConfigurationError, match="release_idle_seconds must be above 0"):
+        ClusterWorker("postgresql://me@db/x", workflows=[_a_flow], release_idle_seconds=0)
+
+
+@aion.workflow
+def _a_flow():  # type: ignore[no-untyped-def]
+    return 1
+    yield
