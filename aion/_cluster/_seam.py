@@ -35,14 +35,16 @@ from aion._cluster._fenced import FencedStore
 from aion._engine._inbox import AttemptReport
 from aion._engine._recovery import OPEN_STATUSES
 from aion._engine._recovery import adopt as adopt_infos
-from aion._engine._residency import idle
+from aion._engine._residency import evicted, idle
 from aion._errors import FencedError
 from aion._events import CancelRequested, Decision, SignalReceived
 from aion.store import Claim, InboxMessage
 
 if TYPE_CHECKING:
     from aion._engine._engine import Engine
+    from aion._engine._instance import Instance
     from aion._engine._runtime import Runtime
+    from aion._engine._state import EngineState
 
 
 def adopt(engine: Engine, store: FencedStore, claims: Sequence[Claim]) -> int:
@@ -130,8 +132,9 @@ def release_idle(engine: Engine, store: FencedStore, watch: IdleSince, seconds: 
 
     Idle is the engine's own notion (`aion._engine._residency.idle`: nothing
     queued, no activity in flight, no decision untaken), waiting on a child
-    included, plus: no request of a caller waiting in the engine's inbox, and
-    (checked by the database, in the releasing statement) no inbox message.
+    included, and a workflow evicted by ``max_resident`` is idle; plus: no
+    request of a caller waiting in the engine's inbox, and (checked by the
+    database, in the releasing statement) no inbox message.
     A workflow mid-commit cannot be seen: the sweep holds the engine's lock,
     which every step holds throughout. The database release, the fence and
     the engine's memory change under that one lock, so no step writes a
@@ -153,7 +156,7 @@ def release_idle(engine: Engine, store: FencedStore, watch: IdleSince, seconds: 
                 workflow_id not in store.epochs
                 or workflow_id in asked
                 or workflow_id in state.unrecorded
-                or not idle(inst, state.queue, children=True)
+                or not (idle(inst, state.queue, children=True) or _evicted_idle(inst, state))
             ):
                 continue
             idle_now.add(workflow_id)
@@ -166,6 +169,11 @@ def release_idle(engine: Engine, store: FencedStore, watch: IdleSince, seconds: 
         for workflow_id in released:
             rt.release(workflow_id)
         return released
+
+
+def _evicted_idle(inst: Instance, state: EngineState) -> bool:
+    """An evicted workflow (``max_resident``) was idle when evicted and has not woken since."""
+    return evicted(inst) and inst.workflow_id not in state.queue
 
 
 def reset(engine: Engine, why: str) -> None:

@@ -250,3 +250,28 @@ def test_in_process_signals_and_child_ends_reach_released_workflows(
     replayer = aion.Replayer([parent, worker_kid, waits], [held])
     for wid, history in histories.items():
         assert replayer.replay(history, wid).divergence is None
+
+
+def test_workflows_evicted_by_max_resident_are_released_too(pg_url: str, admin: Any) -> None:
+    schema = pg_url.rsplit("=", 1)[1]
+    engine = aion.Engine(with_lease(_url(pg_url), 5), workflows=[waits], max_resident=1)
+    stop = threading.Event()
+    thread = threading.Thread(target=engine.serve, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        handles = [engine.start(waits, workflow_id=w) for w in ("e1", "e2", "e3")]
+
+        def evicted() -> int:
+            with engine._runtime.cond:
+                return sum(i.interp is None for i in engine._runtime.state.instances.values())
+
+        until("two of them gave up their interpreter", lambda: evicted() == 2)
+        for wid in ("e1", "e2", "e3"):
+            until(f"{wid} released", lambda w=wid: _released(admin, schema, w))
+        for number, (wid, handle) in enumerate(zip(("e1", "e2", "e3"), handles, strict=True)):
+            engine.signal(wid, "wake", number)
+            assert handle.result(timeout=30) == number
+    finally:
+        stop.set()
+        thread.join(30)
+        engine.close()
