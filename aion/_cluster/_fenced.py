@@ -130,14 +130,14 @@ class FencedStore:
             # after a lost connection: it carries a fresh marker key instead, every attempt.
             post_only = bool(batch) and not consume and not any(self._own(i) for i in batch)
             marker = uuid.uuid4().hex if post_only else None
-            pid = self.pg.backend_pid
+            backend = self.pg.backend
             try:
                 posts = self.pg.append_routed(batch, fence=fence, consume=consume, marker=marker)
             except (FencedError, LeaseExpired) as exc:
                 self._lose(exc)
                 raise
             except StoreInvalidatedError:
-                if not self._landed_after_loss(batch, consume, marker, pid):
+                if not self._landed_after_loss(batch, consume, marker, backend):
                     msg = (
                         "the connection to PostgreSQL was lost before the batch committed; "
                         "it was not recorded and is tried again."
@@ -157,7 +157,11 @@ class FencedStore:
         return item.workflow_id in self.epochs or item.expected_seq == 0
 
     def _landed_after_loss(
-        self, batch: Sequence[Append], consume: Sequence[int], marker: str | None, pid: int
+        self,
+        batch: Sequence[Append],
+        consume: Sequence[int],
+        marker: str | None,
+        backend: tuple[int, datetime | None],
     ) -> bool:
         """After a lost connection: reconnect and judge whether the batch committed.
 
@@ -165,8 +169,8 @@ class FencedStore:
         heads of routed workflows never move (their events became inbox rows),
         so the session judges by what it wrote itself: its own workflows'
         heads, else the inbox messages the batch consumed, else (a batch that
-        only posts) its marker row. First the old server process ``pid`` must
-        be gone: a COMMIT it was still running could land after the look.
+        only posts) its marker row. First the old server process ``backend``
+        must be gone: a COMMIT it was still running could land after the look.
 
         Raises:
             aion.StoreInvalidatedError: The server cannot be reached again.
@@ -175,10 +179,10 @@ class FencedStore:
                 starts over from what the database holds).
         """
         self.pg.reopen()
-        if not self.pg.wait_backend_gone(pid):
+        if not self.pg.wait_backend_gone(backend):
             msg = (
-                f"after a lost connection, PostgreSQL process {pid} of the interrupted commit "
-                "did not end, so whether it landed cannot be known; the session is given up."
+                f"after a lost connection, PostgreSQL process {backend[0]} of the interrupted "
+                "commit did not end, so whether it landed cannot be known; the session is given up."
             )
             exc = FencedError(msg, workflow_id=batch[0].workflow_id if batch else "")
             self._lose(exc)

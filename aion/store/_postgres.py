@@ -139,6 +139,10 @@ class PostgresStore(WorkerSessions):
             raise StoreError(msg) from None
         try:
             self._conn.execute("SET TimeZone = 'UTC'")
+            row = self._conn.execute(
+                "SELECT backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()"
+            ).fetchone()
+            self._backend_start: datetime | None = row[0] if row is not None else None
             self._set_idle_timeout(self._idle_timeout)
             if self.read_only:
                 self._conn.execute("SET default_transaction_read_only = on")
@@ -315,27 +319,36 @@ class PostgresStore(WorkerSessions):
     # --- judging a transaction after a lost connection --------------------------------
 
     @property
-    def backend_pid(self) -> int:
-        """The server process of the current connection (0 once it is closed)."""
-        with self._lock:
-            return int(self._conn.info.backend_pid)
+    def backend(self) -> tuple[int, datetime | None]:
+        """The server process of the current connection: its pid and when it started.
 
-    def wait_backend_gone(self, pid: int, limit: float = BACKEND_WAIT_SECONDS) -> bool:
-        """Wait until server process ``pid`` has ended; ends it if it outlives half of ``limit``.
+        The start time tells that process apart from a later one the server
+        gave the same pid.
+        """
+        with self._lock:
+            return int(self._conn.info.backend_pid), self._backend_start
+
+    def wait_backend_gone(
+        self, backend: tuple[int, datetime | None], limit: float = BACKEND_WAIT_SECONDS
+    ) -> bool:
+        """Wait until server process ``backend`` has ended (ended by us after half ``limit``).
 
         A COMMIT the server was still running when the connection broke can
         become visible after a new connection looked: judged before the old
         backend is gone, "not landed" could turn true a moment later. Once it
         has ended, the transaction's outcome is fixed. Returns whether it ended.
         """
+        pid, started = backend
         if pid <= 0:
             return True
         deadline = time.monotonic() + limit
         terminate_at: float | None = time.monotonic() + limit / 2
+        same = "pid = %(pid)s AND (%(started)s::timestamptz IS NULL OR backend_start = %(started)s)"
+        params = {"pid": pid, "started": started}
         with self._guard("read") as conn:
             while True:
                 row = conn.execute(
-                    "SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [pid]
+                    f"SELECT count(*) FROM pg_stat_activity WHERE {same}", params
                 ).fetchone()
                 if row is not None and row[0] == 0:
                     return True
@@ -343,7 +356,10 @@ class PostgresStore(WorkerSessions):
                 if now >= deadline:
                     return False
                 if terminate_at is not None and now >= terminate_at:
-                    conn.execute("SELECT pg_terminate_backend(%s)", [pid])
+                    conn.execute(
+                        f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE {same}",
+                        params,
+                    )
                     terminate_at = None
                 time.sleep(0.01)
 

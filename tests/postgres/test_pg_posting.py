@@ -104,11 +104,11 @@ def test_a_post_only_batch_cut_at_commit_is_posted_exactly_once(
     store = session_on(pg, ["waiter"], 30.0)
     engine = aion.Engine(store=store, workflows=[waiter])  # recovers only what it claimed
     try:
-        old_pid = pg.backend_pid
+        old_backend = pg.backend
         pg.armed = True
         engine.signal("a", "hello", 7)  # the whole batch: one post to another session's workflow
         assert not pg.armed
-        assert pg.backend_pid != old_pid  # the connection really was lost and replaced
+        assert pg.backend != old_backend  # the connection really was lost and replaced
         if proxy is not None:
             assert proxy.cuts == 1  # the COMMIT's answer was dropped after it committed
         rows = admin.execute(f"SELECT workflow_id, kind FROM {schema}.inbox").fetchall()
@@ -137,3 +137,22 @@ def test_old_markers_are_purged_when_a_session_registers(store: PostgresStore, a
     store.register_session(workflow_types=["waiter"])
     assert admin.execute(f"SELECT batch_key FROM {s}.posted").fetchall() == [("new",)]
     assert store.posted("new") and not store.posted("old")
+
+
+def test_judging_waits_for_the_old_backend_and_ends_one_that_lingers(
+    store: PostgresStore, pg_url: str
+) -> None:
+    dsn, schema = split_schema(pg_url)
+    lingering = PostgresStore(dsn, schema=schema)  # stands for a backend still running a COMMIT
+    pid, started = lingering.backend
+    assert started is not None
+    try:
+        later = started.replace(year=started.year + 1)
+        # Same pid, another start: a later process the server gave that pid; never touched.
+        assert store.wait_backend_gone((pid, later), limit=0.2)
+        assert lingering.info("x") is None  # still alive
+        assert store.wait_backend_gone((pid, started), limit=4.0)  # ended at half the limit
+        with pytest.raises(aion.StoreInvalidatedError):
+            lingering.info("x")
+    finally:
+        lingering.close()
