@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from aion.store import Store, is_postgres_url, open_store
-from aion.store._postgres_leases import DEFAULT_LEASE_SECONDS
-from aion.store._postgres_url import lease_seconds
+from aion.store._postgres_leases import DEFAULT_LEASE_SECONDS, DEFAULT_RELEASE_IDLE_SECONDS
+from aion.store._postgres_url import lease_seconds, release_idle_seconds
 
 if TYPE_CHECKING:
     from aion._engine._engine import Engine
@@ -25,17 +25,19 @@ if TYPE_CHECKING:
 def open_engine_store(target: str, workflow_types: Iterable[str]) -> Store:
     """The store of an engine opened on ``target`` (see the module docstring).
 
-    The session's lease is ``aion_lease`` from the URL (30 s by default).
+    The session's lease is ``aion_lease`` from the URL (30 s by default), and
+    ``aion_release_idle`` how long an idle workflow is kept (60 s; ``off``).
     """
     if not is_postgres_url(target):
         return open_store(target)
     lease = lease_seconds(target, DEFAULT_LEASE_SECONDS)
+    release = release_idle_seconds(target, DEFAULT_RELEASE_IDLE_SECONDS)
     store = open_store(target)  # a missing psycopg, a foreign schema: the usual errors
     from aion._cluster._session import session_on
     from aion.store._postgres import PostgresStore
 
     assert isinstance(store, PostgresStore)
-    return session_on(store, sorted(workflow_types), lease)
+    return session_on(store, sorted(workflow_types), lease, release_idle=release)
 
 
 def recovered(store: Store) -> None:
