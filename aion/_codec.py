@@ -14,15 +14,19 @@ replay interpreter of the determinism kit).
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import hashlib
 import json
 import math
 import threading
+import typing
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
+
+import attrs
 
 from aion import _rowcodec
 from aion._errors import CodecError, HistoryError
@@ -214,7 +218,58 @@ def loads(text: str) -> Any:
 
 #: What `quick_structure` answers when only the converter can decide.
 NOT_QUICK: Final = object()
-_SHAPES: dict[int, tuple[Any, type | None]] = {}
+_SHAPES: dict[int, tuple[Any, Any]] = {}
+_FIELD_SCALARS: Final = (str, int, float, bool)
+
+
+class _Record:
+    """How to build a flat record class (every field a JSON scalar) without the converter.
+
+    Only when the JSON object has exactly the fields, each of exactly its
+    annotated type, is the class called with them, which is what cattrs does
+    then; anything else (a missing or extra key, an int for a float, a bool
+    for an int) is left to the converter, so the two never disagree.
+    """
+
+    __slots__ = ("cls", "fields")
+
+    def __init__(self, cls: type, fields: tuple[tuple[str, type], ...]) -> None:
+        self.cls = cls
+        self.fields = fields
+
+    def build(self, value: Any) -> Any:
+        if type(value) is not dict or len(value) != len(self.fields):
+            return NOT_QUICK
+        for name, kind in self.fields:
+            if type(value.get(name)) is not kind:
+                return NOT_QUICK
+        return self.cls(**value)
+
+
+def _record_plan(type_: Any) -> _Record | None:
+    """A `_Record` for a dataclass or attrs class whose fields are all JSON scalars, else None."""
+    if not isinstance(type_, type):
+        return None
+    if dataclasses.is_dataclass(type_):
+        fields = dataclasses.fields(type_)
+        if not all(f.init for f in fields):
+            return None
+        names = [f.name for f in fields]
+    elif attrs.has(type_):
+        attributes = attrs.fields(type_)
+        if not all(a.init and a.alias == a.name for a in attributes):
+            return None
+        names = [a.name for a in attributes]
+    else:
+        return None
+    try:
+        hints = typing.get_type_hints(type_)
+    except Exception:  # an annotation that does not resolve: the converter decides
+        return None
+    kinds = [hints.get(name) for name in names]
+    if not names or not all(k in _FIELD_SCALARS for k in kinds):
+        return None
+    return _Record(type_, tuple((n, k) for n, k in zip(names, kinds, strict=True) if k))
 
 
 def quick_structure(value: Any, type_: Any) -> Any:
@@ -232,12 +287,18 @@ def quick_structure(value: Any, type_: Any) -> Any:
         if len(_SHAPES) > 4096:
             _SHAPES.clear()
         try:
-            shape = _SHALLOW.get(type_)
+            shape: Any = _SHALLOW.get(type_)
         except TypeError:  # an unhashable annotation
             shape = None
+        if shape is None:
+            shape = _record_plan(type_)
         entry = _SHAPES[id(type_)] = (type_, shape)
     shape = entry[1]
-    if shape is not None and type(value) is shape:
+    if shape is None:
+        return NOT_QUICK
+    if type(shape) is _Record:
+        return shape.build(value)
+    if type(value) is shape:
         return value if shape in _JSON_SCALARS else shape(value)
     return NOT_QUICK
 
