@@ -3,8 +3,9 @@
     nox -s bench                          the full run (what BENCHMARKS.md shows)
     AION_BENCH_SCALE=0.05 nox -s bench    a quick smoke run (writes BENCHMARKS.smoke.md)
 
-Sections can be chosen with ``AION_BENCH_ONLY=replay,engine,postgres,startup``
-(``postgres`` needs a server: ``AION_BENCH_POSTGRES``, default the local one;
+Sections can be chosen with ``AION_BENCH_ONLY=replay,read,engine,postgres,startup``
+(``read`` is replay from a DuckDB file against a raw read of the same rows, each
+a fresh process; ``postgres`` needs a server: ``AION_BENCH_POSTGRES``, default the local one;
 ``startup`` is the CPU of ``import aion``, ``aion --help``, ``aion list`` and one
 determinism-kit call, each a fresh process).
 """
@@ -86,7 +87,7 @@ def _table(rows: list[Row]) -> str:
 
 def main() -> None:
     """Run the selected sections and write the report."""
-    sections = os.environ.get("AION_BENCH_ONLY", "replay,engine,postgres,startup")
+    sections = os.environ.get("AION_BENCH_ONLY", "replay,read,engine,postgres,startup")
     only = set(filter(None, sections.split(",")))
     machine = _machine()
     started = time.perf_counter()
@@ -96,6 +97,10 @@ def main() -> None:
 
         rows += replay_bench.run_all()
         print(_table(rows), flush=True)
+    if "read" in only:
+        from bench import read_ratio
+
+        rows += read_ratio.run_all()
     if "engine" in only:
         from bench import engine_bench
 
