@@ -15,6 +15,7 @@ pins that no package holds an import circle):
 * ``_vocabulary``  the functions that make them (`call`, `sleep`, `collect_all`, ...)
 * ``_codec``       the one cattrs converter and JSON
 * ``store``        history stores (`DuckDBStore`, `PostgresStore`, `MemoryStore`)
+* ``_endpoint``    the worker endpoint protocol, both halves (public face: ``endpoint``)
 * ``_interpreter`` the pure interpreter that drives generators from events
 * ``_replay``      offline replay (`replay`, `Replayer`)
 * ``_engine``      the live engine: `Engine` over a `Runtime` (the step loop),
@@ -28,6 +29,7 @@ Public modules beside this facade, for reading histories and building tools
 
 * ``events``       the history model: the event classes `Engine.history()` returns
 * ``codec``        the JSON codec values and events are recorded with
+* ``endpoint``     the worker endpoint protocol (a worker's loopback listener and its client)
 * ``describe``     one-line events and workflow descriptions, worded as aion does
 * ``interpreter``  the interpreter, to step a workflow through its history
 * ``fixtures``     replay fixture files (load, write, check)

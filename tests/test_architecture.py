@@ -165,6 +165,7 @@ LAYERS = (
     "aion._vocabulary",
     "aion._codec",
     "aion.store",
+    "aion._endpoint",
     "aion._interpreter",
     "aion._replay",
     "aion._engine",

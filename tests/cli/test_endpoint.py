@@ -13,10 +13,19 @@ import sys
 import time
 from pathlib import Path
 
+import attrs
 import pytest
-from aion_cli.endpoint import EndpointClient, EndpointServer, endpoint_file, read_endpoint
-from aion_cli.errors import RemoteError
+from aion_cli.errors import classify
 
+import aion
+from aion.endpoint import (
+    EndpointClient,
+    EndpointError,
+    EndpointServer,
+    RemoteError,
+    endpoint_file,
+    read_endpoint,
+)
 from tests.cli.conftest import Invoke
 
 
@@ -33,7 +42,12 @@ def _post(port: int, headers: dict[str, str]) -> tuple[int, dict[str, object]]:
 
 def test_endpoint_serves_only_requests_carrying_the_secret(tmp_path: Path) -> None:
     db = str(tmp_path / "x.duckdb")
-    server = EndpointServer(db, {"ping": lambda args: "pong", "boom": lambda args: 1 / 0})
+
+    def missing(args: object) -> None:
+        raise aion.WorkflowNotFound("no workflow with id 'x' in this store.")
+
+    handlers = {"ping": lambda args: "pong", "boom": lambda args: 1 / 0, "missing": missing}
+    server = EndpointServer(db, handlers, classify=classify)
     server.start()
     try:
         path = endpoint_file(db)
@@ -53,9 +67,15 @@ def test_endpoint_serves_only_requests_carrying_the_secret(tmp_path: Path) -> No
             client.call("boom")
         assert raised.value.type_name == "ZeroDivisionError"
         assert raised.value.code == 3
-        forged = EndpointClient(type(endpoint)(endpoint.port, endpoint.pid, "forged", endpoint.db))
-        with pytest.raises(RemoteError, match="wrong or missing secret"):
+        assert type(raised.value.rebuilt()) is aion.AionError  # not one of aion's: the root
+        with pytest.raises(RemoteError) as raised:
+            client.call("missing")
+        assert (raised.value.code, raised.value.hint) == classify(aion.WorkflowNotFound("x"))
+        assert isinstance(raised.value.rebuilt(), aion.WorkflowNotFound)  # as aion.Client raises
+        forged = EndpointClient(attrs.evolve(endpoint, secret="forged"))
+        with pytest.raises(EndpointError, match="wrong or missing secret") as refused:
             forged.call("ping")
+        assert classify(refused.value)[0] == 3 and "stale or was replaced" in refused.value.hint
     finally:
         server.stop()
     assert not endpoint_file(db).exists()
