@@ -43,6 +43,7 @@ from aion import events as events
 from aion._clock import Clock as Clock
 from aion._clock import ManualClock as ManualClock
 from aion._clock import SystemClock as SystemClock
+from aion._cluster._open import register as _register_cluster
 from aion._commands import ChildHandle as ChildHandle
 from aion._commands import Command as Command
 from aion._commands import ParentClose as ParentClose
@@ -159,6 +160,10 @@ def __dir__() -> list[str]:
 
 
 __version__ = "0.1.0"
+
+# The layers are wired here: an engine on a PostgreSQL URL joins the cluster (a layer
+# above the engine, which it never imports); registering loads nothing.
+_register_cluster()
 
 __all__ = [
     "ActivityDefinition",

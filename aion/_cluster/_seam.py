@@ -33,11 +33,11 @@ from aion._events import CancelRequested, Decision, SignalReceived
 from aion.store import Claim, InboxMessage
 
 if TYPE_CHECKING:
-    from aion._engine._engine import Engine
+    from aion._engine._member import Member
     from aion._engine._runtime import Runtime
 
 
-def adopt(engine: Engine, store: FencedStore, claims: Sequence[Claim]) -> int:
+def adopt(engine: Member, store: FencedStore, claims: Sequence[Claim]) -> int:
     """Bring claimed workflows into the running engine; returns how many were adopted."""
     rt = engine._runtime
     with rt.cond:
@@ -49,7 +49,7 @@ def adopt(engine: Engine, store: FencedStore, claims: Sequence[Claim]) -> int:
         return len(infos)
 
 
-def deliver(engine: Engine, store: FencedStore) -> int:
+def deliver(engine: Member, store: FencedStore) -> int:
     """Hand the session's inbox messages to the engine as events; returns how many."""
     rt = engine._runtime
     with rt.cond:
@@ -92,7 +92,7 @@ def _deliver_one(rt: Runtime, message: InboxMessage) -> None:
                 rt.check_child(inst, ordinal, child_id)
 
 
-def reset(engine: Engine, why: str) -> None:
+def reset(engine: Member, why: str) -> None:
     """Forget every workflow (the lease is lost); requests still waiting fail with `FencedError`."""
     rt = engine._runtime
     with rt.cond:

@@ -29,7 +29,7 @@ from aion.store._postgres import PostgresStore
 from aion.store._postgres_notify import Listener, work_channel
 
 if TYPE_CHECKING:
-    from aion._engine._engine import Engine
+    from aion._engine._member import Member
 
 log = logging.getLogger("aion.cluster")
 
@@ -47,22 +47,31 @@ def open_session(
 
 
 def session_on(
-    pg: PostgresStore, types: Sequence[str], lease_seconds: float, limit: int = CLAIM_BATCH
+    pg: PostgresStore,
+    types: Sequence[str],
+    lease_seconds: float,
+    limit: int = CLAIM_BATCH,
+    *,
+    cls: type[FencedStore] = FencedStore,
 ) -> FencedStore:
-    """`open_session` on a store already open (closed again if the session cannot start)."""
+    """`open_session` on a store already open (closed again if the session cannot start).
+
+    ``cls`` is the fenced store's class (`aion._cluster._member.MemberStore`
+    for an engine that serves itself as a member).
+    """
     try:
         session = pg.register_session(workflow_types=types, lease_seconds=lease_seconds)
         claims = pg.claim(session, limit=limit)
     except BaseException:
         pg.close()
         raise
-    store = FencedStore(pg, session, claims)
+    store = cls(pg, session, claims)
     store.only_owned = True  # until the engine's recovery has read the workflow list
     return store
 
 
 def serve(
-    engine: Engine,
+    engine: Member,
     loop: Callable[[threading.Event], None],
     stop: threading.Event,
     *,
@@ -111,7 +120,7 @@ def _run(loop: Callable[[threading.Event], None], inner: threading.Event) -> Non
         inner.set()
 
 
-def _reattach(engine: Engine, old: FencedStore, stop: threading.Event) -> None:
+def _reattach(engine: Member, old: FencedStore, stop: threading.Event) -> None:
     """Open a new session like ``old`` and adopt its claims into ``engine``."""
     pause = min(1.0, old.session.lease_seconds / 3)
     while not stop.is_set():
@@ -131,7 +140,7 @@ def _reattach(engine: Engine, old: FencedStore, stop: threading.Event) -> None:
 
 
 def _drive(
-    engine: Engine,
+    engine: Member,
     store: FencedStore,
     stop: threading.Event,
     inner: threading.Event,
