@@ -359,7 +359,6 @@ class PostgresBackend(LocalBackend):
     def __init__(self, db: str, store: Store) -> None:
         super().__init__(store)
         self.db = db
-        self.writable = True
         self._client: aion.Client | None = None
 
     def _writer(self) -> aion.Client:

@@ -14,7 +14,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from aion_cli.main import cli
@@ -33,20 +33,19 @@ def _cli(url: str, *args: str) -> Result:
 
 
 @pytest.fixture
-def worker(pg_url: str) -> Iterator[ClusterWorker]:
-    """A cluster worker, started only when a test calls ``worker.begin()``."""
+def start_worker(pg_url: str) -> Iterator[Callable[[], None]]:
+    """Starts a cluster worker on the test's database when called (stopped at the end)."""
     node = ClusterWorker(pg_url, workflows=[approval], activities=[charge], lease_seconds=5)
     stop = threading.Event()
     thread = threading.Thread(target=node.serve, args=(stop,), daemon=True)
-    node.begin = thread.start  # type: ignore[attr-defined]
-    yield node
+    yield thread.start
     stop.set()
     if thread.is_alive():
         thread.join(timeout=30)
 
 
 def test_start_signal_cancel_with_no_worker_then_a_worker_runs_them(
-    pg_url: str, worker: ClusterWorker
+    pg_url: str, start_worker: Callable[[], None]
 ) -> None:
     started = _cli(pg_url, "start", APPROVAL, "o-1", "--id", "a-1", "--json")
     assert started.exit_code == 0, started.output
@@ -91,7 +90,7 @@ def test_start_signal_cancel_with_no_worker_then_a_worker_runs_them(
     asked = _cli(pg_url, "query", "a-1", "stage")  # replayed here under the recorded code
     assert (asked.exit_code, asked.stdout) == (0, '"charging"\n')
 
-    worker.begin()  # type: ignore[attr-defined]
+    start_worker()
     with aion.Client(pg_url) as client:
         assert client.result("a-1", timeout=60) == {"receipt": "rcpt-o-1-100", "approved": True}
         with pytest.raises(aion.WorkflowCancelledError):
