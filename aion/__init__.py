@@ -38,8 +38,6 @@ Public modules beside this facade, for reading histories and building tools
 import importlib
 from typing import TYPE_CHECKING, Any
 
-# Imported so `aion.events.ActivityCompleted` works after a plain `import aion`.
-from aion import events as events
 from aion._clock import Clock as Clock
 from aion._clock import ManualClock as ManualClock
 from aion._clock import SystemClock as SystemClock
@@ -101,6 +99,7 @@ from aion._vocabulary import uuid4 as uuid4
 from aion._vocabulary import with_timeout as with_timeout
 
 if TYPE_CHECKING:
+    from aion import events as events
     from aion._client import Client as Client
     from aion._engine import ActivityExecutor as ActivityExecutor
     from aion._engine import ActivityInfo as ActivityInfo
@@ -138,7 +137,11 @@ _LAZY = {
     "MemoryStore": "aion.store",
 }
 
-_SUBMODULES = frozenset({"store", "codec", "describe", "interpreter", "fixtures", "testing"})
+#: Submodules `aion.<name>` reaches after a plain `import aion` (``aion.events.WorkflowStarted``),
+#: imported on first use: the event classes alone are a third of `import aion`.
+_SUBMODULES = frozenset(
+    {"events", "store", "codec", "describe", "interpreter", "fixtures", "testing"}
+)
 
 
 def __getattr__(name: str) -> Any:

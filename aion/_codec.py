@@ -5,6 +5,11 @@ are unstructured by the converter into JSON values and stored as JSON text, so
 DuckDB's JSON functions can read them. They are structured back into the
 annotated type where they are consumed. Events become rows (stores) and dicts
 (fixtures) through the same converter. Payloads are JSON only: never pickle.
+
+The converter (and cattrs) is built on first use: the common paths (plain
+JSON values, events our own encoder wrote) never need it, and importing and
+configuring cattrs is a sizeable share of a short-lived process (the CLI, a
+replay interpreter of the determinism kit).
 """
 
 from __future__ import annotations
@@ -13,18 +18,21 @@ import enum
 import hashlib
 import json
 import math
+import threading
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
-from typing import Any, Final
-
-import cattrs
-from cattrs.errors import BaseValidationError
+from typing import TYPE_CHECKING, Any, Final
 
 from aion import _rowcodec
 from aion._errors import CodecError, HistoryError
 from aion._events import EVENT_KINDS, ErrorInfo, Event, kind_of
+
+if TYPE_CHECKING:
+    import cattrs
+
+    #: The one converter (built on first use: see `converter`).
+    CONVERTER: cattrs.Converter
 
 
 def _datetime_to_str(value: datetime) -> str:
@@ -48,6 +56,10 @@ def make_converter() -> cattrs.Converter:
     Decimals strings, dates ISO strings, enums their values; attrs classes and
     dataclasses become dicts.
     """
+    from decimal import Decimal
+
+    import cattrs
+
     conv = cattrs.Converter(forbid_extra_keys=False)
     conv.register_unstructure_hook(datetime, _datetime_to_str)
     conv.register_structure_hook(datetime, _str_to_datetime)
@@ -65,7 +77,46 @@ def make_converter() -> cattrs.Converter:
     return conv
 
 
-CONVERTER: Final = make_converter()
+#: The converter and the exceptions its ``structure`` raises for bad input, once built.
+_BUILT: list[tuple[cattrs.Converter, tuple[type[Exception], ...]]] = []
+_BUILDING = threading.Lock()
+
+
+def _built() -> tuple[cattrs.Converter, tuple[type[Exception], ...]]:
+    if not _BUILT:
+        with _BUILDING:
+            if not _BUILT:
+                from cattrs.errors import BaseValidationError
+
+                errors = (BaseValidationError, TypeError, ValueError, KeyError)
+                _BUILT.append((make_converter(), errors))
+    return _BUILT[0]
+
+
+def converter() -> cattrs.Converter:
+    """The one converter, built (and cattrs imported) the first time it is asked for."""
+    return _built()[0]
+
+
+def __getattr__(name: str) -> Any:
+    """``CONVERTER``, built on first use (PEP 562); then a plain module attribute."""
+    if name == "CONVERTER":
+        conv = converter()
+        globals()["CONVERTER"] = conv
+        return conv
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)
+
+
+def _validation_detail(exc: BaseException) -> str:
+    """The error's text as cattrs words it (its exceptions name every bad field)."""
+    from cattrs import transform_error
+    from cattrs.errors import BaseValidationError
+
+    if isinstance(exc, BaseValidationError):
+        return "; ".join(transform_error(exc))
+    return str(exc)
+
 
 _JSON_SCALARS = (str, int, float, bool, type(None))
 _EXACT_SCALARS = frozenset(_JSON_SCALARS)
@@ -122,7 +173,7 @@ def to_jsonable(value: Any, what: str = "value") -> Any:
     if _plain(value):
         return value
     try:
-        result = CONVERTER.unstructure(value)
+        result = converter().unstructure(value)
         # Round-trip through json to reject what the converter passed through untouched
         # (sockets, locks, arbitrary objects) and NaN, which JSON cannot represent.
         json.dumps(result, allow_nan=False)
@@ -202,14 +253,11 @@ def from_jsonable(value: Any, type_: Any, what: str | Callable[[], str] = "paylo
         return quick
     if callable(what):
         what = what()
+    conv, errors = _built()
     try:
-        return CONVERTER.structure(value, type_)
-    except (BaseValidationError, TypeError, ValueError, KeyError) as exc:
-        detail = (
-            "; ".join(cattrs.transform_error(exc))
-            if isinstance(exc, BaseValidationError)
-            else str(exc)
-        )
+        return conv.structure(value, type_)
+    except errors as exc:
+        detail = _validation_detail(exc)
         name = getattr(type_, "__name__", repr(type_))
         msg = f"{what} does not decode into {name}: {detail}."
         raise CodecError(msg) from None
@@ -249,7 +297,7 @@ ENVELOPE: Final = _rowcodec.ENVELOPE
 
 def event_to_dict(event: Event) -> dict[str, Any]:
     """An event as a JSON-ready dict with its ``kind`` (the fixture format)."""
-    data: dict[str, Any] = CONVERTER.unstructure(event)
+    data: dict[str, Any] = converter().unstructure(event)
     data["kind"] = kind_of(event)
     return data
 
@@ -262,14 +310,16 @@ def event_from_dict(data: Mapping[str, Any]) -> Event:
     if cls is None:
         msg = f"unknown event kind {kind!r} at seq {fields.get('seq', '?')}."
         raise HistoryError(msg)
+    try:  # what our encoder wrote takes the prebuilt plan (no cattrs)
+        return _rowcodec.decode_dict(kind, fields)
+    except Exception:  # Slow, or bad data: the converter words the error
+        pass
+    conv, errors = _built()
+    errors = (*errors, ArithmeticError)
     try:
-        return CONVERTER.structure(fields, cls)
-    except (BaseValidationError, TypeError, ValueError, KeyError, ArithmeticError) as exc:
-        detail = (
-            "; ".join(cattrs.transform_error(exc))
-            if isinstance(exc, BaseValidationError)
-            else str(exc)
-        )
+        return conv.structure(fields, cls)
+    except errors as exc:
+        detail = _validation_detail(exc)
         msg = f"malformed {kind} event at seq {fields.get('seq', '?')}: {detail}."
         raise HistoryError(msg) from None
     except RecursionError:
@@ -287,7 +337,7 @@ def event_payload(event: Event) -> str:
         return _rowcodec.payload(event)
     except _rowcodec.Slow:
         pass
-    data = CONVERTER.unstructure(event)
+    data = converter().unstructure(event)
     for key in ENVELOPE:
         data.pop(key, None)
     return dumps(data)

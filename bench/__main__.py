@@ -3,8 +3,10 @@
     nox -s bench                          the full run (what BENCHMARKS.md shows)
     AION_BENCH_SCALE=0.05 nox -s bench    a quick smoke run (writes BENCHMARKS.smoke.md)
 
-Sections can be chosen with ``AION_BENCH_ONLY=replay,engine,postgres`` (``postgres``
-needs a server: ``AION_BENCH_POSTGRES``, default the local one).
+Sections can be chosen with ``AION_BENCH_ONLY=replay,engine,postgres,startup``
+(``postgres`` needs a server: ``AION_BENCH_POSTGRES``, default the local one;
+``startup`` is the CPU of ``import aion``, ``aion --help``, ``aion list`` and one
+determinism-kit call, each a fresh process).
 """
 
 from __future__ import annotations
@@ -84,7 +86,8 @@ def _table(rows: list[Row]) -> str:
 
 def main() -> None:
     """Run the selected sections and write the report."""
-    only = set(filter(None, os.environ.get("AION_BENCH_ONLY", "replay,engine,postgres").split(",")))
+    sections = os.environ.get("AION_BENCH_ONLY", "replay,engine,postgres,startup")
+    only = set(filter(None, sections.split(",")))
     machine = _machine()
     started = time.perf_counter()
     rows: list[Row] = []
@@ -101,6 +104,10 @@ def main() -> None:
         from bench import pg_cluster
 
         rows += pg_cluster.run_all()
+    if "startup" in only:
+        from bench import startup_bench
+
+        rows += startup_bench.run_all()
     took = time.perf_counter() - started
     table = _table(rows)
     print(table)

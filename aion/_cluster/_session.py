@@ -4,8 +4,10 @@
 first batch of workflows and wraps the store in a `FencedStore`; an engine
 opened on that wrapper recovers only what the session claimed. `serve` then
 runs the engine's ordinary loop in a thread while this thread renews the
-lease (every third of it), claims more workflows and delivers inbox
-messages, woken by NOTIFY and at least every ``poll`` seconds.
+lease (every third of it), claims more workflows, delivers inbox
+messages and releases workflows idle for the session's
+``release_idle_seconds`` (`_seam.release_idle`), woken by NOTIFY and at
+least every ``poll`` seconds.
 
 When the lease is lost (a heartbeat or a fenced append says so, e.g. after
 the process was paused past its lease), the loop is stopped, the engine
@@ -23,9 +25,10 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Final
 
 from aion._cluster._fenced import FencedStore
-from aion._cluster._seam import adopt, deliver, reset
+from aion._cluster._seam import IdleSince, adopt, deliver, release_idle, reset
 from aion._errors import LeaseExpired, StoreError
 from aion.store._postgres import PostgresStore
+from aion.store._postgres_leases import DEFAULT_RELEASE_IDLE_SECONDS
 from aion.store._postgres_notify import Listener, work_channel
 
 if TYPE_CHECKING:
@@ -40,10 +43,21 @@ POLL_SECONDS: Final = 1.0
 
 
 def open_session(
-    dsn: str, schema: str, types: Sequence[str], lease_seconds: float, limit: int = CLAIM_BATCH
+    dsn: str,
+    schema: str,
+    types: Sequence[str],
+    lease_seconds: float,
+    limit: int = CLAIM_BATCH,
+    *,
+    release_idle: float | None = DEFAULT_RELEASE_IDLE_SECONDS,
 ) -> FencedStore:
-    """Register a session of ``types``, claim up to ``limit`` workflows; the fenced store."""
-    return session_on(PostgresStore(dsn, schema=schema), types, lease_seconds, limit)
+    """Register a session of ``types``, claim up to ``limit`` workflows; the fenced store.
+
+    ``release_idle`` is how long the member loop keeps a workflow that sits
+    idle before releasing it (None: never).
+    """
+    pg = PostgresStore(dsn, schema=schema)
+    return session_on(pg, types, lease_seconds, limit, release_idle=release_idle)
 
 
 def session_on(
@@ -52,20 +66,16 @@ def session_on(
     lease_seconds: float,
     limit: int = CLAIM_BATCH,
     *,
-    cls: type[FencedStore] = FencedStore,
+    release_idle: float | None = DEFAULT_RELEASE_IDLE_SECONDS,
 ) -> FencedStore:
-    """`open_session` on a store already open (closed again if the session cannot start).
-
-    ``cls`` is the fenced store's class (`aion._cluster._member.MemberStore`
-    for an engine that serves itself as a member).
-    """
+    """`open_session` on a store already open (closed again if the session cannot start)."""
     try:
         session = pg.register_session(workflow_types=types, lease_seconds=lease_seconds)
         claims = pg.claim(session, limit=limit)
     except BaseException:
         pg.close()
         raise
-    store = cls(pg, session, claims)
+    store = FencedStore(pg, session, claims, release_idle_seconds=release_idle, serve=serve)
     store.only_owned = True  # until the engine's recovery has read the workflow list
     return store
 
@@ -126,7 +136,11 @@ def _reattach(engine: Member, old: FencedStore, stop: threading.Event) -> None:
     while not stop.is_set():
         try:
             new = open_session(
-                old.pg.dsn, old.pg.schema, old.session.workflow_types, old.session.lease_seconds
+                old.pg.dsn,
+                old.pg.schema,
+                old.session.workflow_types,
+                old.session.lease_seconds,
+                release_idle=old.release_idle_seconds,
             )
         except StoreError as exc:
             log.warning("aion cannot open a new worker session yet: %s", exc)
@@ -152,6 +166,11 @@ def _drive(
     beat_every = session.lease_seconds / 3
     poll = min(poll_seconds, beat_every)
     next_beat = time.monotonic() + beat_every
+    idle_for = store.release_idle_seconds
+    watch = IdleSince()
+    # Sweep for idle workflows a few times per idle period (at most once a round).
+    sweep_every = min(idle_for / 4, 10.0) if idle_for is not None else 0.0
+    next_sweep = time.monotonic()
     while not stop.is_set() and not inner.is_set() and not store.lost:
         if time.monotonic() >= next_beat:
             try:
@@ -168,6 +187,11 @@ def _drive(
                 if len(claims) == CLAIM_BATCH:
                     continue  # more may be waiting: claim again before sleeping
         deliver(engine, store)
+        if idle_for is not None and time.monotonic() >= next_sweep:
+            released = release_idle(engine, store, watch, idle_for)
+            if released:
+                log.info("aion released %d idle workflows", len(released))
+            next_sweep = time.monotonic() + sweep_every
         with engine._runtime.cond:  # a caller waiting on another worker's workflow looks again
             engine._runtime.cond.notify_all()
         listener.wait(max(min(poll, next_beat - time.monotonic()), 0.0))

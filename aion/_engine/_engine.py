@@ -25,6 +25,7 @@ from aion._engine._member import MemberStore
 from aion._engine._recovery import recover
 from aion._engine._results import final_outcome
 from aion._engine._runtime import Runtime
+from aion._engine._tracing import NO_TRACING, NoTracing
 from aion._errors import (
     ConfigurationError,
     QueryError,
@@ -65,6 +66,8 @@ class Engine:
             idle ones (waiting only on timers and signals) are evicted and
             rebuilt by replaying their history when something wakes them.
             None keeps every running workflow resident.
+        tracing: An `aion.otel.Tracing` to emit OpenTelemetry spans (one per
+            workflow run, one per activity attempt); None emits none.
     """
 
     def __init__(
@@ -78,6 +81,7 @@ class Engine:
         max_workers: int = 8,
         executor: ActivityExecutor | None = None,
         max_resident: int | None = None,
+        tracing: NoTracing | None = None,
     ) -> None:
         if store is not None and path is not None:
             msg = "give Engine either a path or a store, not both."
@@ -98,6 +102,7 @@ class Engine:
                 runner,
                 max_resident,
                 owns_store=store is None,
+                tracing=tracing or NO_TRACING,
             )
         except BaseException:
             runner.shutdown()

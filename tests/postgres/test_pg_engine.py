@@ -105,7 +105,7 @@ def test_db_init_creates_and_checks_the_schema(pg_url: str, pg_database: str) ->
     assert missing.exit_code == 3 and "there is no aion schema" in missing.output
     made = runner.invoke(cli, ["db", "init", "--db", pg_url])
     assert made.exit_code == 0, made.output
-    assert "(version 2) is ready" in made.output
+    assert "(version 3) is ready" in made.output
     again = runner.invoke(cli, ["--db", pg_url, "db", "init"])
     assert again.exit_code == 0, again.output
     schema = pg_url.rsplit("=", 1)[1]
