@@ -27,5 +27,5 @@ def cancel(app: App, workflow_id: str, reason: str | None) -> None:
         )
     else:
         app.show(f"cancel requested for {workflow_id}")
-    if not backend.remote:
+    if not backend.remote and not backend.shared:
         app.note(f"no worker serves {app.db}: the workflow sees it when `aion worker` runs.")

@@ -3,6 +3,7 @@
 import aion
 import aion.codec
 import aion.describe
+import aion.endpoint
 import aion.events
 import aion.interpreter
 import aion.otel
@@ -164,8 +165,28 @@ def test_tool_modules_are_pinned() -> None:
     ]
     assert aion.describe.__all__ == ["describe_workflow", "event_line", "event_summary"]
     assert aion.interpreter.__all__ == ["Interpreter", "Registry", "argument_problem"]
+    assert aion.endpoint.__all__ == [
+        "HOST",
+        "IDLE_TIMEOUT",
+        "MAX_BODY",
+        "SECRET_HEADER",
+        "Classify",
+        "Endpoint",
+        "EndpointClient",
+        "EndpointError",
+        "EndpointServer",
+        "Handler",
+        "RemoteError",
+        "check_endpoint_file",
+        "description_fields",
+        "endpoint_file",
+        "read_endpoint",
+        "untrusted_reason",
+        "workflow_infos",
+    ]
     assert aion.otel.__all__ == ["Tracing"]
-    for module in (aion.codec, aion.describe, aion.events, aion.interpreter, aion.otel):
+    modules = (aion.codec, aion.describe, aion.endpoint, aion.events, aion.interpreter, aion.otel)
+    for module in modules:
         for name in module.__all__:
             assert getattr(module, name) is not None, (module.__name__, name)
 

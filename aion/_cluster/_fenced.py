@@ -26,10 +26,12 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from aion._errors import (
+    ConfigurationError,
     FencedError,
     LeaseExpired,
     StoreConflictError,
@@ -41,7 +43,13 @@ from aion.store import Append, Claim, Fence, Session, TimerInfo, WorkflowInfo
 from aion.store._postgres import CREATED_EPOCH, PostgresStore
 from aion.store._postgres_leases import DEFAULT_RELEASE_IDLE_SECONDS
 
+if TYPE_CHECKING:
+    from aion._engine._member import Member, ServeLoop
+
 log = logging.getLogger("aion.cluster")
+
+#: How an engine on a fenced store serves as a member (`_session.serve`, given by `session_on`).
+MemberServe = Callable[["Member", "ServeLoop", threading.Event], None]
 
 
 class FencedStore:
@@ -53,6 +61,11 @@ class FencedStore:
         claims: Workflows the session claimed before the engine starts.
         release_idle_seconds: How long an owned workflow sits idle before the
             member loop releases it (None: never); see `_seam.release_idle`.
+        serve: The member loop an engine opened on this store serves with
+            (`serve_member`); `_session.session_on` gives `_session.serve`.
+
+    It is the engine's `aion._engine._member.MemberStore`: the engine asks it
+    when recovery is done and how to serve, and never imports the cluster.
     """
 
     def __init__(
@@ -62,8 +75,10 @@ class FencedStore:
         claims: Iterable[Claim],
         *,
         release_idle_seconds: float | None = DEFAULT_RELEASE_IDLE_SECONDS,
+        serve: MemberServe | None = None,
     ) -> None:
         self.pg = store
+        self._serve = serve
         self.session = session
         self.release_idle_seconds = release_idle_seconds
         self.path = store.path
@@ -245,3 +260,19 @@ class FencedStore:
             log.warning("aion could not end worker session %s: %s", self.session.session_id, exc)
         finally:
             self.pg.close()
+
+    def recovered(self) -> None:
+        """The engine's recovery has read the workflow list: from now on it sees every workflow."""
+        self.only_owned = False
+
+    def serve_member(self, member: Member, loop: ServeLoop, stop: threading.Event) -> None:
+        """Serve ``member`` as one worker of the cluster until ``stop`` (see `_session.serve`).
+
+        Raises:
+            aion.ConfigurationError: The store was made without a member loop
+                (open a session with `_session.session_on` to serve on it).
+        """
+        if self._serve is None:
+            msg = "this fenced store has no member loop: open it with session_on to serve on it."
+            raise ConfigurationError(msg)
+        self._serve(member, loop, stop)

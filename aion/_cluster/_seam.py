@@ -41,13 +41,13 @@ from aion._events import CancelRequested, Decision, SignalReceived
 from aion.store import Claim, InboxMessage
 
 if TYPE_CHECKING:
-    from aion._engine._engine import Engine
     from aion._engine._instance import Instance
+    from aion._engine._member import Member
     from aion._engine._runtime import Runtime
     from aion._engine._state import EngineState
 
 
-def adopt(engine: Engine, store: FencedStore, claims: Sequence[Claim]) -> int:
+def adopt(engine: Member, store: FencedStore, claims: Sequence[Claim]) -> int:
     """Bring claimed workflows into the running engine; returns how many were adopted."""
     rt = engine._runtime
     with rt.cond:
@@ -59,7 +59,7 @@ def adopt(engine: Engine, store: FencedStore, claims: Sequence[Claim]) -> int:
         return len(infos)
 
 
-def deliver(engine: Engine, store: FencedStore) -> int:
+def deliver(engine: Member, store: FencedStore) -> int:
     """Hand the session's inbox messages to the engine as events; returns how many."""
     rt = engine._runtime
     with rt.cond:
@@ -127,7 +127,7 @@ class IdleSince:
             del self._seen[workflow_id]
 
 
-def release_idle(engine: Engine, store: FencedStore, watch: IdleSince, seconds: float) -> list[str]:
+def release_idle(engine: Member, store: FencedStore, watch: IdleSince, seconds: float) -> list[str]:
     """Release the workflows idle for ``seconds`` whose next timer is further off; those released.
 
     Idle is the engine's own notion (`aion._engine._residency.idle`: nothing
@@ -176,7 +176,7 @@ def _evicted_idle(inst: Instance, state: EngineState) -> bool:
     return evicted(inst) and inst.workflow_id not in state.queue
 
 
-def reset(engine: Engine, why: str) -> None:
+def reset(engine: Member, why: str) -> None:
     """Forget every workflow (the lease is lost); requests still waiting fail with `FencedError`."""
     rt = engine._runtime
     with rt.cond:

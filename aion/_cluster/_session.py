@@ -32,7 +32,7 @@ from aion.store._postgres_leases import DEFAULT_RELEASE_IDLE_SECONDS
 from aion.store._postgres_notify import Listener, work_channel
 
 if TYPE_CHECKING:
-    from aion._engine._engine import Engine
+    from aion._engine._member import Member
 
 log = logging.getLogger("aion.cluster")
 
@@ -75,13 +75,13 @@ def session_on(
     except BaseException:
         pg.close()
         raise
-    store = FencedStore(pg, session, claims, release_idle_seconds=release_idle)
+    store = FencedStore(pg, session, claims, release_idle_seconds=release_idle, serve=serve)
     store.only_owned = True  # until the engine's recovery has read the workflow list
     return store
 
 
 def serve(
-    engine: Engine,
+    engine: Member,
     loop: Callable[[threading.Event], None],
     stop: threading.Event,
     *,
@@ -130,7 +130,7 @@ def _run(loop: Callable[[threading.Event], None], inner: threading.Event) -> Non
         inner.set()
 
 
-def _reattach(engine: Engine, old: FencedStore, stop: threading.Event) -> None:
+def _reattach(engine: Member, old: FencedStore, stop: threading.Event) -> None:
     """Open a new session like ``old`` and adopt its claims into ``engine``."""
     pause = min(1.0, old.session.lease_seconds / 3)
     while not stop.is_set():
@@ -154,7 +154,7 @@ def _reattach(engine: Engine, old: FencedStore, stop: threading.Event) -> None:
 
 
 def _drive(
-    engine: Engine,
+    engine: Member,
     store: FencedStore,
     stop: threading.Event,
     inner: threading.Event,

@@ -16,12 +16,12 @@ import attrs
 
 from aion import _codec
 from aion._clock import Clock, ManualClock, SystemClock
-from aion._cluster._open import member_serve, open_engine_store, recovered
 from aion._definitions import Registry, import_name, workflow_definition
 from aion._engine._activities import ActivityExecutor, ActivityRunner
 from aion._engine._grouping import linger
 from aion._engine._handle import WorkflowDescription, WorkflowHandle, describe_workflow
 from aion._engine._inbox import CancelRequest, SignalRequest, StartRequest, Ticket
+from aion._engine._member import MemberStore
 from aion._engine._recovery import recover
 from aion._engine._results import final_outcome
 from aion._engine._runtime import Runtime
@@ -37,6 +37,7 @@ from aion._errors import (
 from aion._events import Event, WorkflowStarted
 from aion._gcpause import paused_gc
 from aion._interpreter._support import argument_problem
+from aion._openers import open_engine_store
 from aion._replay import replay
 from aion.store import Store, WorkflowInfo
 
@@ -89,7 +90,7 @@ class Engine:
         opened: Store = (
             store
             if store is not None
-            else open_engine_store(path or "aion.duckdb", registry.workflows)
+            else open_engine_store(path or "aion.duckdb", list(registry.workflows))
         )
         clock = clock or SystemClock()
         runner = executor if executor is not None else ActivityRunner(max_workers)
@@ -109,11 +110,14 @@ class Engine:
                 opened.close()
             raise
         self._runtime = rt
+        #: The store that makes this engine a cluster member (it says how to serve), if any.
+        self._membership = opened if isinstance(opened, MemberStore) else None
         if isinstance(clock, ManualClock):
             clock.subscribe(rt.wake)
         with rt.lock, paused_gc():  # recovery builds only live objects
             recover(rt)
-            recovered(rt.store)  # a cluster member recovered only what it claimed
+            if self._membership is not None:
+                self._membership.recovered()  # a cluster member recovered only what it claimed
             rt.step()  # make what recovery decided (stalls, resumptions) durable now
 
     @property
@@ -387,7 +391,9 @@ class Engine:
         sent from other threads. On a PostgreSQL URL the engine serves as one
         of many workers on that database (README "Scaling out").
         """
-        if not member_serve(self, self._serve_loop, stop):
+        if self._membership is not None:
+            self._membership.serve_member(self, self._serve_loop, stop or threading.Event())
+        else:
             self._serve_loop(stop)
 
     def _serve_loop(self, stop: threading.Event | None = None) -> None:
