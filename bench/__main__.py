@@ -12,7 +12,6 @@ determinism-kit call, each a fresh process).
 
 from __future__ import annotations
 
-import math
 import os
 import platform
 import subprocess
@@ -22,6 +21,7 @@ from datetime import UTC, datetime
 from importlib import metadata
 from typing import Any
 
+from bench.report import table as _table
 from bench.workloads import SCALE
 
 Row = dict[str, Any]
@@ -56,33 +56,6 @@ def _machine() -> str:
         f"CPython {platform.python_version()}; {', '.join(versions)}; "
         f"load average at start {load[0]:.2f}"
     )
-
-
-def _fmt(value: float) -> str:
-    if isinstance(value, float) and math.isnan(value):
-        return "-"
-    if value >= 100:
-        return f"{value:,.0f}"
-    if value >= 10:
-        return f"{value:,.1f}"
-    return f"{value:,.2f}"
-
-
-def _table(rows: list[Row]) -> str:
-    lines = [
-        "| section | measurement | value | unit | detail | target | met |",
-        "|---|---|---:|---|---|---|---|",
-    ]
-    for r in rows:
-        met = {True: "yes", False: "**no**", None: ""}[r.get("ok")]
-        detail = r.get("detail", "")
-        if "ratio" in r:
-            detail = f"{detail}; **aion is {r['ratio']:,.1f}x faster**".lstrip("; ")
-        lines.append(
-            f"| {r['section']} | {r['what']} | {_fmt(r['value'])} | {r['unit']} | {detail} "
-            f"| {r.get('target', '')} | {met} |"
-        )
-    return "\n".join(lines)
 
 
 def main() -> None:

@@ -141,7 +141,7 @@ def run_all() -> list[Row]:
 
 def main() -> None:
     """Print the rows as BENCHMARKS.md's table shows them."""
-    from bench.__main__ import _table
+    from bench.report import table as _table
 
     print(_table(run_all()))
 
