@@ -81,6 +81,12 @@ class DuckDBClient:
             with self.endpoint.opened(write=True) as store:
                 append_one(store, workflow_id, CancelRequested, reason=reason)
 
+    def terminate(self, workflow_id: str, reason: str | None) -> None:
+        served, _ = self.endpoint.call("terminate", workflow_id=workflow_id, reason=reason)
+        if not served:
+            with self.endpoint.opened(write=True) as store:
+                append_one(store, workflow_id, CancelRequested, reason=reason, terminate=True)
+
     def info(self, workflow_id: str) -> WorkflowInfo:
         served, value = self.endpoint.call("list")
         if served:

@@ -183,7 +183,13 @@ def append_one(store: Store, workflow_id: str, event_cls: Any, **fields: Any) ->
         msg = f"no workflow with id {workflow_id!r} in this store."
         raise errors.WorkflowNotFound(msg)
     if info.status in ("completed", "failed", "cancelled"):
-        what = "signal" if "name" in fields else "cancel request"
+        what = (
+            "signal"
+            if "name" in fields
+            else "terminate request"
+            if fields.get("terminate")
+            else "cancel request"
+        )
         msg = f"workflow {workflow_id!r} is {info.status} and cannot take a {what}."
         raise errors.WorkflowClosed(msg)
     event = event_cls(

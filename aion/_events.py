@@ -208,11 +208,19 @@ class WorkflowFailed(Event):
 
 @attrs.frozen(kw_only=True)
 class WorkflowCancelled(Event):
-    """The run ended because it was cancelled and did not recover."""
+    """The run ended because it was cancelled and did not recover, or was terminated.
+
+    ``terminated`` tells the two apart: a terminated run was ended on the spot
+    (`Engine.terminate`), its generator closed with no `aion.Cancelled` thrown
+    in, so no compensation ran. Both leave the status ``cancelled``: the
+    contract's status list stays what it is, and every reader of a cancelled
+    run reads a terminated one too.
+    """
 
     FAMILY: ClassVar[str] = "decision"
 
     reason: str | None = None
+    terminated: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -316,11 +324,17 @@ class ChildFailed(Event):
 
 @attrs.frozen(kw_only=True)
 class CancelRequested(Event):
-    """Someone asked for the workflow to be cancelled."""
+    """Someone asked for the workflow to be cancelled (or, with ``terminate``, terminated).
+
+    A terminate request is an outcome like a cancel request, so replay applies
+    it at the same point of the run and the interpreter decides the same end
+    (`WorkflowCancelled` with ``terminated``) from it.
+    """
 
     FAMILY: ClassVar[str] = "outcome"
 
     reason: str | None = None
+    terminate: bool = False
 
 
 EVENT_TYPES: tuple[type[Event], ...] = (

@@ -220,6 +220,26 @@ class Engine:
         self._check_open()
         self._runtime.submit(CancelRequest(workflow_id=workflow_id, reason=reason, ticket=Ticket()))
 
+    def terminate(self, workflow_id: str, reason: str | None = None) -> None:
+        """End a workflow now, with no compensation; returns once the request is durable.
+
+        Unlike `cancel`, nothing is thrown into the generator: it is closed
+        where it waits, its pending activities and timers are abandoned, and
+        the run ends ``cancelled`` with a `WorkflowCancelled` event whose
+        ``terminated`` is true and whose ``reason`` is ``reason``. Children it
+        started are closed as a cancel would close them (`aion.ParentClose`).
+        A stalled workflow can be terminated too.
+
+        Raises:
+            aion.WorkflowNotFound: No such workflow.
+            aion.WorkflowClosed: The workflow has finished.
+        """
+        self._check_open()
+        request = CancelRequest(
+            workflow_id=workflow_id, reason=reason, terminate=True, ticket=Ticket()
+        )
+        self._runtime.submit(request)
+
     def query(self, workflow_id: str, name: str, *args: Any) -> Any:
         """Answer a query from a workflow's `on_query` handlers; records nothing.
 
