@@ -77,6 +77,10 @@ class Backend(Protocol):
         """Record a cancel request for a running workflow."""
         ...
 
+    def terminate(self, workflow_id: str, reason: str | None) -> None:
+        """Record a terminate request: the workflow ends with no compensation."""
+        ...
+
     def query(self, workflow_id: str, name: str, args: list[Any], code: Code) -> Any:
         """Answer a query from the workflow's handlers."""
         ...
@@ -229,6 +233,18 @@ class LocalBackend:
         )
         self._append_one(workflow_id, [event], info.last_seq)
 
+    def terminate(self, workflow_id: str, reason: str | None) -> None:
+        """Record the terminate request; the next worker to run the workflow ends it."""
+        info = self._open_info(workflow_id, "terminate request")
+        event = CancelRequested(
+            seq=info.last_seq + 1,
+            run_id=info.run_id,
+            recorded_at=datetime.now(UTC),
+            reason=reason,
+            terminate=True,
+        )
+        self._append_one(workflow_id, [event], info.last_seq)
+
     def query(self, workflow_id: str, name: str, args: list[Any], code: Code) -> Any:
         """Replay the history under the given code and ask the rebuilt generator."""
         history = self.history(workflow_id)
@@ -322,6 +338,10 @@ class RemoteBackend:
     def cancel(self, workflow_id: str, reason: str | None) -> None:
         """Delivered by the worker."""
         self.client.call("cancel", workflow_id=workflow_id, reason=reason)
+
+    def terminate(self, workflow_id: str, reason: str | None) -> None:
+        """Delivered by the worker."""
+        self.client.call("terminate", workflow_id=workflow_id, reason=reason)
 
     def query(self, workflow_id: str, name: str, args: list[Any], code: Code) -> Any:
         """Answered by the worker's live generator."""

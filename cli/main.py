@@ -42,6 +42,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "cancel",
         "Cancel workflow ID: aion.Cancelled is thrown in at its current yield.",
     ),
+    "terminate": (
+        "terminate_cmd",
+        "terminate",
+        "End workflow ID now: no aion.Cancelled, no compensation.",
+    ),
     "list": ("list_cmd", "list_", "List workflows, newest first."),
     "describe": (
         "describe_cmd",

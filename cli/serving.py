@@ -37,6 +37,9 @@ def handlers(engine: aion.Engine) -> dict[str, Handler]:
     def cancel(a: dict[str, Any]) -> Any:
         engine.cancel(str(a["workflow_id"]), a.get("reason"))
 
+    def terminate(a: dict[str, Any]) -> Any:
+        engine.terminate(str(a["workflow_id"]), a.get("reason"))
+
     def query(a: dict[str, Any]) -> Any:
         value = engine.query(str(a["workflow_id"]), str(a["name"]), *list(a.get("args") or []))
         return _codec.to_jsonable(value, "the query result")
@@ -85,6 +88,7 @@ def handlers(engine: aion.Engine) -> dict[str, Handler]:
         "start": start,
         "signal": signal,
         "cancel": cancel,
+        "terminate": terminate,
         "query": query,
         "list": list_,
         "describe": describe,
