@@ -52,6 +52,25 @@ class Event:
     recorded_at: datetime
 
 
+@attrs.frozen(kw_only=True)
+class Origin:
+    """Where a reset or forked run was rebuilt from (`Engine.reset`, `Engine.fork`).
+
+    The new run starts with copies of the origin run's events up to ``seq``;
+    its deterministic draws (`random`, `uuid4`) and the default ids of the
+    children its copied commands started are the origin's, so the copied
+    prefix replays exactly and its recorded outcomes are reused.
+    """
+
+    workflow_id: str
+    run_id: str
+    seq: int
+    #: The default child-id prefix of the origin run (``wf`` or ``wf/<run8>``).
+    child_prefix: str
+    #: The highest ordinal among the copied commands (0: none).
+    last_ordinal: int = 0
+
+
 # --- markers -----------------------------------------------------------------
 
 
@@ -68,6 +87,8 @@ class WorkflowStarted(Event):
     previous_run_id: str | None = None
     #: Where the code lives, ``module:qualname``, so tools import it without ``-m``.
     code: str | None = None
+    #: Set on a run made by a reset or a fork: the run and seq it was rebuilt from.
+    origin: Origin | None = None
     format_version: int = FORMAT_VERSION
     semantics_version: int = SEMANTICS_VERSION
 

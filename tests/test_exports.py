@@ -120,6 +120,7 @@ EVENTS_ALL = [
     "ErrorInfo",
     "Event",
     "GroupStarted",
+    "Origin",
     "PatchRecorded",
     "SignalAwaited",
     "SignalDelivered",
