@@ -8,6 +8,7 @@ import signal as signals
 import sys
 import threading
 from types import FrameType
+from typing import Any
 
 import click
 
@@ -16,7 +17,7 @@ import aion
 from .app import App
 from .endpoint import EndpointServer, check_endpoint_file, endpoint_file, read_endpoint
 from .errors import EXIT_STORE
-from .loader import load
+from .loader import load, reload_code
 from .options import common_options
 from .safe import clean
 from .serving import handlers
@@ -102,7 +103,12 @@ def worker(app: App, modules: tuple[str, ...], verbose: int) -> None:
         app.db, workflows=code.workflows.values(), activities=code.activities.values()
     )
     stop = threading.Event()
-    server = EndpointServer(app.db, handlers(engine))
+
+    def reload() -> tuple[list[Any], list[Any]]:
+        fresh = reload_code(code)
+        return list(fresh.workflows.values()), list(fresh.activities.values())
+
+    server = EndpointServer(app.db, handlers(engine, reload))
     try:
         install_stop_handlers(stop)
         server.start()
