@@ -24,16 +24,19 @@ def cancel(
     since: str | None,
     until: str | None,
     yes: bool,
+    query: str | None,
 ) -> None:
     """Cancel workflow ID: aion.Cancelled is thrown in at its current yield.
 
     The workflow may catch it to compensate; if it does not, it ends cancelled
     and its children are cancelled too. Several IDs, or the filters of `aion
     list` (--status, --type, --since, --until; by default running and stalled
-    workflows), cancel many: each is reported as requested, already closed or
-    not found, and more than one needs --yes (or a yes on a terminal).
+    workflows), or --query "status = 'running' AND workflow_type = 'order'" (a
+    read-only SQL condition over the workflows), cancel many: each is reported
+    as requested, already closed or not found, and more than one needs --yes
+    (or a yes on a terminal).
     """
-    targets = select_targets(app, workflow_ids, status, workflow_type, since, until)
+    targets = select_targets(app, workflow_ids, status, workflow_type, since, until, query)
     single = len(workflow_ids) == 1
     confirm(app, "cancel", targets, yes)
     backend = app.backend(write=True)

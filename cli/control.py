@@ -35,6 +35,13 @@ def target_options(f: F) -> F:
     options = [
         click.option("--yes", "-y", is_flag=True, help="Do not ask before acting on many."),
         click.option(
+            "--query",
+            "query",
+            metavar="Q",
+            help="A read-only SQL condition over workflow_id, run_id, workflow_type, status, "
+            "started_at, last_seq (e.g. \"status = 'running' AND workflow_type = 'order'\").",
+        ),
+        click.option(
             "--until", metavar="WHEN", help="Only workflows started before WHEN (ISO or 30m)."
         ),
         click.option(
@@ -52,6 +59,46 @@ def target_options(f: F) -> F:
     return f
 
 
+#: The columns ``--query`` sees, the same on both stores (DuckDB derives ``status``).
+_DUCKDB_PROJECTION = """SELECT workflow_id, run_id, workflow_type, started_at, last_seq,
+    CASE last_lifecycle
+        WHEN 'WorkflowStalled' THEN 'stalled' WHEN 'WorkflowCompleted' THEN 'completed'
+        WHEN 'WorkflowFailed' THEN 'failed' WHEN 'WorkflowCancelled' THEN 'cancelled'
+        WHEN 'WorkflowContinuedAsNew' THEN 'continued_as_new' ELSE 'running' END AS status
+    FROM workflows"""
+_POSTGRES_PROJECTION = (
+    "SELECT workflow_id, run_id, workflow_type, status, started_at, last_seq FROM workflows"
+)
+#: At most this many workflows are selected by one --query.
+QUERY_LIMIT = 100_000
+
+
+def query_ids(app: App, condition: str) -> list[str]:
+    """The workflow ids a ``--query`` condition selects, through ``aion sql``'s machinery.
+
+    The condition is placed in one SELECT run by the read-only path of
+    ``aion sql`` (a READ ONLY transaction, rolled back; exactly one SELECT
+    statement, so nothing after a ``;`` runs): it can only choose rows, and
+    every id it returns is still checked by the cancel or terminate itself.
+    """
+    from aion.store import is_postgres_url
+
+    from .sql_cmd import HINT, postgres_sql
+
+    postgres = is_postgres_url(app.db)
+    projection = _POSTGRES_PROJECTION if postgres else _DUCKDB_PROJECTION
+    sql = f"SELECT workflow_id FROM ({projection}) AS w WHERE ({condition}) ORDER BY workflow_id"
+    if postgres:
+        _columns, rows, _cut = postgres_sql(app.db, sql, QUERY_LIMIT)
+    else:
+        try:
+            _columns, rows, _cut = app.backend().sql(sql, QUERY_LIMIT)
+        except aion.ConfigurationError as exc:
+            msg = f"--query: {exc}"
+            raise CliError(msg, HINT, EXIT_USAGE) from None
+    return [str(row[0]) for row in rows]
+
+
 def select_targets(
     app: App,
     ids: Sequence[str],
@@ -59,11 +106,12 @@ def select_targets(
     workflow_type: str | None,
     since: str | None,
     until: str | None,
+    query: str | None = None,
 ) -> list[str]:
     """The workflow ids to act on: the ones named, or those the filters select."""
-    filtered = any(v is not None for v in (status, workflow_type, since, until))
+    filtered = any(v is not None for v in (status, workflow_type, since, until, query))
     if ids and filtered:
-        msg = "give workflow ids or filters (--status/--type/--since/--until), not both."
+        msg = "give workflow ids or filters (--query/--status/--type/--since/--until), not both."
         raise CliError(msg, "`aion list` with the same filters shows what they select.")
     if not ids and not filtered:
         msg = "no workflow given."
@@ -72,11 +120,13 @@ def select_targets(
         return list(dict.fromkeys(ids))
     low = parse_when(since, option="--since") if since else None
     high = parse_when(until, option="--until") if until else None
+    chosen = set(query_ids(app, query)) if query is not None else None
     infos = app.backend().workflows(status, workflow_type)
     return [
         i.workflow_id
         for i in infos
-        if (status is not None or i.status in ("running", "stalled"))
+        if (chosen is None or i.workflow_id in chosen)
+        and (status is not None or chosen is not None or i.status in ("running", "stalled"))
         and (low is None or i.started_at >= low)
         and (high is None or i.started_at < high)
     ]

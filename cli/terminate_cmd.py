@@ -24,6 +24,7 @@ def terminate(
     since: str | None,
     until: str | None,
     yes: bool,
+    query: str | None,
 ) -> None:
     """End workflow ID now: no aion.Cancelled, no compensation.
 
@@ -31,9 +32,9 @@ def terminate(
     are abandoned, and it ends cancelled with a WorkflowCancelled event marked
     terminated (with --reason). Children follow their parent-close policy as
     on a cancel. Stalled workflows can be terminated too. Several IDs or the
-    filters of `aion list` terminate many (see `aion cancel`).
+    filters of `aion list`, or --query, terminate many (see `aion cancel`).
     """
-    targets = select_targets(app, workflow_ids, status, workflow_type, since, until)
+    targets = select_targets(app, workflow_ids, status, workflow_type, since, until, query)
     confirm(app, "terminate", targets, yes)
     backend = app.backend(write=True)
     if len(workflow_ids) == 1:

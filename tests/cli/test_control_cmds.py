@@ -95,6 +95,20 @@ def test_batch_cancel_by_ids_and_by_filter(invoke: Invoke, fixed_db: Path) -> No
     for workflow_id in ("a-2", "a-3", "appr-1"):
         last = _history(fixed_db, workflow_id)[-1]
         assert isinstance(last, CancelRequested) and last.reason == "sweep"
+    # --query: a read-only SQL condition over the workflows (status derived on DuckDB).
+    queried = invoke(
+        "terminate", "--query", "status = 'running' AND workflow_id LIKE 'a-%'", "-y", "--json"
+    )
+    assert queried.exit_code == 0, queried.output
+    assert sorted(json.loads(queried.stdout)["requested"]) == ["a-1", "a-2", "a-3"]
+    hostile = "1=1); DELETE FROM events; SELECT 1 FROM (SELECT 1) AS x WHERE (1=1"
+    refused = invoke("cancel", "--query", hostile, "-y", "--json")
+    assert refused.exit_code == 2 and "exactly one SELECT" in refused.output
+    # A condition can only choose among the store's workflows: an id it makes up is ignored.
+    made_up = invoke("cancel", "--query", "1=0) UNION SELECT 'ghost' --", "-y", "--json")
+    assert made_up.exit_code == 0, made_up.output
+    assert "ghost" not in made_up.stdout
+    assert len(_history(fixed_db, "a-1")) > 1  # nothing was deleted
     mixed = invoke("cancel", "a-1", "--status", "running")
     assert mixed.exit_code == 2 and "not both" in mixed.output
     none = invoke("terminate", "--type", "no-such-type", "--json")

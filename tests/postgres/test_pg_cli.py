@@ -49,6 +49,27 @@ def test_commands_beside_a_worker_on_postgres(pg_url: str) -> None:
             time.sleep(0.1)
         events = json.loads(run_aion("--db", pg_url, "inspect", "a-7", "--json").stdout)["events"]
         assert events[-1]["result"] == {"approved": True, "receipt": "rcpt-o-7-100"}
+        # terminate, and cancel --query (evaluated by aion sql's read-only path on PostgreSQL).
+        for workflow_id in ("t-1", "q-1", "q-2"):
+            made = run_aion("--db", pg_url, "start", f"{SAMPLE}:approval", "o", "--id", workflow_id)
+            assert made.returncode == 0, made.stderr
+        ended = run_aion("--db", pg_url, "terminate", "t-1", "--reason", "ops", "--json")
+        assert ended.returncode == 0, ended.stderr
+        swept = run_aion(
+            "--db", pg_url, "cancel", "--query", "workflow_id LIKE 'q-%'", "--yes", "--json"
+        )
+        assert swept.returncode == 0, swept.stderr
+        assert json.loads(swept.stdout)["requested"] == ["q-1", "q-2"]
+        deadline = time.monotonic() + 20
+        while True:
+            listed = json.loads(run_aion("--db", pg_url, "list", "--json").stdout)
+            found = {w["workflow_id"]: w["status"] for w in listed}
+            if all(found.get(w) == "cancelled" for w in ("t-1", "q-1", "q-2")):
+                break
+            assert time.monotonic() < deadline, found
+            time.sleep(0.1)
+        events = json.loads(run_aion("--db", pg_url, "inspect", "t-1", "--json").stdout)["events"]
+        assert events[-1]["terminated"] is True and events[-1]["reason"] == "ops"
     finally:
         worker.send_signal(signal.SIGINT)
         _out, err = worker.communicate(timeout=30)
