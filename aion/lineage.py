@@ -4,7 +4,8 @@ A reset (same workflow id) or a fork (a new workflow id) starts a new run
 whose history begins with copies of an existing run's events up to a seq:
 the started event (same input and code, with an `Origin` naming where it
 came from) and every command and outcome after it up to that seq, keeping
-their ordinals and recorded times. Replaying the new run therefore reuses
+their ordinals and recorded times (the start's too, so `now()` repeats).
+Replaying the new run therefore reuses
 those recorded outcomes (nothing before the seq runs again) and continues
 live from there: commands whose outcome lay after the seq are re-executed
 (an activity dispatched again, a timer re-armed, a signal awaited again).
@@ -97,7 +98,8 @@ def rebuilt_run(
         first_seq: The seq of the new run's first event (default: after the
             history's head for a reset, 1 for a fork).
         new_run_id: The new run's id (default: a fresh UUID).
-        now: When the new run is started (default: the current UTC time).
+        now: The new run's start time (default: the origin run's, so that a
+            `now()` taken before the first outcome replays to the same value).
         skip_failures_of: Leave out the failed attempts of this ordinal (a
             retry gives the call its whole retry budget again).
 
@@ -129,7 +131,8 @@ def rebuilt_run(
     head: dict[str, Any] = {
         "seq": first_seq,
         "run_id": run_id,
-        "recorded_at": now or datetime.now(UTC),
+        # The origin's start time, kept: `now()` before the first outcome repeats it.
+        "recorded_at": now or started.recorded_at,
         "workflow_id": target,
         "previous_run_id": None if fork else history_run(history),
         "origin": origin,

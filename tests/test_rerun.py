@@ -52,7 +52,16 @@ def waiter(name: str) -> Any:
     return [a, go]
 
 
-FLOWS = [pipeline, waiter]
+@aion.workflow
+def stamped(name: str) -> Any:
+    when = yield aion.now()
+    lucky = yield aion.random()
+    first = yield aion.call(step, f"{name} at {when.isoformat()} {lucky:.6f}")
+    second = yield aion.call(step, f"{name} again")
+    return [first, second]
+
+
+FLOWS = [pipeline, waiter, stamped]
 ACTS = [step, flaky]
 
 
@@ -150,8 +159,18 @@ def test_fork_copies_the_history_up_to_the_seq_under_a_new_id(tmp_path: Path) ->
         assert engine.describe("f").status == "completed"  # the original is untouched
     assert new_id == "f-copy"
     assert forked == original  # same uuid4 draw: the origin's seeds
-    prefix = [(type(e), getattr(e, "ordinal", None)) for e in history if e.seq <= at]
-    assert [(type(e), getattr(e, "ordinal", None)) for e in fork_history[:at]] == prefix
+
+    # Up to the seq the fork's history is the original's: same events, same payloads.
+    def same(events: list[Event]) -> list[dict[str, Any]]:
+        out = []
+        for e in events:
+            data = aion.codec.event_to_dict(e)
+            for key in ("run_id", "workflow_id", "origin", "previous_run_id"):
+                data.pop(key, None)
+            out.append(data)
+        return out
+
+    assert same(fork_history[:at]) == same([e for e in history if e.seq <= at])
     assert CALLS.count("f-c") == 2 and CALLS.count("f-a") == 1
     assert aion.replay(pipeline, fork_history).ok
 
@@ -198,3 +217,17 @@ def test_resume_replays_a_stalled_workflow_under_replaced_code(tmp_path: Path) -
             engine.resume("nope")
         kinds = [type(e).__name__ for e in engine.history("z")]
     assert "WorkflowResumed" in kinds
+
+
+def test_a_fork_repeats_now_and_random_taken_before_its_seq(tmp_path: Path) -> None:
+    with aion.Engine(str(tmp_path / "n.duckdb"), workflows=FLOWS, activities=ACTS) as engine:
+        engine.start(stamped, "n", workflow_id="n")
+        original = engine.run_until_complete("n")
+        history = engine.history("n")
+        at = next(e.seq for e in history if isinstance(e, ActivityCompleted))
+        engine.fork("n", at, "n2")
+        run_id = engine.reset("n", at)
+        assert engine.run_until_complete("n2") == original
+        assert engine.run_until_complete("n") == original
+        forked, reset_run = engine.history("n2"), _run(engine.history("n"), run_id)
+    assert aion.replay(stamped, forked).ok and aion.replay(stamped, reset_run).ok

@@ -320,3 +320,15 @@ def test_a_crash_right_after_terminate_is_recorded_recovers_to_the_end(tmp_path:
     assert any(isinstance(e, ActivityCompleted) for e in child)  # the child's cancel did run
     assert aion.replay(worker.parent, history).ok
     assert aion.replay(worker.child, child).ok
+
+
+def test_a_terminate_routed_to_another_owner_stays_a_terminate() -> None:
+    from datetime import UTC, datetime
+
+    from aion.store._postgres_routing import message_for
+
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    ask = CancelRequested(seq=3, run_id="r", recorded_at=at, reason="stop", terminate=True)
+    assert message_for(ask) == ("cancel", {"reason": "stop", "terminate": True})
+    plain = CancelRequested(seq=3, run_id="r", recorded_at=at, reason="stop")
+    assert message_for(plain) == ("cancel", {"reason": "stop"})
