@@ -169,7 +169,10 @@ def retry_point(history: Sequence[Event]) -> tuple[int, int | None]:
         aion.HistoryError: The latest run did not fail.
     """
     if not history or not isinstance(history[-1], WorkflowFailed):
-        msg = "only a failed workflow can be retried (its latest run did not fail)."
+        msg = (
+            "only a failed workflow can be retried (its latest run did not fail; "
+            "a stalled one resumes with `aion resume ID` / Engine.resume)."
+        )
         raise HistoryError(msg)
     end = history[-1]
     run = [e for e in history if e.run_id == end.run_id]
