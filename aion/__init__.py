@@ -15,6 +15,7 @@ pins that no package holds an import circle):
 * ``_vocabulary``  the functions that make them (`call`, `sleep`, `collect_all`, ...)
 * ``_codec``       the one cattrs converter and JSON
 * ``store``        history stores (`DuckDBStore`, `PostgresStore`, `MemoryStore`)
+* ``_endpoint``    the worker endpoint protocol, both halves (public face: ``endpoint``)
 * ``_interpreter`` the pure interpreter that drives generators from events
 * ``_replay``      offline replay (`replay`, `Replayer`)
 * ``_engine``      the live engine: `Engine` over a `Runtime` (the step loop),
@@ -28,6 +29,7 @@ Public modules beside this facade, for reading histories and building tools
 
 * ``events``       the history model: the event classes `Engine.history()` returns
 * ``codec``        the JSON codec values and events are recorded with
+* ``endpoint``     the worker endpoint protocol (a worker's loopback listener and its client)
 * ``describe``     one-line events and workflow descriptions, worded as aion does
 * ``interpreter``  the interpreter, to step a workflow through its history
 * ``fixtures``     replay fixture files (load, write, check)
@@ -36,11 +38,10 @@ Public modules beside this facade, for reading histories and building tools
 import importlib
 from typing import TYPE_CHECKING, Any
 
-# Imported so `aion.events.ActivityCompleted` works after a plain `import aion`.
-from aion import events as events
 from aion._clock import Clock as Clock
 from aion._clock import ManualClock as ManualClock
 from aion._clock import SystemClock as SystemClock
+from aion._cluster._open import register as _register_cluster
 from aion._commands import ChildHandle as ChildHandle
 from aion._commands import Command as Command
 from aion._commands import ParentClose as ParentClose
@@ -98,6 +99,7 @@ from aion._vocabulary import uuid4 as uuid4
 from aion._vocabulary import with_timeout as with_timeout
 
 if TYPE_CHECKING:
+    from aion import events as events
     from aion._client import Client as Client
     from aion._engine import ActivityExecutor as ActivityExecutor
     from aion._engine import ActivityInfo as ActivityInfo
@@ -135,7 +137,11 @@ _LAZY = {
     "MemoryStore": "aion.store",
 }
 
-_SUBMODULES = frozenset({"store", "codec", "describe", "interpreter", "fixtures", "testing"})
+#: Submodules `aion.<name>` reaches after a plain `import aion` (``aion.events.WorkflowStarted``),
+#: imported on first use: the event classes alone are a third of `import aion`.
+_SUBMODULES = frozenset(
+    {"events", "store", "codec", "describe", "interpreter", "fixtures", "testing"}
+)
 
 
 def __getattr__(name: str) -> Any:
@@ -157,6 +163,10 @@ def __dir__() -> list[str]:
 
 
 __version__ = "0.1.0"
+
+# The layers are wired here: an engine on a PostgreSQL URL joins the cluster (a layer
+# above the engine, which it never imports); registering loads nothing.
+_register_cluster()
 
 __all__ = [
     "ActivityDefinition",

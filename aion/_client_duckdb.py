@@ -1,57 +1,109 @@
-"""`aion.Client` on a DuckDB file: the worker's endpoint, or the file while no worker runs."""
+"""`aion.Client` on a DuckDB file: the worker's endpoint, or the file while no worker runs.
+
+DuckDB lets one process write a file (and a writer locks out readers in
+other processes), so a client cannot open a file a worker holds: while one
+runs, each operation goes to its endpoint (`aion.endpoint`). When none runs,
+the client opens the file itself for each operation (reads read-only;
+starts, signals and cancels are recorded, and run when a worker next opens
+the file), as the CLI does.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 from aion import _codec
 from aion._client_args import start_fields
-from aion._client_endpoint import (
-    EndpointClient,
-    append_one,
-    description_fields,
-    infos,
-)
 from aion._definitions import Registry
+from aion._endpoint._client import EndpointClient
+from aion._endpoint._decode import description_fields, workflow_infos
+from aion._endpoint._errors import RemoteError
+from aion._endpoint._file import read_endpoint
 from aion._engine._handle import WorkflowDescription, describe_workflow
 from aion._engine._results import final_outcome
 from aion._errors import (
     NotRegisteredError,
     QueryError,
     WorkflowAlreadyExists,
+    WorkflowClosed,
     WorkflowNotFound,
 )
-from aion._events import CancelRequested, Event, SignalReceived, WorkflowStarted
+from aion._events import TERMINAL_STATUSES, CancelRequested, Event, SignalReceived, WorkflowStarted
 from aion._replay import replay
-from aion.store import Append, WorkflowInfo
+from aion.store import Append, DuckDBStore, Store, WorkflowInfo
 
 #: How often a waiting `result` asks again (DuckDB has no notifications across processes).
 POLL_SECONDS = 0.2
 
 
-class DuckDBClient:
-    """The DuckDB half of `aion.Client` (see `aion._client_endpoint`)."""
+def _append_one(store: Store, workflow_id: str, event_cls: Any, **fields: Any) -> None:
+    """Record one event after a workflow's head (the file opened directly)."""
+    info = store.info(workflow_id)
+    if info is None:
+        msg = f"no workflow with id {workflow_id!r} in this store."
+        raise WorkflowNotFound(msg)
+    if info.status in TERMINAL_STATUSES:
+        what = (
+            "signal"
+            if "name" in fields
+            else "terminate request"
+            if fields.get("terminate")
+            else "cancel request"
+        )
+        msg = f"workflow {workflow_id!r} is {info.status} and cannot take a {what}."
+        raise WorkflowClosed(msg)
+    event = event_cls(
+        seq=info.last_seq + 1, run_id=info.run_id, recorded_at=datetime.now(UTC), **fields
+    )
+    store.append([Append(workflow_id=workflow_id, expected_seq=info.last_seq, events=[event])])
 
-    def __init__(self, db: str, registry: Registry) -> None:
+
+class DuckDBClient:
+    """The DuckDB half of `aion.Client` (see the module docstring)."""
+
+    def __init__(self, db: str, registry: Registry, timeout: float = 60.0) -> None:
         self.db = db
         self.registry = registry
-        self.endpoint = EndpointClient(db)
+        self.timeout = timeout
 
     def close(self) -> None:
         """Nothing to release: each call is its own connection."""
 
+    def _call(self, op: str, **args: Any) -> tuple[bool, Any]:
+        """``(True, value)`` from the worker, or ``(False, None)`` when none serves the file."""
+        endpoint = read_endpoint(self.db)
+        if endpoint is None:
+            return False, None
+        try:
+            return True, EndpointClient(endpoint, self.timeout).call(op, **args)
+        except RemoteError as exc:
+            raise exc.rebuilt() from None
+
+    @contextlib.contextmanager
+    def _opened(self, *, write: bool) -> Iterator[Store]:
+        """The file itself, for one operation while no worker serves it."""
+        if not write and not os.path.exists(self.db):
+            msg = f"there is no aion database at {self.db!r}."
+            raise WorkflowNotFound(msg)
+        store = DuckDBStore(self.db, read_only=not write)
+        try:
+            yield store
+        finally:
+            store.close()
+
     def start(self, workflow: Any, args: tuple[Any, ...], workflow_id: str | None) -> str:
         name, json_args, code = start_fields(self.registry, workflow, args)
-        served, value = self.endpoint.call(
-            "start", workflow=name, args=json_args, workflow_id=workflow_id
-        )
+        served, value = self._call("start", workflow=name, args=json_args, workflow_id=workflow_id)
         if served:
             return str(value)
         workflow_id = workflow_id or str(uuid.uuid4())
-        with self.endpoint.opened(write=True) as store:
+        with self._opened(write=True) as store:
             existing = store.info(workflow_id)
             if existing is not None:
                 msg = f"workflow {workflow_id!r} already exists ({existing.status})."
@@ -70,30 +122,30 @@ class DuckDBClient:
 
     def signal(self, workflow_id: str, name: str, payload: Any) -> None:
         value = _codec.to_jsonable(payload, f"the payload of signal {name!r}")
-        served, _ = self.endpoint.call("signal", workflow_id=workflow_id, name=name, payload=value)
+        served, _ = self._call("signal", workflow_id=workflow_id, name=name, payload=value)
         if not served:
-            with self.endpoint.opened(write=True) as store:
-                append_one(store, workflow_id, SignalReceived, name=name, payload=value)
+            with self._opened(write=True) as store:
+                _append_one(store, workflow_id, SignalReceived, name=name, payload=value)
 
     def cancel(self, workflow_id: str, reason: str | None) -> None:
-        served, _ = self.endpoint.call("cancel", workflow_id=workflow_id, reason=reason)
+        served, _ = self._call("cancel", workflow_id=workflow_id, reason=reason)
         if not served:
-            with self.endpoint.opened(write=True) as store:
-                append_one(store, workflow_id, CancelRequested, reason=reason)
+            with self._opened(write=True) as store:
+                _append_one(store, workflow_id, CancelRequested, reason=reason)
 
     def terminate(self, workflow_id: str, reason: str | None) -> None:
-        served, _ = self.endpoint.call("terminate", workflow_id=workflow_id, reason=reason)
+        served, _ = self._call("terminate", workflow_id=workflow_id, reason=reason)
         if not served:
-            with self.endpoint.opened(write=True) as store:
-                append_one(store, workflow_id, CancelRequested, reason=reason, terminate=True)
+            with self._opened(write=True) as store:
+                _append_one(store, workflow_id, CancelRequested, reason=reason, terminate=True)
 
     def info(self, workflow_id: str) -> WorkflowInfo:
-        served, value = self.endpoint.call("list")
+        served, value = self._call("list")
         if served:
-            found = [i for i in infos(value) if i.workflow_id == workflow_id]
+            found = [i for i in workflow_infos(value) if i.workflow_id == workflow_id]
             info = found[0] if found else None
         else:
-            with self.endpoint.opened(write=False) as store:
+            with self._opened(write=False) as store:
                 info = store.info(workflow_id)
         if info is None:
             msg = f"no workflow with id {workflow_id!r} in this store."
@@ -101,10 +153,10 @@ class DuckDBClient:
         return info
 
     def history(self, workflow_id: str) -> list[Event]:
-        served, value = self.endpoint.call("history", workflow_id=workflow_id)
+        served, value = self._call("history", workflow_id=workflow_id)
         if served:
             return [_codec.event_from_dict(e) for e in value]
-        with self.endpoint.opened(write=False) as store:
+        with self._opened(write=False) as store:
             events = store.history(workflow_id)
         if not events:
             msg = f"no workflow with id {workflow_id!r} in this store."
@@ -112,17 +164,17 @@ class DuckDBClient:
         return events
 
     def list(self, status: str | None, workflow_type: str | None) -> list[WorkflowInfo]:
-        served, value = self.endpoint.call("list", status=status, workflow_type=workflow_type)
+        served, value = self._call("list", status=status, workflow_type=workflow_type)
         if served:
-            return infos(value)
-        with self.endpoint.opened(write=False) as store:
+            return workflow_infos(value)
+        with self._opened(write=False) as store:
             return store.workflows(status=status, workflow_type=workflow_type)
 
     def describe(self, workflow_id: str) -> WorkflowDescription:
-        served, value = self.endpoint.call("describe", workflow_id=workflow_id)
+        served, value = self._call("describe", workflow_id=workflow_id)
         if served:
             return WorkflowDescription(**description_fields(value))
-        with self.endpoint.opened(write=False) as store:
+        with self._opened(write=False) as store:
             info = store.info(workflow_id)
             if info is None:
                 msg = f"no workflow with id {workflow_id!r} in this store."
@@ -132,9 +184,7 @@ class DuckDBClient:
         return describe_workflow(info, history, timers)
 
     def query(self, workflow_id: str, name: str, args: tuple[Any, ...]) -> Any:
-        served, value = self.endpoint.call(
-            "query", workflow_id=workflow_id, name=name, args=list(args)
-        )
+        served, value = self._call("query", workflow_id=workflow_id, name=name, args=list(args))
         if served:
             return value
         history = self.history(workflow_id)

@@ -5,26 +5,38 @@ are unstructured by the converter into JSON values and stored as JSON text, so
 DuckDB's JSON functions can read them. They are structured back into the
 annotated type where they are consumed. Events become rows (stores) and dicts
 (fixtures) through the same converter. Payloads are JSON only: never pickle.
+
+The converter (and cattrs) is built on first use: the common paths (plain
+JSON values, events our own encoder wrote) never need it, and importing and
+configuring cattrs is a sizeable share of a short-lived process (the CLI, a
+replay interpreter of the determinism kit).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import hashlib
 import json
 import math
+import threading
+import typing
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-import cattrs
-from cattrs.errors import BaseValidationError
+import attrs
 
 from aion import _rowcodec
 from aion._errors import CodecError, HistoryError
 from aion._events import EVENT_KINDS, ErrorInfo, Event, kind_of
+
+if TYPE_CHECKING:
+    import cattrs
+
+    #: The one converter (built on first use: see `converter`).
+    CONVERTER: cattrs.Converter
 
 
 def _datetime_to_str(value: datetime) -> str:
@@ -48,6 +60,10 @@ def make_converter() -> cattrs.Converter:
     Decimals strings, dates ISO strings, enums their values; attrs classes and
     dataclasses become dicts.
     """
+    from decimal import Decimal
+
+    import cattrs
+
     conv = cattrs.Converter(forbid_extra_keys=False)
     conv.register_unstructure_hook(datetime, _datetime_to_str)
     conv.register_structure_hook(datetime, _str_to_datetime)
@@ -65,7 +81,46 @@ def make_converter() -> cattrs.Converter:
     return conv
 
 
-CONVERTER: Final = make_converter()
+#: The converter and the exceptions its ``structure`` raises for bad input, once built.
+_BUILT: list[tuple[cattrs.Converter, tuple[type[Exception], ...]]] = []
+_BUILDING = threading.Lock()
+
+
+def _built() -> tuple[cattrs.Converter, tuple[type[Exception], ...]]:
+    if not _BUILT:
+        with _BUILDING:
+            if not _BUILT:
+                from cattrs.errors import BaseValidationError
+
+                errors = (BaseValidationError, TypeError, ValueError, KeyError)
+                _BUILT.append((make_converter(), errors))
+    return _BUILT[0]
+
+
+def converter() -> cattrs.Converter:
+    """The one converter, built (and cattrs imported) the first time it is asked for."""
+    return _built()[0]
+
+
+def __getattr__(name: str) -> Any:
+    """``CONVERTER``, built on first use (PEP 562); then a plain module attribute."""
+    if name == "CONVERTER":
+        conv = converter()
+        globals()["CONVERTER"] = conv
+        return conv
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)
+
+
+def _validation_detail(exc: BaseException) -> str:
+    """The error's text as cattrs words it (its exceptions name every bad field)."""
+    from cattrs import transform_error
+    from cattrs.errors import BaseValidationError
+
+    if isinstance(exc, BaseValidationError):
+        return "; ".join(transform_error(exc))
+    return str(exc)
+
 
 _JSON_SCALARS = (str, int, float, bool, type(None))
 _EXACT_SCALARS = frozenset(_JSON_SCALARS)
@@ -122,7 +177,7 @@ def to_jsonable(value: Any, what: str = "value") -> Any:
     if _plain(value):
         return value
     try:
-        result = CONVERTER.unstructure(value)
+        result = converter().unstructure(value)
         # Round-trip through json to reject what the converter passed through untouched
         # (sockets, locks, arbitrary objects) and NaN, which JSON cannot represent.
         json.dumps(result, allow_nan=False)
@@ -163,7 +218,58 @@ def loads(text: str) -> Any:
 
 #: What `quick_structure` answers when only the converter can decide.
 NOT_QUICK: Final = object()
-_SHAPES: dict[int, tuple[Any, type | None]] = {}
+_SHAPES: dict[int, tuple[Any, Any]] = {}
+_FIELD_SCALARS: Final = (str, int, float, bool)
+
+
+class _Record:
+    """How to build a flat record class (every field a JSON scalar) without the converter.
+
+    Only when the JSON object has exactly the fields, each of exactly its
+    annotated type, is the class called with them, which is what cattrs does
+    then; anything else (a missing or extra key, an int for a float, a bool
+    for an int) is left to the converter, so the two never disagree.
+    """
+
+    __slots__ = ("cls", "fields")
+
+    def __init__(self, cls: type, fields: tuple[tuple[str, type], ...]) -> None:
+        self.cls = cls
+        self.fields = fields
+
+    def build(self, value: Any) -> Any:
+        if type(value) is not dict or len(value) != len(self.fields):
+            return NOT_QUICK
+        for name, kind in self.fields:
+            if type(value.get(name)) is not kind:
+                return NOT_QUICK
+        return self.cls(**value)
+
+
+def _record_plan(type_: Any) -> _Record | None:
+    """A `_Record` for a dataclass or attrs class whose fields are all JSON scalars, else None."""
+    if not isinstance(type_, type):
+        return None
+    if dataclasses.is_dataclass(type_):
+        fields = dataclasses.fields(type_)
+        if not all(f.init for f in fields):
+            return None
+        names = [f.name for f in fields]
+    elif attrs.has(type_):
+        attributes = attrs.fields(type_)
+        if not all(a.init and a.alias == a.name for a in attributes):
+            return None
+        names = [a.name for a in attributes]
+    else:
+        return None
+    try:
+        hints = typing.get_type_hints(type_)
+    except Exception:  # an annotation that does not resolve: the converter decides
+        return None
+    kinds = [hints.get(name) for name in names]
+    if not names or not all(k in _FIELD_SCALARS for k in kinds):
+        return None
+    return _Record(type_, tuple((n, k) for n, k in zip(names, kinds, strict=True) if k))
 
 
 def quick_structure(value: Any, type_: Any) -> Any:
@@ -181,12 +287,18 @@ def quick_structure(value: Any, type_: Any) -> Any:
         if len(_SHAPES) > 4096:
             _SHAPES.clear()
         try:
-            shape = _SHALLOW.get(type_)
+            shape: Any = _SHALLOW.get(type_)
         except TypeError:  # an unhashable annotation
             shape = None
+        if shape is None:
+            shape = _record_plan(type_)
         entry = _SHAPES[id(type_)] = (type_, shape)
     shape = entry[1]
-    if shape is not None and type(value) is shape:
+    if shape is None:
+        return NOT_QUICK
+    if type(shape) is _Record:
+        return shape.build(value)
+    if type(value) is shape:
         return value if shape in _JSON_SCALARS else shape(value)
     return NOT_QUICK
 
@@ -202,14 +314,11 @@ def from_jsonable(value: Any, type_: Any, what: str | Callable[[], str] = "paylo
         return quick
     if callable(what):
         what = what()
+    conv, errors = _built()
     try:
-        return CONVERTER.structure(value, type_)
-    except (BaseValidationError, TypeError, ValueError, KeyError) as exc:
-        detail = (
-            "; ".join(cattrs.transform_error(exc))
-            if isinstance(exc, BaseValidationError)
-            else str(exc)
-        )
+        return conv.structure(value, type_)
+    except errors as exc:
+        detail = _validation_detail(exc)
         name = getattr(type_, "__name__", repr(type_))
         msg = f"{what} does not decode into {name}: {detail}."
         raise CodecError(msg) from None
@@ -249,7 +358,7 @@ ENVELOPE: Final = _rowcodec.ENVELOPE
 
 def event_to_dict(event: Event) -> dict[str, Any]:
     """An event as a JSON-ready dict with its ``kind`` (the fixture format)."""
-    data: dict[str, Any] = CONVERTER.unstructure(event)
+    data: dict[str, Any] = converter().unstructure(event)
     data["kind"] = kind_of(event)
     return data
 
@@ -262,14 +371,16 @@ def event_from_dict(data: Mapping[str, Any]) -> Event:
     if cls is None:
         msg = f"unknown event kind {kind!r} at seq {fields.get('seq', '?')}."
         raise HistoryError(msg)
+    try:  # what our encoder wrote takes the prebuilt plan (no cattrs)
+        return _rowcodec.decode_dict(kind, fields)
+    except Exception:  # Slow, or bad data: the converter words the error
+        pass
+    conv, errors = _built()
+    errors = (*errors, ArithmeticError)
     try:
-        return CONVERTER.structure(fields, cls)
-    except (BaseValidationError, TypeError, ValueError, KeyError, ArithmeticError) as exc:
-        detail = (
-            "; ".join(cattrs.transform_error(exc))
-            if isinstance(exc, BaseValidationError)
-            else str(exc)
-        )
+        return conv.structure(fields, cls)
+    except errors as exc:
+        detail = _validation_detail(exc)
         msg = f"malformed {kind} event at seq {fields.get('seq', '?')}: {detail}."
         raise HistoryError(msg) from None
     except RecursionError:
@@ -287,7 +398,7 @@ def event_payload(event: Event) -> str:
         return _rowcodec.payload(event)
     except _rowcodec.Slow:
         pass
-    data = CONVERTER.unstructure(event)
+    data = converter().unstructure(event)
     for key in ENVELOPE:
         data.pop(key, None)
     return dumps(data)

@@ -21,6 +21,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 _WORKFLOW_ATTR = "__aion_workflow__"
 _ACTIVITY_ATTR = "__aion_activity__"
+#: The attribute `activity` sets on a decorated function (read inline on the call path).
+ACTIVITY_ATTR = _ACTIVITY_ATTR
 
 
 @attrs.frozen(kw_only=True)

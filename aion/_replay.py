@@ -132,12 +132,7 @@ def replay(
             recorded=[e for e in segment if e.FAMILY == "decision"],
             history=segment,
         )
-        interp.start()
-        feed = interp.feed
-        for event in segment[1:]:
-            feed(event)
-            if interp.status == "stalled":
-                break
+        interp.replay_from(segment[1:], stop_at_stall=True)
         if interp.status == "stalled":
             break
         if interp.status == "continued_as_new" and not isinstance(

@@ -34,7 +34,13 @@ from aion._commands import (
     StartChild,
     WithTimeout,
 )
-from aion._definitions import RetryPolicy, activity_definition, workflow_name
+from aion._definitions import (
+    ACTIVITY_ATTR,
+    ActivityDefinition,
+    RetryPolicy,
+    activity_definition,
+    workflow_name,
+)
 from aion._errors import ConfigurationError
 
 T = TypeVar("T")
@@ -122,9 +128,12 @@ def call(  # type: ignore[misc]  # an activity's own `retry=`/`timeout=` must go
     (an activity keyword argument with one of those names must go positionally).
     After the last failed attempt `aion.ActivityError` is raised in the workflow.
     """
-    if isinstance(activity, str):
-        return Call(activity=activity, args=args, kwargs=kwargs, retry=retry, timeout=timeout)
-    definition = activity_definition(activity)
+    # `activity_definition`, inlined for the common case: a call is made once per step.
+    definition = getattr(activity, ACTIVITY_ATTR, None)
+    if type(definition) is not ActivityDefinition:
+        if isinstance(activity, str):
+            return Call(activity=activity, args=args, kwargs=kwargs, retry=retry, timeout=timeout)
+        definition = activity_definition(activity)
     return Call(
         activity=definition.name,
         args=args,

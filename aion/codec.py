@@ -12,12 +12,16 @@ lists and dicts a recorded value may have (deeper is a `CodecError`: the
 reader refuses such payloads as hostile).
 """
 
-from aion._codec import CONVERTER as CONVERTER
+from typing import TYPE_CHECKING, Any
+
 from aion._codec import MAX_VALUE_DEPTH as MAX_VALUE_DEPTH
 from aion._codec import event_from_dict as event_from_dict
 from aion._codec import event_to_dict as event_to_dict
 from aion._codec import from_jsonable as from_jsonable
 from aion._codec import to_jsonable as to_jsonable
+
+if TYPE_CHECKING:
+    from aion._codec import CONVERTER as CONVERTER
 
 __all__ = [
     "CONVERTER",
@@ -27,3 +31,13 @@ __all__ = [
     "from_jsonable",
     "to_jsonable",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``CONVERTER``, built (and cattrs imported) on first use."""
+    if name == "CONVERTER":
+        from aion._codec import converter
+
+        return converter()
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)

@@ -3,13 +3,15 @@
     nox -s bench                          the full run (what BENCHMARKS.md shows)
     AION_BENCH_SCALE=0.05 nox -s bench    a quick smoke run (writes BENCHMARKS.smoke.md)
 
-Sections can be chosen with ``AION_BENCH_ONLY=replay,engine,postgres`` (``postgres``
-needs a server: ``AION_BENCH_POSTGRES``, default the local one).
+Sections can be chosen with ``AION_BENCH_ONLY=replay,read,engine,postgres,startup``
+(``read`` is replay from a DuckDB file against a raw read of the same rows, each
+a fresh process; ``postgres`` needs a server: ``AION_BENCH_POSTGRES``, default the local one;
+``startup`` is the CPU of ``import aion``, ``aion --help``, ``aion list`` and one
+determinism-kit call, each a fresh process).
 """
 
 from __future__ import annotations
 
-import math
 import os
 import platform
 import subprocess
@@ -19,6 +21,7 @@ from datetime import UTC, datetime
 from importlib import metadata
 from typing import Any
 
+from bench.report import table as _table
 from bench.workloads import SCALE
 
 Row = dict[str, Any]
@@ -55,36 +58,10 @@ def _machine() -> str:
     )
 
 
-def _fmt(value: float) -> str:
-    if isinstance(value, float) and math.isnan(value):
-        return "-"
-    if value >= 100:
-        return f"{value:,.0f}"
-    if value >= 10:
-        return f"{value:,.1f}"
-    return f"{value:,.2f}"
-
-
-def _table(rows: list[Row]) -> str:
-    lines = [
-        "| section | measurement | value | unit | detail | target | met |",
-        "|---|---|---:|---|---|---|---|",
-    ]
-    for r in rows:
-        met = {True: "yes", False: "**no**", None: ""}[r.get("ok")]
-        detail = r.get("detail", "")
-        if "ratio" in r:
-            detail = f"{detail}; **aion is {r['ratio']:,.1f}x faster**".lstrip("; ")
-        lines.append(
-            f"| {r['section']} | {r['what']} | {_fmt(r['value'])} | {r['unit']} | {detail} "
-            f"| {r.get('target', '')} | {met} |"
-        )
-    return "\n".join(lines)
-
-
 def main() -> None:
     """Run the selected sections and write the report."""
-    only = set(filter(None, os.environ.get("AION_BENCH_ONLY", "replay,engine,postgres").split(",")))
+    sections = os.environ.get("AION_BENCH_ONLY", "replay,read,engine,postgres,startup")
+    only = set(filter(None, sections.split(",")))
     machine = _machine()
     started = time.perf_counter()
     rows: list[Row] = []
@@ -93,6 +70,10 @@ def main() -> None:
 
         rows += replay_bench.run_all()
         print(_table(rows), flush=True)
+    if "read" in only:
+        from bench import read_ratio
+
+        rows += read_ratio.run_all()
     if "engine" in only:
         from bench import engine_bench
 
@@ -101,6 +82,10 @@ def main() -> None:
         from bench import pg_cluster
 
         rows += pg_cluster.run_all()
+    if "startup" in only:
+        from bench import startup_bench
+
+        rows += startup_bench.run_all()
     took = time.perf_counter() - started
     table = _table(rows)
     print(table)

@@ -3,10 +3,10 @@
     python -m bench.kit_speed
 
 Each figure is from a fresh process, as in CI: the first call pays for its
-12 replay interpreters (each call draws its own hash seeds). Printed: wall
+10 replay interpreters (each call draws its own hash seeds). Printed: wall
 time and CPU time (this process plus the interpreters it started) for
 
-* the defaults (20 schedules, memory store, 12 hash seeds),
+* the defaults (20 schedules, memory store, 10 hash seeds),
 * the same without the cross-process check (``hash_seeds=0``),
 * ``store="duckdb"`` (4 schedules, 2 crash points each), with and without them.
 """
@@ -24,9 +24,9 @@ import aion
 
 #: Options of each measured call, by label.
 CASES: dict[str, dict[str, Any]] = {
-    "defaults (memory, 20 schedules, 12 hash seeds)": {},
+    "defaults (memory, 20 schedules, 10 hash seeds)": {},
     "defaults without hash seeds (hash_seeds=0)": {"hash_seeds": 0},
-    'store="duckdb" (4 schedules x 2 crash points, 12 hash seeds)': {"store": "duckdb"},
+    'store="duckdb" (4 schedules x 2 crash points, 10 hash seeds)': {"store": "duckdb"},
     'store="duckdb" without hash seeds': {"store": "duckdb", "hash_seeds": 0},
 }
 

@@ -38,20 +38,32 @@ def durabletask_available() -> str | None:
     return None
 
 
-def durabletask_replay(steps: int, reps: int) -> dict[str, Any]:
-    """Seconds (median) for durabletask's executor to replay ``steps`` sequential activities."""
+def durabletask_replay(steps: int, reps: int, result: str = "dict") -> dict[str, Any]:
+    """Seconds (median) for durabletask's executor to replay ``steps`` sequential activities.
+
+    ``result`` is the activity's result: ``int``, ``dict`` or ``dataclass``
+    (durabletask hands back the decoded JSON, so its orchestrator builds the
+    dataclass itself, as a user of it would).
+    """
     from durabletask import worker
     from durabletask.internal import helpers
     from durabletask.serialization import JsonDataConverter
 
-    def step(ctx: Any, i: int) -> dict[str, Any]:
-        return {"i": i, "ok": True}
+    from bench.workloads import StepResult
+
+    def step(ctx: Any, i: int) -> Any:
+        return i if result == "int" else {"i": i, "ok": True}
 
     def orchestrator(ctx: Any, n: int) -> Any:
         total = 0
         for i in range(n):
             out = yield ctx.call_activity(step, input=i)
-            total += out["i"]
+            if result == "int":
+                total += out
+            elif result == "dataclass":
+                total += StepResult(**out).i
+            else:
+                total += out["i"]
         return total
 
     registry = worker._Registry()
@@ -67,7 +79,8 @@ def durabletask_replay(steps: int, reps: int) -> dict[str, Any]:
         old.append(helpers.new_task_scheduled_event(task_id, "step", json.dumps(i)))
         old.append(helpers.new_orchestrator_completed_event())
         old.append(helpers.new_orchestrator_started_event(t0 + timedelta(milliseconds=i)))
-        old.append(helpers.new_task_completed_event(task_id, json.dumps({"i": i, "ok": True})))
+        out = i if result == "int" else {"i": i, "ok": True}
+        old.append(helpers.new_task_completed_event(task_id, json.dumps(out)))
     new = [old.pop()]
     logger = logging.getLogger("bench.durabletask")
     logger.setLevel(logging.WARNING)

@@ -8,6 +8,7 @@ without paying for threads and commits while building a 100k-command history.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import uuid
 from collections.abc import Iterator
@@ -89,7 +90,51 @@ def waiter(n: int, seconds: float):  # type: ignore[no-untyped-def]
     return n
 
 
-REGISTRY = Registry([mixed, sequential, sleeper, waiter], [step])
+@aion.activity
+def step_int(i: int) -> int:
+    """A no-op activity with an int result."""
+    return i
+
+
+@dataclasses.dataclass(frozen=True)
+class StepResult:
+    """The dataclass result of `step_dc` (decoded from JSON by aion on replay)."""
+
+    i: int
+    ok: bool
+
+
+@aion.activity
+def step_dc(i: int) -> StepResult:
+    """A no-op activity with a dataclass result."""
+    return StepResult(i=i, ok=True)
+
+
+@aion.workflow
+def sequential_int(n: int):  # type: ignore[no-untyped-def]
+    """``n`` sequential activities with int results."""
+    total = 0
+    for i in range(n):
+        total += yield aion.call(step_int, i)
+    return total
+
+
+@aion.workflow
+def sequential_dc(n: int):  # type: ignore[no-untyped-def]
+    """``n`` sequential activities with dataclass results."""
+    total = 0
+    for i in range(n):
+        out = yield aion.call(step_dc, i)
+        total += out.i
+    return total
+
+
+#: The sequential workloads compared with durabletask, by the kind of result.
+SEQUENTIAL = {"int": sequential_int, "dict": sequential, "dataclass": sequential_dc}
+
+REGISTRY = Registry(
+    [mixed, sequential, sequential_int, sequential_dc, sleeper, waiter], [step, step_int, step_dc]
+)
 
 
 def synthesize(
@@ -128,7 +173,11 @@ def synthesize(
                         recorded_at=clock[0],
                         ordinal=event.ordinal,
                         attempt=1,
-                        result={"i": event.args[0], "ok": True},
+                        result=(
+                            event.args[0]
+                            if event.name == step_int.__aion_activity__.name
+                            else {"i": event.args[0], "ok": True}
+                        ),
                     )
                 )
             elif isinstance(event, TimerStarted) and not until_timer:

@@ -105,6 +105,20 @@ class App:
         plain = all(isinstance(r, Text) for r in items)
         self.out.print(*items, soft_wrap=plain)
 
+    def _surely_piped(self) -> bool:
+        """Whether stdout is certainly not a terminal, known without importing rich.
+
+        Only the plain case is decided here (no console made yet, no colour
+        forced by flag or environment, ``isatty()`` false); anything else is
+        left to rich's own test, so the answer never differs from it.
+        """
+        if self._out is not None or self.color is not None:
+            return False
+        if any(os.environ.get(k) for k in ("FORCE_COLOR", "TTY_INTERACTIVE", "TTY_COMPATIBLE")):
+            return False
+        isatty = getattr(sys.stdout, "isatty", None)
+        return isatty is not None and not isatty()
+
     def output_format(self) -> str:
         """``table``, ``json`` or ``csv``: ``--format``, with ``--json`` meaning json."""
         if self.as_json and self.fmt not in (None, "json"):
@@ -132,7 +146,7 @@ class App:
             right: Indexes of right-justified columns (numbers).
             table: The styled rich table for a terminal (default: a plain one).
         """
-        if self.out.is_terminal:
+        if not self._surely_piped() and self.out.is_terminal:
             self.out.print(table() if table is not None else _rich_table(headers, rows, right))
             return
         click.echo("\n".join(plain_table(headers, rows, right)))

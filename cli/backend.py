@@ -1,17 +1,23 @@
 """One interface over the two ways a command reaches a database.
 
-* `RemoteBackend`: a worker is serving the file, so ask it over its loopback
-  endpoint (the worker holds DuckDB's write lock; nobody else can open the file).
+* `RemoteBackend`: a worker is serving the DuckDB file, so ask it over its
+  loopback endpoint (`aion.endpoint`: the worker holds DuckDB's write lock;
+  nobody else can open the file).
 * `LocalBackend`: nobody is; open the file directly, read-only for reads.
   Control commands then record their event straight into history (a start,
   a signal, a cancel request) and the next worker to open the file picks it
   up, exactly as it picks up anything else recorded before a restart.
+* `PostgresBackend`: a PostgreSQL database, always opened directly (the
+  server takes many clients): reads from the store, and starts, signals and
+  cancels through `aion.Client`, which records them as any worker expects
+  (a signal or cancel is an inbox row its owner records exactly once), so
+  no worker needs to run here or anywhere for the command to succeed.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -19,6 +25,7 @@ from typing import Any, Protocol
 import aion
 from aion import codec as _codec
 from aion import lineage
+from aion.endpoint import EndpointClient, description_fields, read_endpoint, workflow_infos
 from aion.events import (
     TERMINAL_STATUSES,
     CancelRequested,
@@ -30,14 +37,12 @@ from aion.store import (
     Append,
     DuckDBStore,
     Store,
-    TimerInfo,
     WorkflowInfo,
     is_postgres_url,
     open_store,
 )
 from aion.store import redact_url as redact
 
-from .endpoint import EndpointClient, read_endpoint
 from .errors import EXIT_STORE, EXIT_USAGE, CliError
 from .loader import Code
 
@@ -46,7 +51,10 @@ class Backend(Protocol):
     """What commands need from "the database", wherever it is served from."""
 
     writable: bool
+    #: A worker answers (its live generators too): nothing is merely recorded.
     remote: bool
+    #: Workers anywhere pick up what is recorded (PostgreSQL): no "runs when a worker opens it".
+    shared: bool
 
     def workflows(self, status: str | None, workflow_type: str | None) -> list[WorkflowInfo]:
         """Visibility records, oldest first."""
@@ -65,9 +73,14 @@ class Backend(Protocol):
         ...
 
     def start(
-        self, workflow: str, args: list[Any], workflow_id: str | None, code: str | None = None
+        self,
+        workflow: str,
+        args: list[Any],
+        workflow_id: str | None,
+        code: str | None = None,
+        fn: Callable[..., Any] | None = None,
     ) -> str:
-        """Record a workflow start (``code``: its ``module:qualname``); returns its id."""
+        """Record a workflow start (``code``: its ``module:qualname``, ``fn``: the function)."""
         ...
 
     def signal(self, workflow_id: str, name: str, payload: Any) -> None:
@@ -106,33 +119,17 @@ class Backend(Protocol):
 def open_backend(db: str, *, write: bool) -> Backend:
     """The worker's endpoint when one serves ``db``, else the file (created only for writes).
 
-    On a PostgreSQL URL a worker serving it from this machine is asked, as on
-    DuckDB; without one, reads go straight to the database (the server takes
-    many clients) and writes are refused: until the multi-worker engine lands,
-    an engine elsewhere keeps its heads in memory, so a write straight into
-    the tables would race it.
+    A PostgreSQL URL is always opened directly (see `PostgresBackend`); its
+    schema must exist for reads and is created by the first write, as a
+    DuckDB file is.
     """
     if is_postgres_url(db):
-        endpoint = read_endpoint(db)
-        if endpoint is not None:
-            return RemoteBackend(EndpointClient(endpoint))
-        if write:
-            msg = (
-                "on PostgreSQL the CLI writes only through a worker running on this machine "
-                "(aion worker / aion run), and none serves this database."
-            )
-            raise CliError(
-                msg,
-                "start `aion --db URL worker -m MODULE` here, or start and signal workflows "
-                "from the engine's process.",
-                EXIT_USAGE,
-            )
-        store = open_store(db, read_only=True)
-        if not getattr(store, "exists", True):
+        store = open_store(db, read_only=not write)
+        if not write and not getattr(store, "exists", True):
             store.close()
             msg = f"there is no aion schema in the PostgreSQL database {redact(db)!r}."
             raise CliError(msg, f"create it with: aion db init --db {redact(db)!r}", EXIT_STORE)
-        return LocalBackend(store)
+        return PostgresBackend(db, store)
     endpoint = read_endpoint(db)
     if endpoint is not None:
         return RemoteBackend(EndpointClient(endpoint))
@@ -152,6 +149,7 @@ class LocalBackend:
     """The database file opened directly (no worker is running)."""
 
     remote = False
+    shared = False
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -191,7 +189,12 @@ class LocalBackend:
         self.store.append([Append(workflow_id=workflow_id, expected_seq=expected, events=events)])
 
     def start(
-        self, workflow: str, args: list[Any], workflow_id: str | None, code: str | None = None
+        self,
+        workflow: str,
+        args: list[Any],
+        workflow_id: str | None,
+        code: str | None = None,
+        fn: Callable[..., Any] | None = None,
     ) -> str:
         """Record the start; a worker runs it when it next opens the file."""
         workflow_id = workflow_id or str(uuid.uuid4())
@@ -332,6 +335,7 @@ class RemoteBackend:
     """A running worker, reached over its loopback endpoint."""
 
     remote = True
+    shared = False
     writable = True
 
     def __init__(self, client: EndpointClient) -> None:
@@ -339,20 +343,12 @@ class RemoteBackend:
 
     def workflows(self, status: str | None, workflow_type: str | None) -> list[WorkflowInfo]:
         """Asked of the worker."""
-        raw = self.client.call("list", status=status, workflow_type=workflow_type)
-        return [_codec.CONVERTER.structure(item, WorkflowInfo) for item in raw]
+        return workflow_infos(self.client.call("list", status=status, workflow_type=workflow_type))
 
     def describe(self, workflow_id: str) -> aion.WorkflowDescription:
         """The worker's live description (pending commands from the running generator)."""
-        raw = dict(self.client.call("describe", workflow_id=workflow_id))
-        raw["timers"] = tuple(
-            _codec.CONVERTER.structure(t, TimerInfo) for t in raw.get("timers", ())
-        )
-        raw["pending"] = tuple(raw.get("pending", ()))
-        for key in ("started_at", "closed_at"):
-            if raw.get(key) is not None:
-                raw[key] = _codec.CONVERTER.structure(raw[key], datetime)
-        return aion.WorkflowDescription(**raw)
+        raw = self.client.call("describe", workflow_id=workflow_id)
+        return aion.WorkflowDescription(**description_fields(raw))
 
     def history(self, workflow_id: str) -> list[Event]:
         """Events sent as fixture-format dicts."""
@@ -364,7 +360,12 @@ class RemoteBackend:
         return {wid: _events(events) for wid, events in raw.items()}
 
     def start(
-        self, workflow: str, args: list[Any], workflow_id: str | None, code: str | None = None
+        self,
+        workflow: str,
+        args: list[Any],
+        workflow_id: str | None,
+        code: str | None = None,
+        fn: Callable[..., Any] | None = None,
     ) -> str:
         """Started by the worker, which runs it at once (and records its own code's name)."""
         return str(self.client.call("start", workflow=workflow, args=args, workflow_id=workflow_id))
@@ -402,3 +403,63 @@ class RemoteBackend:
 
     def close(self) -> None:
         """Nothing to release: each call is its own connection."""
+
+
+class PostgresBackend(LocalBackend):
+    """A PostgreSQL database opened directly: reads from its store, writes through `aion.Client`.
+
+    A start is its own committed ``WorkflowStarted`` (any worker that
+    registered the type claims it); a signal or a cancel is an inbox row,
+    checked against the workflow's status in the same transaction, which the
+    workflow's owner records exactly once. Nothing is appended to a history
+    another worker may own, so no worker has to run for the command to
+    succeed, and none is raced when one does.
+    """
+
+    shared = True
+
+    def __init__(self, db: str, store: Store) -> None:
+        super().__init__(store)
+        self.db = db
+        self._client: aion.Client | None = None
+
+    def _writer(self) -> aion.Client:
+        if self._client is None:
+            self._client = aion.Client(self.db)
+        return self._client
+
+    def start(
+        self,
+        workflow: str,
+        args: list[Any],
+        workflow_id: str | None,
+        code: str | None = None,
+        fn: Callable[..., Any] | None = None,
+    ) -> str:
+        """Recorded by `aion.Client` (which names the code when ``fn`` is given)."""
+        return self._writer().start(fn or workflow, *args, workflow_id=workflow_id)
+
+    def signal(self, workflow_id: str, name: str, payload: Any) -> None:
+        """Posted to the workflow's inbox; its owner records it."""
+        self._writer().signal(workflow_id, name, payload)
+
+    def cancel(self, workflow_id: str, reason: str | None) -> None:
+        """Posted to the workflow's inbox; its owner records it."""
+        self._writer().cancel(workflow_id, reason)
+
+    def terminate(self, workflow_id: str, reason: str | None) -> None:
+        """Posted to the workflow's inbox (a cancel message that terminates)."""
+        self._writer().terminate(workflow_id, reason)
+
+    def rerun(self, op: str, workflow_id: str, seq: int | None, new_id: str | None) -> str:
+        """Refused: a new run would be appended to a history another worker may own."""
+        msg = f"aion {op} does not run on PostgreSQL from the command line yet."
+        hint = f"call Engine.{op}() in a worker process that owns the workflow."
+        raise CliError(msg, hint, EXIT_USAGE)
+
+    def close(self) -> None:
+        """Close the client's connection and the store."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        super().close()

@@ -51,5 +51,5 @@ def cancel(
             app.show(f"cancel requested for {workflow_id}")
     else:
         act_on_many(app, "cancel", targets, lambda w: backend.cancel(w, reason), not backend.remote)
-    if not backend.remote:
+    if not backend.remote and not backend.shared:
         app.note(f"no worker serves {app.db}: the workflow sees it when `aion worker` runs.")

@@ -152,6 +152,8 @@ def act_on_many(
     requested: list[str] = []
     closed: list[str] = []
     missing: list[str] = []
+    from aion.endpoint import RemoteError
+
     for workflow_id in targets:
         try:
             act(workflow_id)
@@ -159,6 +161,13 @@ def act_on_many(
             closed.append(workflow_id)
         except aion.WorkflowNotFound:
             missing.append(workflow_id)
+        except RemoteError as exc:  # the same two, raised inside the worker
+            if exc.type_name == "WorkflowClosed":
+                closed.append(workflow_id)
+            elif exc.type_name == "WorkflowNotFound":
+                missing.append(workflow_id)
+            else:
+                raise
         else:
             requested.append(workflow_id)
     if app.as_json:

@@ -35,24 +35,17 @@ class CliError(Exception):
         self.code = code
 
 
-class RemoteError(CliError):
-    """An error raised inside a running worker, carried back over its endpoint.
-
-    The worker classifies the error before sending it, so the exit code a user
-    sees is the same whether the command ran in the worker or locally.
-    """
-
-    def __init__(self, message: str, *, type_name: str, code: int, hint: str) -> None:
-        super().__init__(message, hint, code)
-        self.type_name = type_name
-
-
 def classify(exc: BaseException) -> tuple[int, str]:
     """The exit code and hint for an exception (shared by the CLI and the worker endpoint)."""
     if isinstance(exc, CliError):
         return exc.code, exc.hint
     import aion  # here, not at the top: `aion --help` never needs it
+    from aion.endpoint import EndpointError, RemoteError
 
+    if isinstance(exc, RemoteError):  # the worker classified it (with this function) before sending
+        return (exc.code if exc.code is not None else EXIT_STORE), exc.hint
+    if isinstance(exc, EndpointError):
+        return EXIT_STORE, exc.hint
     if isinstance(exc, aion.NondeterminismError):
         return EXIT_FAILED, "guard the change with aion.patched(), or revert it."
     if isinstance(exc, aion.WorkflowFailedError | aion.WorkflowCancelledError):

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from aion import codec as _codec
 
 from .app import App
 from .options import common_options, format_option
-from .output import workflow_cells, workflows_table
-from .rows import WORKFLOW_HEADER, workflow_rows
+from .rows import WORKFLOW_HEADER, workflow_cells, workflow_rows
 from .when import parse_when
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+    from aion.store import WorkflowInfo
 
 STATUSES = ("running", "completed", "failed", "cancelled", "stalled", "continued_as_new")
 #: Rows shown unless --limit or --all says otherwise.
@@ -70,4 +76,11 @@ def list_(
         app.show("no workflows match.")
     else:
         headers, rows, right = workflow_cells(infos)
-        app.show_rows(headers, rows, right=right, table=lambda: workflows_table(infos))
+        app.show_rows(headers, rows, right=right, table=lambda: _table(infos))
+
+
+def _table(infos: list[WorkflowInfo]) -> RenderableType:
+    # rich is imported only for a terminal: piped, `aion list` prints plain text without it.
+    from .output import workflows_table
+
+    return workflows_table(infos)

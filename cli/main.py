@@ -36,7 +36,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "signal",
         "Send signal NAME with PAYLOAD (a JSON value; default null) to workflow ID.",
     ),
-    "query": ("query_cmd", "query", "Answer query NAME of workflow ID (ARGS are JSON values)."),
+    "query": (
+        "query_cmd",
+        "query",
+        "Answer query NAME of workflow ID (ARGS are JSON values); --format csv for tables.",
+    ),
     "cancel": (
         "cancel_cmd",
         "cancel",
@@ -160,6 +164,13 @@ class AionGroup(click.Group):
 @click.option("-m", "--module", "modules", multiple=True, metavar="MODULE", help=MODULE_HELP)
 @click.option("--path", "import_path", multiple=True, metavar="DIR", help=PATH_HELP)
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(("table", "json", "csv")),
+    default=None,
+    help="Output format of read commands (default table; --json is --format json).",
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
 @click.option(
     "--color/--no-color", default=None, help="Force colour on or off (default: only on a terminal)."
@@ -172,6 +183,7 @@ def cli(
     modules: tuple[str, ...],
     import_path: tuple[str, ...],
     as_json: bool,
+    fmt: str | None,
     debug: bool,
     color: bool | None,
 ) -> None:
@@ -179,7 +191,7 @@ def cli(
 
     Every command works next to a running `aion worker` on the same database
     (it talks to the worker over a loopback endpoint) or on the file alone.
-    --db, -m, --path and --json work before or after the command.
+    --db, -m, --path, --json and --format work before or after the command.
     Exit codes: 0 ok, 1 divergence or failed workflow, 2 usage, 3 store error.
     """
     if ctx.obj is None:
@@ -191,6 +203,7 @@ def cli(
             import_path=import_path,
             as_json=as_json,
         )
+        ctx.obj.fmt = fmt
     ctx.call_on_close(ctx.obj.close)
 
 

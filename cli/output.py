@@ -22,7 +22,7 @@ from aion.store import WorkflowInfo
 
 from .safe import clean, data
 from .sources import source_line
-from .timeline import fmt_time
+from .when import fmt_time
 
 STATUS_STYLE = {
     "running": "cyan",
@@ -42,26 +42,6 @@ def value_text(value: Any) -> str:
 def status_text(status: str) -> Text:
     """A status word in its colour."""
     return data(status, STATUS_STYLE.get(status, ""))
-
-
-def workflow_cells(infos: Sequence[WorkflowInfo]) -> tuple[list[str], list[list[str]], set[int]]:
-    """``aion list`` as plain cells: headers, rows (cleaned), right-justified columns."""
-    several_runs = any(info.runs > 1 for info in infos)
-    headers = ["id", "type", "status", "started (UTC)", "closed (UTC)", "events"]
-    headers += ["runs"] if several_runs else []
-    rows = [
-        [
-            clean(info.workflow_id),
-            clean(info.workflow_type),
-            info.status,
-            fmt_time(info.started_at, millis=False),
-            fmt_time(info.closed_at, millis=False),
-            str(info.last_seq),
-            *([str(info.runs)] if several_runs else []),
-        ]
-        for info in infos
-    ]
-    return headers, rows, {5, 6}
 
 
 def workflows_table(infos: Sequence[WorkflowInfo]) -> RenderableType:

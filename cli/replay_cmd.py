@@ -17,7 +17,7 @@ from .app import App
 from .errors import EXIT_FAILED, EXIT_OK, classify
 from .finding import code_for, require_code
 from .loader import Code
-from .options import common_options
+from .options import common_options, format_option
 from .output import divergence_panel, replay_line, replay_summary
 from .sources import is_fixture_path
 
@@ -51,6 +51,33 @@ def _as_json(result: aion.ReplayResult, verdict: str | None = None) -> dict[str,
     }
 
 
+#: The columns of ``aion replay --format csv``: one row per history replayed.
+CSV_HEADER = (
+    "workflow_id",
+    "ok",
+    "status",
+    "stopped_at",
+    "events",
+    "divergence_seq",
+    "error",
+    "fixture_check",
+)
+
+
+def _csv_row(record: dict[str, Any]) -> list[Any]:
+    div = record["divergence"]
+    return [
+        record["workflow_id"],
+        "true" if record["ok"] else "false",
+        record["status"],
+        record["stopped_at"],
+        record["events"],
+        None if div is None else div["seq"],
+        record["error"],
+        record["fixture_check"],
+    ]
+
+
 def _exit_code(results: Sequence[aion.ReplayResult], unexpected: set[str]) -> int:
     code = EXIT_OK
     for result in results:
@@ -64,7 +91,7 @@ def _exit_code(results: Sequence[aion.ReplayResult], unexpected: set[str]) -> in
     return code
 
 
-def _replay_all(app: App, as_json: bool) -> int:
+def _replay_all(app: App, fmt: str) -> int:
     histories = app.backend().histories()  # one scan: linear in the total history size
     replayer = _replayer(code_for(app, histories.values(), origin="the database's histories"))
     results: list[aion.ReplayResult] = []
@@ -84,7 +111,9 @@ def _replay_all(app: App, as_json: bool) -> int:
             progress.advance(task)
     summary = aion.Replayer.summarise(results)
     diverged = {r.workflow_id for r in results if r.divergence is not None}
-    if as_json:
+    if fmt == "csv":
+        app.echo_csv(CSV_HEADER, (_csv_row(_as_json(r)) for r in results))
+    elif fmt == "json":
         app.echo_json(
             {
                 "replayed": summary.replayed,
@@ -123,7 +152,7 @@ def _fixture_results(
         yield result, fixtures.check(fixture, result), path
 
 
-def _replay_refs(app: App, refs: Sequence[str], as_json: bool) -> int:
+def _replay_refs(app: App, refs: Sequence[str], fmt: str) -> int:
     results: list[aion.ReplayResult] = []
     unexpected: set[str] = set()
     rendered: list[RenderableType] = []
@@ -154,7 +183,9 @@ def _replay_refs(app: App, refs: Sequence[str], as_json: bool) -> int:
             if result.divergence is not None:
                 rendered.append(divergence_panel(result.divergence))
             records.append(_as_json(result))
-    if as_json:
+    if fmt == "csv":
+        app.echo_csv(CSV_HEADER, (_csv_row(r) for r in records))
+    elif fmt == "json":
         app.echo_json(records)
     else:
         app.show(*rendered)
@@ -165,6 +196,7 @@ def _replay_refs(app: App, refs: Sequence[str], as_json: bool) -> int:
 @click.argument("refs", nargs=-1, metavar="[ID | FILE.json]...")
 @click.option("--all", "replay_all", is_flag=True, help="Replay every workflow in the database.")
 @common_options
+@format_option
 @click.pass_obj
 def replay(
     app: App,
@@ -186,7 +218,8 @@ def replay(
             "give workflow ids or fixture files, or --all (not both, not neither).",
             "e.g. aion replay --all -m myapp.flows",
         )
-    code = _replay_all(app, app.as_json) if replay_all else _replay_refs(app, refs, app.as_json)
+    fmt = app.output_format()
+    code = _replay_all(app, fmt) if replay_all else _replay_refs(app, refs, fmt)
     if code != EXIT_OK:
         app.close()
         raise click.exceptions.Exit(code)

@@ -15,9 +15,10 @@ from contextlib import contextmanager
 import click
 
 import aion
+from aion.endpoint import RemoteError
 
 from .app import App
-from .errors import EXIT_USAGE, CliError, RemoteError
+from .errors import EXIT_USAGE, CliError
 from .options import common_options
 
 

@@ -16,6 +16,9 @@ from aion import codec as _codec
 from aion.events import Event
 from aion.store import WorkflowInfo
 
+from .safe import clean
+from .when import fmt_time
+
 WORKFLOW_HEADER = (
     "workflow_id",
     "workflow_type",
@@ -75,3 +78,23 @@ def description_rows(desc: aion.WorkflowDescription) -> Iterable[Sequence[str]]:
     data: dict[str, Any] = _codec.CONVERTER.unstructure(desc)
     for key, value in data.items():
         yield [key, cell(value)]
+
+
+def workflow_cells(infos: Sequence[WorkflowInfo]) -> tuple[list[str], list[list[str]], set[int]]:
+    """``aion list`` as plain cells: headers, rows (cleaned), right-justified columns."""
+    several_runs = any(info.runs > 1 for info in infos)
+    headers = ["id", "type", "status", "started (UTC)", "closed (UTC)", "events"]
+    headers += ["runs"] if several_runs else []
+    rows = [
+        [
+            clean(info.workflow_id),
+            clean(info.workflow_type),
+            info.status,
+            fmt_time(info.started_at, millis=False),
+            fmt_time(info.closed_at, millis=False),
+            str(info.last_seq),
+            *([str(info.runs)] if several_runs else []),
+        ]
+        for info in infos
+    ]
+    return headers, rows, {5, 6}

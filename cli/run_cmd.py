@@ -16,11 +16,13 @@ from rich.panel import Panel
 import aion
 from aion import codec as _codec
 from aion.describe import event_line
+from aion.endpoint import EndpointServer, read_endpoint
 from aion.events import TERMINAL_STATUSES
+from aion.store import is_postgres_url
 
 from .app import App
 from .backend import Backend
-from .endpoint import EndpointServer, read_endpoint
+from .errors import classify
 from .loader import load_target
 from .options import common_options, parse_values
 from .output import status_text, value_text
@@ -138,7 +140,8 @@ def run(
     code, fn = load_target(target, app.modules, path=app.import_path)
     name = fn.__aion_workflow__.name  # type: ignore[attr-defined]
     values = parse_values(args)
-    if read_endpoint(app.db) is not None:
+    local = not is_postgres_url(app.db)  # on PostgreSQL no endpoint: commands use the database
+    if local and read_endpoint(app.db) is not None:
         _run_remote(app, app.backend(write=True), name, values, workflow_id, as_json)
         return
     began = time.monotonic()
@@ -146,12 +149,13 @@ def run(
         app.db, workflows=code.workflows.values(), activities=code.activities.values()
     )
     stop = threading.Event()
-    server = EndpointServer(app.db, handlers(engine))
+    server = EndpointServer(app.db, handlers(engine), classify=classify) if local else None
     serving = threading.Thread(target=engine.serve, args=(stop,), name="aion-run", daemon=True)
     try:
         install_stop_handlers(stop)
         handle = engine.start(fn, *values, workflow_id=workflow_id)
-        server.start()
+        if server is not None:
+            server.start()
         serving.start()
 
         def last() -> str:
@@ -168,6 +172,7 @@ def run(
         stop.set()
         if serving.is_alive():
             serving.join()
-        server.stop()
+        if server is not None:
+            server.stop()
         engine.close()
     _report(app, desc, result, as_json, time.monotonic() - began)

@@ -13,10 +13,10 @@ from typing import Any
 
 import aion
 from aion import codec as _codec
+from aion.endpoint import Handler
 from aion.events import Event
 from aion.store import Append
 
-from .endpoint import Handler
 from .errors import CliError
 
 

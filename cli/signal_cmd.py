@@ -33,5 +33,5 @@ def signal(app: App, workflow_id: str, name: str, payload: str) -> None:
         )
     else:
         app.show(f"signal {name!r} recorded for {workflow_id}")
-    if not backend.remote:
+    if not backend.remote and not backend.shared:
         app.note(f"no worker serves {app.db}: the workflow sees it when `aion worker` runs.")

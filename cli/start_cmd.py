@@ -22,7 +22,8 @@ def start(app: App, target: str, args: tuple[str, ...], workflow_id: str | None)
     """Start a workflow without waiting for it (ARGS are JSON values).
 
     With a worker running it starts at once; otherwise the start is recorded
-    and the next `aion worker` on this database runs it.
+    and the next `aion worker` on this database runs it. On PostgreSQL the
+    start is recorded in the database and any worker of that type claims it.
     """
     _, fn = load_target(target, app.modules, path=app.import_path)
     name = fn.__aion_workflow__.name  # type: ignore[attr-defined]
@@ -32,10 +33,10 @@ def start(app: App, target: str, args: tuple[str, ...], workflow_id: str | None)
         msg = f"cannot start workflow {name!r}: {problem}."
         raise aion.WorkflowArgumentError(msg)
     backend = app.backend(write=True)
-    started = backend.start(name, values, workflow_id, code_name(fn))
+    started = backend.start(name, values, workflow_id, code_name(fn), fn=fn)
     if app.as_json:
         app.echo_json({"workflow_id": started, "workflow": name, "queued": not backend.remote})
         return
     app.show(f"started {started} ({name})")
-    if not backend.remote:
+    if not backend.remote and not backend.shared:
         app.note(f"no worker serves {app.db}: it runs when `aion worker` opens this database.")

@@ -54,5 +54,5 @@ def terminate(
         act_on_many(
             app, "terminate", targets, lambda w: backend.terminate(w, reason), not backend.remote
         )
-    if not backend.remote:
+    if not backend.remote and not backend.shared:
         app.note(f"no worker serves {app.db}: the workflow ends when `aion worker` runs.")

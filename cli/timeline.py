@@ -45,6 +45,7 @@ from aion.events import (
 )
 
 from .safe import clean, data
+from .when import fmt_time as fmt_time  # where it lived; gantt and output use it
 
 
 @attrs.define
@@ -285,14 +286,6 @@ def fmt_duration(delta: timedelta | None) -> str:
         return f"{hours}h{minutes:02d}m"
     days, hours = divmod(hours, 24)
     return f"{days}d{hours:02d}h"
-
-
-def fmt_time(at: datetime | None, *, millis: bool = True) -> str:
-    """UTC time: ``2026-01-01 00:00:30.000`` (or to the second with ``millis=False``)."""
-    if at is None:
-        return "-"
-    text = at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
-    return text + f".{at.microsecond // 1000:03d}" if millis else text
 
 
 def fmt_clock(at: datetime, day: datetime) -> str:

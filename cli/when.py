@@ -27,3 +27,11 @@ def parse_when(text: str, *, option: str, now: datetime | None = None) -> dateti
         msg = f"{option} {text!r} is neither an ISO 8601 time nor a span ago like 30m, 2h or 7d."
         raise CliError(msg, "e.g. --since 2026-01-01T00:00 or --since 2h") from None
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+def fmt_time(at: datetime | None, *, millis: bool = True) -> str:
+    """UTC time: ``2026-01-01 00:00:30.000`` (or to the second with ``millis=False``)."""
+    if at is None:
+        return "-"
+    text = at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return text + f".{at.microsecond // 1000:03d}" if millis else text

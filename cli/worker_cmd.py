@@ -13,10 +13,11 @@ from typing import Any
 import click
 
 import aion
+from aion.endpoint import EndpointServer, check_endpoint_file, endpoint_file, read_endpoint
+from aion.store import is_postgres_url
 
 from .app import App
-from .endpoint import EndpointServer, check_endpoint_file, endpoint_file, read_endpoint
-from .errors import EXIT_STORE
+from .errors import EXIT_STORE, classify
 from .loader import load, reload_code
 from .options import common_options
 from .safe import clean
@@ -86,9 +87,11 @@ def worker(app: App, modules: tuple[str, ...], verbose: int) -> None:
     Registers every @aion.workflow and @aion.activity found in MODULE...
     (given as arguments, with -m MODULE, or both). With --json, a line
     describing the worker (db, pid, port, counts) is printed once it serves.
-    While it runs, the other aion commands on the same --db talk to it over a
-    loopback endpoint. Ctrl-C (or SIGTERM) stops it cleanly: everything
-    committed stays committed, and the next worker continues from there.
+    While it runs on a DuckDB file, the other aion commands on the same --db
+    talk to it over a loopback endpoint; on PostgreSQL they use the database
+    directly, and any number of workers may serve it. Ctrl-C (or SIGTERM)
+    stops it cleanly: everything committed stays committed, and the next
+    worker continues from there.
     """
     names = tuple(dict.fromkeys((*app.modules, *modules)))
     if not names:
@@ -97,7 +100,11 @@ def worker(app: App, modules: tuple[str, ...], verbose: int) -> None:
             "name it: aion worker -m myapp.flows (or aion worker myapp.flows).",
         )
     code = load(names, path=app.import_path)
-    refuse_if_served(app)
+    # On PostgreSQL every other command goes to the database itself, so the worker
+    # publishes no endpoint there, and any number of workers may run on one machine.
+    local = not is_postgres_url(app.db)
+    if local:
+        refuse_if_served(app)
     _log_to_stderr(verbose)
     engine = aion.Engine(
         app.db, workflows=code.workflows.values(), activities=code.activities.values()
@@ -108,30 +115,34 @@ def worker(app: App, modules: tuple[str, ...], verbose: int) -> None:
         fresh = reload_code(code)
         return list(fresh.workflows.values()), list(fresh.activities.values())
 
-    server = EndpointServer(app.db, handlers(engine, reload))
+    server = EndpointServer(app.db, handlers(engine, reload), classify=classify) if local else None
     try:
         install_stop_handlers(stop)
-        server.start()
+        if server is not None:
+            server.start()
         open_count = len(engine.list(status="running"))
+        port = server.port if server is not None else None
         if app.as_json:
             app.echo_json(
                 {
                     "db": app.db,
                     "pid": os.getpid(),
-                    "port": server.port,
+                    "port": port,
                     "workflows": len(code.workflows),
                     "activities": len(code.activities),
                     "running": open_count,
                 },
                 line=True,
             )
+        where = f"pid {os.getpid()}" + (f", 127.0.0.1:{port}" if port is not None else "")
         app.note(
-            f"worker serving {app.db} (pid {os.getpid()}, 127.0.0.1:{server.port}): "
+            f"worker serving {app.db} ({where}): "
             f"{len(code.workflows)} workflow types, {len(code.activities)} activities, "
             f"{open_count} running workflows. Ctrl-C stops."
         )
         engine.serve(stop)
     finally:
-        server.stop()
+        if server is not None:
+            server.stop()
         engine.close()
     app.note("worker stopped cleanly.")

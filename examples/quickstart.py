@@ -26,7 +26,8 @@ from aion._describe import event_summary
 def charge(order_id: str, cents: int) -> dict[str, Any]:
     """Charge the card (the first attempt fails, to show a durable retry)."""
     if aion.activity_info().attempt == 1:
-        raise ConnectionError("payment gateway timed out")
+        msg = "payment gateway timed out"
+        raise ConnectionError(msg)
     return {"receipt": f"r-{order_id}", "cents": cents}
 
 

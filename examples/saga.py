@@ -65,7 +65,8 @@ def refund_card(charge: str) -> str:
 @aion.activity(retry=aion.RetryPolicy(max_attempts=1))
 def ship_tickets(trip_id: str) -> str:
     if trip_id.startswith("fail"):
-        raise RuntimeError(f"no tickets left for {trip_id}")
+        msg = f"no tickets left for {trip_id}"
+        raise RuntimeError(msg)
     return apply_once("ship", trip_id)
 
 

@@ -5,7 +5,12 @@ imported), and every import in it counts, including those under
 ``if TYPE_CHECKING:``: a circle that only the type checker sees still ties
 the modules' meanings together. A package's ``__init__`` is its face (it
 re-exports), so imports of a package are read as imports of that package's
-``__init__`` and are left out of circles within it.
+``__init__`` and are left out of circles within it; ``from pkg import mod``
+is an import of ``pkg.mod`` only.
+
+Circles are looked for three ways: within each package, across all of
+``aion`` module by module (a circle through two packages, such as the engine
+and the cluster, is one too), and between ``aion``'s subpackages as wholes.
 """
 
 from __future__ import annotations
@@ -51,7 +56,9 @@ def _imports(name: str, path: Path, known: set[str]) -> set[str]:
                     anchor = anchor[:-1]
                 anchor = anchor[: len(anchor) - (node.level - 1)]
                 base = ".".join([*anchor, base] if base else anchor)
-            targets = [base, *(f"{base}.{alias.name}" for alias in node.names)]
+            submodules = [f"{base}.{alias.name}" for alias in node.names]
+            names_of_face = any(m not in known for m in submodules)
+            targets = [base, *submodules] if names_of_face else submodules
         for target in targets:
             while target and target not in known:
                 target = target.rpartition(".")[0]
@@ -129,9 +136,108 @@ def test_no_package_has_an_import_circle() -> None:
     assert circles == [], f"modules that import each other in a loop: {circles}"
 
 
+def _sccs(graph: dict[str, set[str]]) -> list[set[str]]:
+    """Strongly connected groups of two or more nodes of ``graph`` (iterative Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[set[str]] = []
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            name, targets = work[-1]
+            advanced = False
+            for target in targets:
+                if target not in index:
+                    index[target] = low[target] = len(index)
+                    stack.append(target)
+                    on_stack.add(target)
+                    work.append((target, iter(sorted(graph.get(target, ())))))
+                    advanced = True
+                    break
+                if target in on_stack:
+                    low[name] = min(low[name], index[target])
+            if advanced:
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[name])
+            if low[name] == index[name]:
+                group = set()
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    group.add(member)
+                    if member == name:
+                        break
+                if len(group) > 1:
+                    found.append(group)
+    return found
+
+
+def _aion_graph() -> dict[str, set[str]]:
+    """aion's modules and what each imports in aion, a package face's own re-exports left out."""
+    graph = _graph()
+    out: dict[str, set[str]] = {}
+    for name, targets in graph.items():
+        if name != "aion" and not name.startswith("aion."):
+            continue
+        out[name] = {
+            t
+            for t in targets
+            if (t == "aion" or t.startswith("aion."))
+            # a package's face importing its own modules, or a module its own face: re-exports
+            and not name.startswith(t + ".")
+            and not (t.startswith(name + ".") and _package(name, graph) == name)
+        }
+    return out
+
+
+def _subpackage(name: str) -> str:
+    """``aion._engine._runtime`` -> ``aion._engine``; a module of the root stands for itself."""
+    return ".".join(name.split(".")[:2])
+
+
+def test_no_circle_anywhere_in_aion() -> None:
+    circles = _sccs(_aion_graph())
+    assert circles == [], f"aion modules that import each other in a loop: {circles}"
+
+
+def test_no_circle_between_aions_packages() -> None:
+    graph = _aion_graph()
+    packages: dict[str, set[str]] = {}
+    for name, targets in graph.items():
+        if name == "aion":
+            continue  # the face re-exports everything: it stands above every package
+        home = _subpackage(name)
+        packages.setdefault(home, set()).update(
+            _subpackage(t) for t in targets if t != "aion" and _subpackage(t) != home
+        )
+    circles = _sccs(packages)
+    assert circles == [], f"aion packages that import each other in a loop: {circles}"
+
+
+def test_the_cluster_sees_the_engine_only_through_its_protocol() -> None:
+    graph = _aion_graph()
+    for name, targets in graph.items():
+        if name.startswith("aion._cluster"):
+            assert "aion._engine._engine" not in targets or name == "aion._cluster._worker", name
+        if name.startswith("aion._engine"):
+            assert not {t for t in targets if t.startswith("aion._cluster")}, name
+
+
 def test_a_circle_is_found_when_there_is_one() -> None:
     graph = {"p": set(), "p.a": {"p.b"}, "p.b": {"p.c"}, "p.c": {"p.a"}, "p.d": {"p.a"}}
     assert _circles(graph) == [{"p.a", "p.b", "p.c"}]
+    across = {"p.x.a": {"p.y.b"}, "p.y.b": {"p.x.c"}, "p.x.c": {"p.x.a"}, "p.y.d": set()}
+    assert _circles(across) == []  # a circle through two packages: not seen one package at a time
+    assert _sccs(across) == [{"p.x.a", "p.y.b", "p.x.c"}]
 
 
 def test_the_interpreter_knows_neither_engine_nor_store() -> None:
@@ -165,9 +271,12 @@ LAYERS = (
     "aion._vocabulary",
     "aion._codec",
     "aion.store",
+    "aion._endpoint",
+    "aion._openers",
     "aion._interpreter",
     "aion._replay",
     "aion._engine",
+    "aion._cluster",
     "aion.testing",
 )
 

@@ -3,8 +3,10 @@
 import aion
 import aion.codec
 import aion.describe
+import aion.endpoint
 import aion.events
 import aion.interpreter
+import aion.otel
 
 EXPECTED = [
     "ActivityDefinition",
@@ -164,6 +166,44 @@ def test_tool_modules_are_pinned() -> None:
     ]
     assert aion.describe.__all__ == ["describe_workflow", "event_line", "event_summary"]
     assert aion.interpreter.__all__ == ["Interpreter", "Registry", "argument_problem"]
-    for module in (aion.codec, aion.describe, aion.events, aion.interpreter):
+    assert aion.endpoint.__all__ == [
+        "HOST",
+        "IDLE_TIMEOUT",
+        "MAX_BODY",
+        "SECRET_HEADER",
+        "Classify",
+        "Endpoint",
+        "EndpointClient",
+        "EndpointError",
+        "EndpointServer",
+        "Handler",
+        "RemoteError",
+        "check_endpoint_file",
+        "description_fields",
+        "endpoint_file",
+        "read_endpoint",
+        "untrusted_reason",
+        "workflow_infos",
+    ]
+    assert aion.otel.__all__ == ["Tracing"]
+    modules = (aion.codec, aion.describe, aion.endpoint, aion.events, aion.interpreter, aion.otel)
+    for module in modules:
         for name in module.__all__:
             assert getattr(module, name) is not None, (module.__name__, name)
+
+
+def test_every_package_is_in_the_distribution() -> None:
+    """A package missing from pyproject's list works in an editable install and nowhere else."""
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    listed = set(
+        tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
+    found = {
+        ".".join(("aion", *p.parent.relative_to(root / "aion").parts))
+        for p in (root / "aion").rglob("__init__.py")
+    }
+    assert found <= listed, sorted(found - listed)
+    assert "aion_cli" in listed

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aion_cli.endpoint import endpoint_file
 
 import aion
+from aion.endpoint import endpoint_file
 from tests.cli.conftest import ROOT, SAMPLE, aion_command, run_aion, subprocess_env
 
 _TRIES: dict[str, int] = {}

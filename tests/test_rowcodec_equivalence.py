@@ -155,3 +155,43 @@ def test_a_row_decodes_to_the_same_event_on_both_paths(event: Event) -> None:
 def test_every_event_kind_has_a_fast_plan() -> None:
     # Otherwise the properties above would compare the converter with itself.
     assert {plan.cls for plan in _rowcodec.PLANS.values()} == set(EVENT_TYPES)
+
+
+def _slow_from_dict(data: dict[str, Any]) -> Event:
+    with mock.patch.object(_rowcodec, "decode_dict", side_effect=_rowcodec.Slow):
+        return _codec.event_from_dict(data)
+
+
+@WIDE
+@given(events)
+def test_a_fixture_dict_decodes_to_the_same_event_on_both_paths(event: Event) -> None:
+    data = _codec.event_to_dict(event)
+    slow = _slow_from_dict(data)
+    assert slow == event
+    fields = dict(data)
+    kind = fields.pop("kind")
+    try:
+        fast = _rowcodec.decode_dict(kind, fields)
+    except _rowcodec.Slow:
+        note("the fast path declined (it hands such dicts to the converter)")
+        return
+    assert fast == slow
+    assert [type(getattr(fast, f.name)) for f in attrs.fields(type(fast))] == [
+        type(getattr(slow, f.name)) for f in attrs.fields(type(slow))
+    ]
+
+
+@given(events, st.sampled_from(["seq", "run_id", "recorded_at", "ordinal", "name", "digest"]))
+def test_a_dict_the_fast_path_cannot_vouch_for_takes_the_converter(event: Event, key: str) -> None:
+    # A number given as text (cattrs would coerce it, or name the field): never the fast path.
+    data = _codec.event_to_dict(event)
+    if key not in data:
+        return
+    data[key] = str(data[key]) if type(data[key]) is int else 12345
+    fields = dict(data)
+    kind = fields.pop("kind")
+    try:
+        _rowcodec.decode_dict(kind, fields)
+    except _rowcodec.Slow:
+        return
+    raise AssertionError(f"the fast path took {key}={data[key]!r}")

@@ -128,9 +128,9 @@ BROKEN_AND_FIXED = [
 
 
 def _hash_seeds(says: str) -> int | None:
-    """The default replays under 12 fresh hash seeds for the set case; none for the rest.
+    """The default replays under 10 fresh hash seeds for the set case; none for the rest.
 
-    Each call draws its own 12 interpreters (about 6 s of CPU); the step audit
+    Each call draws its own 10 interpreters (about 1.5 s of CPU); the step audit
     and in-process replays catch the other cases before they would run.
     """
     return None if "PYTHONHASHSEED" in says else 0

@@ -10,7 +10,11 @@ wrapper makes every one of them a fenced, routed append of the session:
 * inbox messages the runtime has recorded as events are deleted in that
   same transaction (``consume``), so each is recorded exactly once;
 * workflows the batch creates (children, continue-as-new keeps its row)
-  join the session's fence.
+  join the session's fence;
+* after a connection lost at COMMIT, the batch is judged (landed, or tried
+  again) by what the session wrote itself, once the old server process has
+  ended; a batch that only posts messages carries a ``posted`` marker key for
+  that, so it is never posted twice nor lost.
 
 Once a fence refuses an append, or a heartbeat finds the lease gone, the
 wrapper is *lost*: the worker throws its engine away and starts over with a
@@ -21,10 +25,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Sequence
+import uuid
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from aion._errors import (
+    ConfigurationError,
     FencedError,
     LeaseExpired,
     StoreConflictError,
@@ -34,8 +41,15 @@ from aion._errors import (
 from aion._events import Event
 from aion.store import Append, Claim, Fence, Session, TimerInfo, WorkflowInfo
 from aion.store._postgres import CREATED_EPOCH, PostgresStore
+from aion.store._postgres_leases import DEFAULT_RELEASE_IDLE_SECONDS
+
+if TYPE_CHECKING:
+    from aion._engine._member import Member, ServeLoop
 
 log = logging.getLogger("aion.cluster")
+
+#: How an engine on a fenced store serves as a member (`_session.serve`, given by `session_on`).
+MemberServe = Callable[["Member", "ServeLoop", threading.Event], None]
 
 
 class FencedStore:
@@ -45,11 +59,28 @@ class FencedStore:
         store: The PostgreSQL store (its connection is shared by the worker's threads).
         session: The registered session.
         claims: Workflows the session claimed before the engine starts.
+        release_idle_seconds: How long an owned workflow sits idle before the
+            member loop releases it (None: never); see `_seam.release_idle`.
+        serve: The member loop an engine opened on this store serves with
+            (`serve_member`); `_session.session_on` gives `_session.serve`.
+
+    It is the engine's `aion._engine._member.MemberStore`: the engine asks it
+    when recovery is done and how to serve, and never imports the cluster.
     """
 
-    def __init__(self, store: PostgresStore, session: Session, claims: Iterable[Claim]) -> None:
+    def __init__(
+        self,
+        store: PostgresStore,
+        session: Session,
+        claims: Iterable[Claim],
+        *,
+        release_idle_seconds: float | None = DEFAULT_RELEASE_IDLE_SECONDS,
+        serve: MemberServe | None = None,
+    ) -> None:
         self.pg = store
+        self._serve = serve
         self.session = session
+        self.release_idle_seconds = release_idle_seconds
         self.path = store.path
         self.epochs: dict[str, int] = {c.workflow_id: c.epoch for c in claims}
         #: Inbox messages handed to the runtime, deleted by the next append that commits.
@@ -67,6 +98,22 @@ class FencedStore:
         with self._lock:
             for claim in claims:
                 self.epochs[claim.workflow_id] = claim.epoch
+
+    def release_idle(self, workflow_ids: Sequence[str]) -> list[str]:
+        """Release idle workflows in the database and drop them from the fence; those released.
+
+        One with an inbox message waiting is not released (see
+        `PostgresStore.release_idle`). Call it where no append can run meanwhile
+        (under the engine's lock): an append fenced with a released epoch would
+        be refused, and the session lost.
+        """
+        with self._lock:
+            if self.lost or not workflow_ids:
+                return []
+            released = self.pg.release_idle(self.session, workflow_ids)
+            for workflow_id in released:
+                self.epochs.pop(workflow_id, None)
+            return released
 
     def fence(self) -> Fence:
         """What the session's appends present now."""
@@ -93,13 +140,19 @@ class FencedStore:
                 )
             consume = sorted(self.pending_consume)
             fence = self.fence()
+            # A batch with nothing of the session's own and nothing consumed (an in-process
+            # signal to another worker's workflow) leaves no trace of its own to judge by
+            # after a lost connection: it carries a fresh marker key instead, every attempt.
+            post_only = bool(batch) and not consume and not any(self._own(i) for i in batch)
+            marker = uuid.uuid4().hex if post_only else None
+            backend = self.pg.backend
             try:
-                posts = self.pg.append_routed(batch, fence=fence, consume=consume)
+                posts = self.pg.append_routed(batch, fence=fence, consume=consume, marker=marker)
             except (FencedError, LeaseExpired) as exc:
                 self._lose(exc)
                 raise
             except StoreInvalidatedError:
-                if not self._landed_after_loss(batch, consume):
+                if not self._landed_after_loss(batch, consume, marker, backend):
                     msg = (
                         "the connection to PostgreSQL was lost before the batch committed; "
                         "it was not recorded and is tried again."
@@ -118,18 +171,37 @@ class FencedStore:
         """Whether the session wrote ``item`` itself (not routed to another owner's inbox)."""
         return item.workflow_id in self.epochs or item.expected_seq == 0
 
-    def _landed_after_loss(self, batch: Sequence[Append], consume: Sequence[int]) -> bool:
+    def _landed_after_loss(
+        self,
+        batch: Sequence[Append],
+        consume: Sequence[int],
+        marker: str | None,
+        backend: tuple[int, datetime | None],
+    ) -> bool:
         """After a lost connection: reconnect and judge whether the batch committed.
 
         The engine's own judgement compares every head of the batch, but the
         heads of routed workflows never move (their events became inbox rows),
         so the session judges by what it wrote itself: its own workflows'
-        heads, or else the inbox messages the batch consumed.
+        heads, else the inbox messages the batch consumed, else (a batch that
+        only posts) its marker row. First the old server process ``backend``
+        must be gone: a COMMIT it was still running could land after the look.
 
         Raises:
             aion.StoreInvalidatedError: The server cannot be reached again.
+            aion.store.FencedError: The old server process would not end, so the
+                outcome cannot be known: the session is given up (its engine
+                starts over from what the database holds).
         """
         self.pg.reopen()
+        if not self.pg.wait_backend_gone(backend):
+            msg = (
+                f"after a lost connection, PostgreSQL process {backend[0]} of the interrupted "
+                "commit did not end, so whether it landed cannot be known; the session is given up."
+            )
+            exc = FencedError(msg, workflow_id=batch[0].workflow_id if batch else "")
+            self._lose(exc)
+            raise exc
         own = [item for item in batch if self._own(item)]
         if own:
             heads = []
@@ -139,9 +211,9 @@ class FencedStore:
             return all(h >= a.expected_seq + len(a.events) for h, a in zip(heads, own, strict=True))
         if consume:
             return not self.pg.inbox_ids(consume)
-        # Only inbox posts (an in-process signal to another owner's workflow): nothing tells
-        # whether they landed; posting again risks a duplicate rather than a loss.
-        return False
+        if marker is not None:
+            return self.pg.posted(marker)
+        return False  # an empty batch consuming nothing writes nothing
 
     def flush_consumed(self) -> None:
         """Delete recorded-or-dropped inbox messages when no batch is coming to carry them."""
@@ -188,3 +260,19 @@ class FencedStore:
             log.warning("aion could not end worker session %s: %s", self.session.session_id, exc)
         finally:
             self.pg.close()
+
+    def recovered(self) -> None:
+        """The engine's recovery has read the workflow list: from now on it sees every workflow."""
+        self.only_owned = False
+
+    def serve_member(self, member: Member, loop: ServeLoop, stop: threading.Event) -> None:
+        """Serve ``member`` as one worker of the cluster until ``stop`` (see `_session.serve`).
+
+        Raises:
+            aion.ConfigurationError: The store was made without a member loop
+                (open a session with `_session.session_on` to serve on it).
+        """
+        if self._serve is None:
+            msg = "this fenced store has no member loop: open it with session_on to serve on it."
+            raise ConfigurationError(msg)
+        self._serve(member, loop, stop)

@@ -4,8 +4,10 @@
 first batch of workflows and wraps the store in a `FencedStore`; an engine
 opened on that wrapper recovers only what the session claimed. `serve` then
 runs the engine's ordinary loop in a thread while this thread renews the
-lease (every third of it), claims more workflows and delivers inbox
-messages, woken by NOTIFY and at least every ``poll`` seconds.
+lease (every third of it), claims more workflows, delivers inbox
+messages and releases workflows idle for the session's
+``release_idle_seconds`` (`_seam.release_idle`), woken by NOTIFY and at
+least every ``poll`` seconds.
 
 When the lease is lost (a heartbeat or a fenced append says so, e.g. after
 the process was paused past its lease), the loop is stopped, the engine
@@ -23,13 +25,14 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Final
 
 from aion._cluster._fenced import FencedStore
-from aion._cluster._seam import adopt, deliver, reset
+from aion._cluster._seam import IdleSince, adopt, deliver, release_idle, reset
 from aion._errors import LeaseExpired, StoreError
 from aion.store._postgres import PostgresStore
+from aion.store._postgres_leases import DEFAULT_RELEASE_IDLE_SECONDS
 from aion.store._postgres_notify import Listener, work_channel
 
 if TYPE_CHECKING:
-    from aion._engine._engine import Engine
+    from aion._engine._member import Member
 
 log = logging.getLogger("aion.cluster")
 
@@ -40,14 +43,30 @@ POLL_SECONDS: Final = 1.0
 
 
 def open_session(
-    dsn: str, schema: str, types: Sequence[str], lease_seconds: float, limit: int = CLAIM_BATCH
+    dsn: str,
+    schema: str,
+    types: Sequence[str],
+    lease_seconds: float,
+    limit: int = CLAIM_BATCH,
+    *,
+    release_idle: float | None = DEFAULT_RELEASE_IDLE_SECONDS,
 ) -> FencedStore:
-    """Register a session of ``types``, claim up to ``limit`` workflows; the fenced store."""
-    return session_on(PostgresStore(dsn, schema=schema), types, lease_seconds, limit)
+    """Register a session of ``types``, claim up to ``limit`` workflows; the fenced store.
+
+    ``release_idle`` is how long the member loop keeps a workflow that sits
+    idle before releasing it (None: never).
+    """
+    pg = PostgresStore(dsn, schema=schema)
+    return session_on(pg, types, lease_seconds, limit, release_idle=release_idle)
 
 
 def session_on(
-    pg: PostgresStore, types: Sequence[str], lease_seconds: float, limit: int = CLAIM_BATCH
+    pg: PostgresStore,
+    types: Sequence[str],
+    lease_seconds: float,
+    limit: int = CLAIM_BATCH,
+    *,
+    release_idle: float | None = DEFAULT_RELEASE_IDLE_SECONDS,
 ) -> FencedStore:
     """`open_session` on a store already open (closed again if the session cannot start)."""
     try:
@@ -56,13 +75,13 @@ def session_on(
     except BaseException:
         pg.close()
         raise
-    store = FencedStore(pg, session, claims)
+    store = FencedStore(pg, session, claims, release_idle_seconds=release_idle, serve=serve)
     store.only_owned = True  # until the engine's recovery has read the workflow list
     return store
 
 
 def serve(
-    engine: Engine,
+    engine: Member,
     loop: Callable[[threading.Event], None],
     stop: threading.Event,
     *,
@@ -111,13 +130,17 @@ def _run(loop: Callable[[threading.Event], None], inner: threading.Event) -> Non
         inner.set()
 
 
-def _reattach(engine: Engine, old: FencedStore, stop: threading.Event) -> None:
+def _reattach(engine: Member, old: FencedStore, stop: threading.Event) -> None:
     """Open a new session like ``old`` and adopt its claims into ``engine``."""
     pause = min(1.0, old.session.lease_seconds / 3)
     while not stop.is_set():
         try:
             new = open_session(
-                old.pg.dsn, old.pg.schema, old.session.workflow_types, old.session.lease_seconds
+                old.pg.dsn,
+                old.pg.schema,
+                old.session.workflow_types,
+                old.session.lease_seconds,
+                release_idle=old.release_idle_seconds,
             )
         except StoreError as exc:
             log.warning("aion cannot open a new worker session yet: %s", exc)
@@ -131,7 +154,7 @@ def _reattach(engine: Engine, old: FencedStore, stop: threading.Event) -> None:
 
 
 def _drive(
-    engine: Engine,
+    engine: Member,
     store: FencedStore,
     stop: threading.Event,
     inner: threading.Event,
@@ -143,6 +166,11 @@ def _drive(
     beat_every = session.lease_seconds / 3
     poll = min(poll_seconds, beat_every)
     next_beat = time.monotonic() + beat_every
+    idle_for = store.release_idle_seconds
+    watch = IdleSince()
+    # Sweep for idle workflows a few times per idle period (at most once a round).
+    sweep_every = min(idle_for / 4, 10.0) if idle_for is not None else 0.0
+    next_sweep = time.monotonic()
     while not stop.is_set() and not inner.is_set() and not store.lost:
         if time.monotonic() >= next_beat:
             try:
@@ -159,6 +187,11 @@ def _drive(
                 if len(claims) == CLAIM_BATCH:
                     continue  # more may be waiting: claim again before sleeping
         deliver(engine, store)
+        if idle_for is not None and time.monotonic() >= next_sweep:
+            released = release_idle(engine, store, watch, idle_for)
+            if released:
+                log.info("aion released %d idle workflows", len(released))
+            next_sweep = time.monotonic() + sweep_every
         with engine._runtime.cond:  # a caller waiting on another worker's workflow looks again
             engine._runtime.cond.notify_all()
         listener.wait(max(min(poll, next_beat - time.monotonic()), 0.0))

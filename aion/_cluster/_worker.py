@@ -15,7 +15,7 @@ from typing import Any
 from aion._cluster import _session
 from aion._definitions import Registry
 from aion._errors import ConfigurationError
-from aion.store._postgres_leases import DEFAULT_LEASE_SECONDS
+from aion.store._postgres_leases import DEFAULT_LEASE_SECONDS, DEFAULT_RELEASE_IDLE_SECONDS
 from aion.store._postgres_url import split_schema
 
 
@@ -29,6 +29,10 @@ class ClusterWorker:
         lease_seconds: The session lease; a dead worker's workflows are taken
             over this long after its last heartbeat.
         max_owned: The most workflows one session holds at once.
+        release_idle_seconds: How long an owned workflow may sit idle (waiting
+            only on a timer, a signal or a child) before it is released to all
+            workers; None never releases (``aion.Engine(url)`` reads it from
+            the URL's ``aion_release_idle``, as it reads the lease).
         engine_options: Passed to the `aion.Engine` (``max_workers``, ``executor``, ...).
     """
 
@@ -40,6 +44,7 @@ class ClusterWorker:
         activities: Iterable[Callable[..., Any]] = (),
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         max_owned: int = 10_000,
+        release_idle_seconds: float | None = DEFAULT_RELEASE_IDLE_SECONDS,
         poll_seconds: float = _session.POLL_SECONDS,
         **engine_options: Any,
     ) -> None:
@@ -52,6 +57,10 @@ class ClusterWorker:
             raise ConfigurationError(msg)
         self.lease_seconds = lease_seconds
         self.max_owned = max_owned
+        if release_idle_seconds is not None and not release_idle_seconds > 0:
+            msg = f"release_idle_seconds must be above 0 (None: never), got {release_idle_seconds}."
+            raise ConfigurationError(msg)
+        self.release_idle_seconds = release_idle_seconds
         self.poll_seconds = poll_seconds
         self.engine_options = engine_options
         self.engine: Any = None
@@ -63,7 +72,13 @@ class ClusterWorker:
         from aion._engine._engine import Engine
 
         stop = stop or threading.Event()
-        store = _session.open_session(self.dsn, self.schema, self.types, self.lease_seconds)
+        store = _session.open_session(
+            self.dsn,
+            self.schema,
+            self.types,
+            self.lease_seconds,
+            release_idle=self.release_idle_seconds,
+        )
         engine = Engine(
             store=store, workflows=self.workflows, activities=self.activities, **self.engine_options
         )

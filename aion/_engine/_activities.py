@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import queue
 import threading
 import traceback
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol, runtime_checkable
 
 import attrs
@@ -213,13 +213,77 @@ def run_attempt(
         _CURRENT.reset(token)
 
 
+class _Job:
+    """One queued sync attempt; `cancel` skips it if no thread has taken it yet."""
+
+    __slots__ = ("cancelled", "run")
+
+    def __init__(self, run: Callable[[], None]) -> None:
+        self.run = run
+        self.cancelled = False
+
+    def cancel(self) -> bool:
+        """Skip the attempt when its turn comes (a running one finishes; its report is stale)."""
+        self.cancelled = True
+        return True
+
+
+class _Workers:
+    """Threads that take attempts from one queue, started as they are needed.
+
+    A plain queue instead of `ThreadPoolExecutor`: the engine never waits on
+    an attempt (``done`` reports it), so a `Future` per attempt (its lock, its
+    condition, the state changes around it) was a fifth of the worker's time.
+    Threads start only when none is idle, up to ``max_workers``.
+    """
+
+    def __init__(self, max_workers: int) -> None:
+        self._max = max_workers
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._idle = threading.Semaphore(0)
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def submit(self, run: Callable[[], None]) -> _Job:
+        job = _Job(run)
+        self._queue.put(job)
+        if not self._idle.acquire(blocking=False) and len(self._threads) < self._max:
+            with self._lock:
+                if len(self._threads) < self._max and not self._closed:
+                    n = len(self._threads) + 1
+                    thread = threading.Thread(
+                        target=self._work, name=f"aion-activity_{n}", daemon=True
+                    )
+                    self._threads.append(thread)
+                    thread.start()
+        return job
+
+    def _work(self) -> None:
+        get, idle = self._queue.get, self._idle
+        while True:
+            job = get()
+            if job is None or self._closed:
+                return
+            if not job.cancelled:
+                job.run()  # never raises: the attempt reports its own failure
+            idle.release()
+
+    def shutdown(self) -> None:
+        """Drop queued attempts; running ones finish in the background."""
+        with self._lock:
+            self._closed = True
+            for _ in self._threads:
+                self._queue.put(None)
+
+
 class ActivityRunner:
     """Executes activity attempts off the engine thread and reports outcomes."""
 
     waits = True
 
     def __init__(self, max_workers: int) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="aion-activity")
+        self._pool = _Workers(max_workers)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -242,13 +306,17 @@ class ActivityRunner:
         kwargs: dict[str, Any],
         info: ActivityInfo,
         done: Callback,
-    ) -> Future[Any]:
-        """Start one attempt; ``done`` is called exactly once with its outcome."""
-        reported = threading.Event()
+    ) -> Any:
+        """Start one attempt; ``done`` is called exactly once with its outcome.
+
+        Returns what cancels it (a queued sync attempt is skipped; an async one
+        is cancelled on its loop).
+        """
+        reported: list[bool] = []  # a flag a closure can set (an Event costs a Condition)
 
         def report(outcome: Outcome) -> None:
-            if not reported.is_set():
-                reported.set()
+            if not reported:
+                reported.append(True)
                 done(outcome)
 
         def prepare() -> tuple[list[Any], dict[str, Any]]:
@@ -294,7 +362,7 @@ class ActivityRunner:
 
     def shutdown(self) -> None:
         """Stop accepting work; running sync attempts finish in the background."""
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown()
         with self._lock:
             if self._loop is not None:
                 self._loop.call_soon_threadsafe(self._loop.stop)

@@ -27,6 +27,7 @@ from aion._engine._inbox import AttemptReport
 from aion._engine._instance import ActivitySpec
 from aion._engine._state import EngineState
 from aion._engine._timers import CommandKey
+from aion._engine._tracing import NO_TRACING, EndAttempt, NoTracing, end_nothing
 from aion._events import (
     ActivityCompleted,
     ActivityFailed,
@@ -39,12 +40,13 @@ from aion._events import (
 class Attempt:
     """One attempt of an activity call in flight: its number, deadline and handle."""
 
-    __slots__ = ("attempt", "deadline", "future")
+    __slots__ = ("attempt", "deadline", "end_span", "future")
 
     def __init__(self, attempt: int, deadline: float | None) -> None:
         self.attempt = attempt
         self.deadline = deadline
         self.future: Any = None
+        self.end_span: EndAttempt = end_nothing
 
 
 class Attempts:
@@ -61,11 +63,16 @@ class Attempts:
     """
 
     def __init__(
-        self, state: EngineState, runner: ActivityExecutor, report: Callable[[AttemptReport], None]
+        self,
+        state: EngineState,
+        runner: ActivityExecutor,
+        report: Callable[[AttemptReport], None],
+        tracing: NoTracing = NO_TRACING,
     ) -> None:
         self.state = state
         self.runner = runner
         self._report = report
+        self.tracing = tracing
         self.specs: dict[CommandKey, ActivitySpec] = {}
         self.inflight: dict[CommandKey, Attempt] = {}
 
@@ -87,8 +94,10 @@ class Attempts:
     def cancel(self, key: CommandKey) -> None:
         """The call was cancelled: stop waiting for its attempt."""
         attempt = self.inflight.pop(key, None)
-        if attempt is not None and attempt.future is not None:
-            attempt.future.cancel()
+        if attempt is not None:
+            attempt.end_span(False, "aion.Cancelled", "the call was cancelled")
+            if attempt.future is not None:
+                attempt.future.cancel()
         self.specs.pop(key, None)
 
     def forget_run(self, workflow_id: str, run_id: str) -> None:
@@ -96,7 +105,9 @@ class Attempts:
         run = (workflow_id, run_id)
         for key in [k for k in self.specs if k[:2] == run]:
             self.specs.pop(key, None)
-            self.inflight.pop(key, None)
+            attempt = self.inflight.pop(key, None)
+            if attempt is not None:
+                attempt.end_span(False, "aion.Abandoned", "the run ended or was let go")
 
     def finished(self, key: CommandKey, attempt_no: int, outcome: Settled) -> None:
         """Queue the outcome of an attempt's report (ignored when the attempt is stale)."""
@@ -142,6 +153,7 @@ class Attempts:
                         f"timeout of {spec.timeout:g}s"
                     ),
                 )
+                attempt.end_span(False, error.type, error.message)
                 self.finished(key, attempt.attempt, Failed(error=error))
 
     def dispatch(self, key: CommandKey, spec: ActivitySpec, attempt_no: int) -> None:
@@ -174,8 +186,14 @@ class Attempts:
             idempotency_key=f"{workflow_id}:{run_id}:{ordinal}",
         )
 
+        attempt.end_span = end_span = self.tracing.attempt_started(info)
+
         def done(outcome: Any) -> None:
             settled = settle_outcome(outcome, spec.name)  # any executor's report, normalised
+            if isinstance(settled, Failed):
+                end_span(False, settled.error.type, settled.error.message)
+            else:
+                end_span(True, None, None)
             self._report(AttemptReport(key=key, attempt=attempt_no, outcome=settled))
 
         attempt.future = self.runner.submit(definition, spec.args, spec.kwargs, info, done)

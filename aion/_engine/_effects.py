@@ -59,6 +59,7 @@ def expand(state: EngineState, workflow_id: str, decision: Decision, add: Add) -
                         "parent_id": workflow_id,
                         "parent_run_id": state.run_id(workflow_id),
                         "parent_ordinal": fields["ordinal"],
+                        "code": state.code_of(fields["name"]),
                     },
                 ),
             )
@@ -106,6 +107,7 @@ def expand(state: EngineState, workflow_id: str, decision: Decision, add: Add) -
                     "workflow_id": workflow_id,
                     "parent_id": inst.parent_id,
                     "previous_run_id": inst.run_id,
+                    "code": state.code_of(inst.name),
                 },
             ),
         )

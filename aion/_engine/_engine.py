@@ -16,16 +16,17 @@ import attrs
 
 from aion import _codec
 from aion._clock import Clock, ManualClock, SystemClock
-from aion._cluster._open import member_serve, open_engine_store, recovered
 from aion._definitions import Registry, import_name, workflow_definition
 from aion._engine import _rerun
 from aion._engine._activities import ActivityExecutor, ActivityRunner
 from aion._engine._grouping import linger
 from aion._engine._handle import WorkflowDescription, WorkflowHandle, describe_workflow
 from aion._engine._inbox import CancelRequest, SignalRequest, StartRequest, Ticket
+from aion._engine._member import MemberStore
 from aion._engine._recovery import recover
 from aion._engine._results import final_outcome
 from aion._engine._runtime import Runtime
+from aion._engine._tracing import NO_TRACING, NoTracing
 from aion._errors import (
     ConfigurationError,
     QueryError,
@@ -37,6 +38,7 @@ from aion._errors import (
 from aion._events import Event, WorkflowStarted
 from aion._gcpause import paused_gc
 from aion._interpreter._support import argument_problem
+from aion._openers import open_engine_store
 from aion._replay import replay
 from aion.store import Store, WorkflowInfo
 
@@ -65,6 +67,8 @@ class Engine:
             idle ones (waiting only on timers and signals) are evicted and
             rebuilt by replaying their history when something wakes them.
             None keeps every running workflow resident.
+        tracing: An `aion.otel.Tracing` to emit OpenTelemetry spans (one per
+            workflow run, one per activity attempt); None emits none.
     """
 
     def __init__(
@@ -78,6 +82,7 @@ class Engine:
         max_workers: int = 8,
         executor: ActivityExecutor | None = None,
         max_resident: int | None = None,
+        tracing: NoTracing | None = None,
     ) -> None:
         if store is not None and path is not None:
             msg = "give Engine either a path or a store, not both."
@@ -86,7 +91,7 @@ class Engine:
         opened: Store = (
             store
             if store is not None
-            else open_engine_store(path or "aion.duckdb", registry.workflows)
+            else open_engine_store(path or "aion.duckdb", list(registry.workflows))
         )
         clock = clock or SystemClock()
         runner = executor if executor is not None else ActivityRunner(max_workers)
@@ -98,6 +103,7 @@ class Engine:
                 runner,
                 max_resident,
                 owns_store=store is None,
+                tracing=tracing or NO_TRACING,
             )
         except BaseException:
             runner.shutdown()
@@ -105,11 +111,14 @@ class Engine:
                 opened.close()
             raise
         self._runtime = rt
+        #: The store that makes this engine a cluster member (it says how to serve), if any.
+        self._membership = opened if isinstance(opened, MemberStore) else None
         if isinstance(clock, ManualClock):
             clock.subscribe(rt.wake)
         with rt.lock, paused_gc():  # recovery builds only live objects
             recover(rt)
-            recovered(rt.store)  # a cluster member recovered only what it claimed
+            if self._membership is not None:
+                self._membership.recovered()  # a cluster member recovered only what it claimed
             rt.step()  # make what recovery decided (stalls, resumptions) durable now
 
     @property
@@ -434,7 +443,9 @@ class Engine:
         sent from other threads. On a PostgreSQL URL the engine serves as one
         of many workers on that database (README "Scaling out").
         """
-        if not member_serve(self, self._serve_loop, stop):
+        if self._membership is not None:
+            self._membership.serve_member(self, self._serve_loop, stop or threading.Event())
+        else:
             self._serve_loop(stop)
 
     def _serve_loop(self, stop: threading.Event | None = None) -> None:

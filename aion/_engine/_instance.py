@@ -8,7 +8,7 @@ outcome, retry waits) is handed back so the engine can act on it again.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Final
 
 from aion import _codec
 from aion._definitions import Registry, RetryPolicy
@@ -55,12 +55,37 @@ class ActivitySpec:
     @classmethod
     def from_event(cls, event: ActivityScheduled) -> ActivitySpec:
         """The spec recorded in an `ActivityScheduled` event (its policy, not today's)."""
-        policy = (
-            _codec.from_jsonable(event.retry, RetryPolicy, "recorded retry policy")
-            if event.retry
-            else RetryPolicy()
-        )
+        policy = recorded_policy(event.retry) if event.retry else _DEFAULT_POLICY
         return cls(event.name, list(event.args), dict(event.kwargs), policy, event.timeout)
+
+
+_DEFAULT_POLICY: Final = RetryPolicy()
+_BY_ID: dict[int, tuple[Any, RetryPolicy]] = {}
+_BY_TEXT: dict[str, RetryPolicy] = {}
+
+
+def recorded_policy(retry: Any) -> RetryPolicy:
+    """The `RetryPolicy` a recorded call's ``retry`` JSON describes, structured once.
+
+    Every dispatched call needs its policy, and cattrs rebuilding the same
+    frozen policy per call was a seventh of the live worker's time. Events made
+    live share one JSON dict per policy (`policy_json`), so the identity cache
+    answers them; JSON read back from a store is keyed by its text.
+    """
+    entry = _BY_ID.get(id(retry))
+    if entry is not None and entry[0] is retry:
+        return entry[1]
+    text = _codec.dumps(retry)
+    policy = _BY_TEXT.get(text)
+    if policy is None:
+        policy = _codec.from_jsonable(retry, RetryPolicy, "recorded retry policy")
+        if len(_BY_TEXT) > 1024:  # policies made per call: do not grow without bound
+            _BY_TEXT.clear()
+        _BY_TEXT[text] = policy
+    if len(_BY_ID) > 1024:
+        _BY_ID.clear()
+    _BY_ID[id(retry)] = (retry, policy)  # the dict is kept alive so its id is not reused
+    return policy
 
 
 class Instance:
@@ -134,9 +159,7 @@ def revive(
         recorded=[e for e in segment if e.FAMILY == "decision"],
         history=segment,
     )
-    interp.start()
-    for event in segment[1:]:
-        interp.feed(event)
+    interp.replay_from(segment[1:])
     if not interp.replaying:
         # Every recorded decision is matched: the events are only needed again to
         # report a divergence during replay, so a resident workflow does not keep

@@ -17,7 +17,7 @@ from aion._engine._effects import expand
 from aion._engine._instance import Instance, revive
 from aion._engine._log import recovered
 from aion._engine._runtime import Runtime
-from aion._events import Decision, Event, WorkflowContinuedAsNew, WorkflowStalled
+from aion._events import Decision, Event, WorkflowContinuedAsNew, WorkflowStalled, WorkflowStarted
 from aion.store import Store, WorkflowInfo
 
 #: Workflows whose histories recovery reads per query (bounds the transient memory).
@@ -63,6 +63,7 @@ def adopt(runtime: Runtime, open_infos: Sequence[WorkflowInfo]) -> None:
             continue
         inst = revive(state.registry, state.enqueue, info.workflow_id, history, previous=info)
         state.instances[info.workflow_id] = inst
+        _trace_adopted(runtime, info.workflow_id, history)
         state.heads[info.workflow_id] = info.last_seq
         runtime.collect(inst)
         if info.status == "continued_as_new" and inst.interp is not None:
@@ -82,6 +83,16 @@ def adopt(runtime: Runtime, open_infos: Sequence[WorkflowInfo]) -> None:
         for ordinal, child_id in inst.interp.pending_children().items():
             runtime.check_child(inst, ordinal, child_id)
     runtime.trim()
+
+
+def _trace_adopted(runtime: Runtime, workflow_id: str, history: Sequence[Event]) -> None:
+    """Open the span of an adopted workflow's current run at its recorded start."""
+    for event in reversed(history):
+        if isinstance(event, WorkflowStarted):
+            runtime.tracing.run_started(
+                workflow_id, event.run_id, event.name, event.recorded_at, recovered=True
+            )
+            return
 
 
 def _start_successor(runtime: Runtime, inst: Instance, ended: Event) -> None:

@@ -93,7 +93,7 @@ class Residency:
             inst = instances.get(workflow_id)
             if inst is None or inst.interp is None or inst.interp.status != "running":
                 continue  # closed or stalled: no longer counted
-            if _idle(inst, queued):
+            if idle(inst, queued):
                 evict(inst)
             else:
                 busy.append(workflow_id)
@@ -126,11 +126,19 @@ def evicted(inst: Instance | None) -> bool:
     return inst is not None and inst.interp is None and inst.status == "running"
 
 
-def _idle(inst: Instance, queued: Collection[str]) -> bool:
-    """Whether ``inst`` waits only on timers and signals (safe to evict)."""
+def idle(inst: Instance, queued: Collection[str], *, children: bool = False) -> bool:
+    """Whether ``inst`` waits only on timers and signals (safe to evict).
+
+    With ``children``, waiting on a child counts as idle too: a cluster worker
+    releasing a workflow (`aion._cluster._seam.release_idle`) may let a parent
+    go, because a child's end reaches a parent its worker does not hold as an
+    inbox message. Eviction may not: an evicted parent would not be told.
+    """
     interp = inst.interp
     if interp is None or interp.status != "running" or inst.status != "running":
         return False
     if inst.workflow_id in queued or interp.new_decisions:
         return False
-    return not (interp.pending_activities() or interp.pending_children())
+    if interp.pending_activities():
+        return False
+    return children or not interp.pending_children()

@@ -44,6 +44,7 @@ from aion._engine._log import committed
 from aion._engine._residency import Residency
 from aion._engine._state import EngineState
 from aion._engine._timers import TimerQueue
+from aion._engine._tracing import NO_TRACING, NoTracing
 from aion._errors import (
     StoreConflictError,
     StoreError,
@@ -75,6 +76,14 @@ from aion._events import (
 )
 from aion.store import Append, Store
 
+#: The events that end a run, and the status its span reports.
+_RUN_ENDS: dict[type[Event], str] = {
+    WorkflowCompleted: "completed",
+    WorkflowFailed: "failed",
+    WorkflowCancelled: "cancelled",
+    WorkflowContinuedAsNew: "continued_as_new",
+}
+
 
 class Runtime:
     """The state of one engine and the step loop over it; `Engine` is its public face.
@@ -89,6 +98,7 @@ class Runtime:
         runner: Where activity attempts run.
         max_resident: See `Engine`.
         owns_store: Whether `close` closes the store too.
+        tracing: Where spans go (`aion.otel.Tracing`); none by default.
     """
 
     def __init__(
@@ -100,13 +110,15 @@ class Runtime:
         max_resident: int | None,
         *,
         owns_store: bool,
+        tracing: NoTracing = NO_TRACING,
     ) -> None:
         self.state = EngineState(store, registry, clock)
         self.residency = Residency(max_resident, self._histories, self.revive)
         self.lock = threading.RLock()
         self.cond = threading.Condition(self.lock)
         self.inbox: deque[InboxItem] = deque()
-        self.attempts = Attempts(self.state, runner, self._report)
+        self.tracing = tracing
+        self.attempts = Attempts(self.state, runner, self._report, tracing)
         self.timers = TimerQueue()
         self.serving = 0
         self.closed = False
@@ -213,6 +225,7 @@ class Runtime:
         state.unrecorded.pop(workflow_id, None)
         self.timers.disarm_workflow(workflow_id)
         self.residency.forget(workflow_id)
+        self.tracing.released(workflow_id)
 
     def trim(self) -> None:
         """Evict idle workflows down to ``max_resident``."""
@@ -307,8 +320,15 @@ class Runtime:
     def _after_commit(self, workflow_id: str, event: Event, batch: list[Event]) -> None:
         committed(workflow_id, event)  # here only: replay and recovery never log twice
         if isinstance(event, WorkflowStarted):
+            self.tracing.run_started(workflow_id, event.run_id, event.name, event.recorded_at)
             self._begin_run(workflow_id, event)
             return
+        if type(event) in _RUN_ENDS:
+            error = event.error.message if isinstance(event, WorkflowFailed) else None
+            status = _RUN_ENDS[type(event)]
+            self.tracing.run_ended(workflow_id, event.run_id, status, event.recorded_at, error)
+        elif isinstance(event, WorkflowStalled):
+            self.tracing.run_stalled(workflow_id, event.reason)
         state = self.state
         inst = state.instances.get(workflow_id)
         if inst is None:

@@ -8,7 +8,7 @@ them all: each of them is handed it, and none needs the runtime itself.
 from __future__ import annotations
 
 from aion._clock import Clock
-from aion._definitions import Registry
+from aion._definitions import Registry, import_name
 from aion._engine._instance import Instance
 from aion._events import TERMINAL_STATUSES, Decision
 from aion.store import Store
@@ -37,6 +37,17 @@ class EngineState:
         self.heads: dict[str, int] = {}
         self.told: dict[tuple[str, str], set[int]] = {}
         self.unrecorded: dict[str, str] = {}
+
+    def code_of(self, workflow_type: str) -> str | None:
+        """The ``module:qualname`` to record for a run of ``workflow_type`` this engine starts.
+
+        Children and continued runs record it as `Engine.start` does, so tools
+        import their code without being told; None for a type this engine
+        does not register (another worker runs it) or whose name cannot be
+        imported back.
+        """
+        definition = self.registry.workflows.get(workflow_type)
+        return import_name(definition.fn) if definition is not None else None
 
     def enqueue(self, workflow_id: str, decision: Decision) -> Decision:
         """Queue ``decision`` for the next batch; returns it (to withdraw it later)."""

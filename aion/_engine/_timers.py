@@ -60,6 +60,15 @@ class TimerQueue:
         due = [at for (wid, _, _), (at, _) in self._live.items() if wid in workflow_ids]
         return min(due, default=None)
 
+    def earliest_by_workflow(self) -> dict[str, datetime]:
+        """Each workflow's earliest live timer (one scan, for a periodic sweep)."""
+        out: dict[str, datetime] = {}
+        for (workflow_id, _, _), (at, _) in self._live.items():
+            seen = out.get(workflow_id)
+            if seen is None or at < seen:
+                out[workflow_id] = at
+        return out
+
     def pop_due(self, now: datetime) -> list[tuple[CommandKey, str]]:
         """Remove and return every live timer due at ``now``, earliest first."""
         out = []

@@ -22,12 +22,13 @@ from __future__ import annotations
 import traceback
 import uuid
 from collections import deque
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from aion import _codec
 from aion._commands import (
+    Call,
     Command,
     ContinueAsNew,
     ParentClose,
@@ -63,7 +64,11 @@ from aion._interpreter._support import (
     source_of,
 )
 from aion._interpreter._tree import HANDLERS, Stall
-from aion._interpreter._watchdog import DEFAULT_BUDGET, WATCHDOG, Runaway
+from aion._interpreter._watchdog import DEFAULT_BUDGET, WATCHDOG, Guard, Runaway
+
+_ISSUE_CALL: Final = ISSUERS[Call]
+#: Every other command (composites, ...): `Issuer._issue` finds its issuer by type.
+_ISSUE_ANY: Final[Callable[..., Node]] = Issuer._issue
 
 
 class Interpreter(Issuer):
@@ -135,8 +140,33 @@ class Interpreter(Issuer):
         self._settled_first = started.semantics_version >= 2
         self._tail: Sequence[Event] = history
         self._ahead: frozenset[int] | None = None
+        self._held: Guard | None = None  # the watchdog guard a replay holds (`replay_from`)
 
     # --- entry points -------------------------------------------------------------
+
+    def replay_from(self, events: Iterable[Event], *, stop_at_stall: bool = False) -> None:
+        """`start`, then `feed` each recorded event (after a stall too, unless told to stop).
+
+        The watchdog guard is taken once for the whole replay rather than once
+        per stretch of workflow code: each stretch is still timed against the
+        step budget, at the cost of a few attribute writes instead of two calls.
+        """
+        guard = WATCHDOG.hold() if self.step_budget else None
+        self._held = guard
+        try:
+            self.start()
+            apply, feed = self.apply, self.feed
+            for event in events:
+                if event.FAMILY == "outcome":
+                    apply(event)  # what `feed` does with an outcome, one call less
+                else:
+                    feed(event)
+                if stop_at_stall and self.status == "stalled":
+                    break
+        finally:
+            self._held = None
+            if guard is not None:
+                WATCHDOG.unhold(guard)
 
     def start(self) -> None:
         """Create the generator from the recorded input and run it to its first wait."""
@@ -212,8 +242,11 @@ class Interpreter(Issuer):
 
     def waiting_for(self) -> list[str]:
         """Human-readable descriptions of the commands the run waits on."""
-        return [f"{n.kind} #{n.ordinal} {n.name} at {n.source}" for n in self._pending.values()] + [
-            f"signal {name!r} at {n.source}"
+        here = self.current_source()
+        return [
+            f"{n.kind} #{n.ordinal} {n.name} at {n.source or here}" for n in self._pending.values()
+        ] + [
+            f"signal {name!r} at {n.source or here}"
             for name, nodes in self._receivers.items()
             for n in nodes
         ]
@@ -296,18 +329,34 @@ class Interpreter(Issuer):
         budget = self.step_budget
         code = getattr(gen, "gi_code", None)
         watchdog = WATCHDOG
+        held = self._held if budget else None
+        if held is not None:
+            held.budget, held.code = budget or 0.0, code
         while True:
             self._root = None
-            guard = watchdog.watch(budget, code) if budget else None
+            if held is not None:  # a replay holds the guard: start the stretch inline
+                guard: Guard | None = held
+                held.stretch += 1
+                held.active = True
+            else:
+                guard = watchdog.watch(budget, code) if budget else None
             try:
                 try:
                     command = gen.send(value) if ok else gen.throw(value)
                 finally:
-                    if guard is not None:
+                    if guard is held and held is not None:
+                        held.active = False  # first, then look for a late raise
+                        if held.firing or held.fired:
+                            watchdog.settle(held)
+                    elif guard is not None:
                         watchdog.release(guard)
             except Runaway:
                 assert guard is not None
-                watchdog.release(guard)  # again, in case the exception cut the first release short
+                # Again, in case the exception cut the first release short.
+                if guard is held:
+                    watchdog.settle(guard)
+                else:
+                    watchdog.release(guard)
                 msg = (
                     f"workflow {self.definition.name!r} ran for more than {budget:g}s without "
                     f"yielding, at {guard.where or 'an unknown line'}: workflow code must not loop "
@@ -333,18 +382,20 @@ class Interpreter(Issuer):
                     raise
                 self._finish_failed(exc)
                 return
-            source = source_of(gen)
             issue = ISSUERS.get(type(command))  # one probe for the common commands
+            # A replayed call needs no source line (it is looked up only if the call
+            # turns out new or different, or when someone asks what the run waits on).
+            source = None if issue is _ISSUE_CALL else source_of(gen)
             if issue is None:
                 if not isinstance(command, Command):
-                    ok, value = False, self._yield_error(command, source)
+                    ok, value = False, self._yield_error(command, source or "")
                     continue
                 if isinstance(command, ContinueAsNew):
                     self._continue_as_new(command)
                     return
-                issue = Interpreter._issue
+                issue = _ISSUE_ANY
             try:
-                node = issue(self, command, None, source)
+                node = issue(self, command, None, source)  # source None: only for a call
             except CodecError as exc:
                 ok, value = False, exc
                 continue
@@ -438,7 +489,7 @@ class Interpreter(Issuer):
             "kind": f"still waiting on {root.kind}",
             "name": root.name,
             "args": "",
-            "source": root.source,
+            "source": root.source or self.current_source(),
         }
 
     # --- decisions -----------------------------------------------------------------

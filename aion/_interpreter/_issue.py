@@ -50,9 +50,9 @@ from aion._events import (
     TimerStarted,
     WorkflowStarted,
 )
-from aion._interpreter._matching import same_call, same_command
+from aion._interpreter._matching import same_call, same_command, same_recorded_call
 from aion._interpreter._nodes import ActivityNode, Deadline, Group, Node
-from aion._interpreter._support import policy_json, seed
+from aion._interpreter._support import policy_json, seed, source_of
 from aion._interpreter._tree import PendingTree
 
 
@@ -74,6 +74,14 @@ class Issuer(PendingTree):
     _queries: dict[str, Callable[..., Any]]
     _awaited_children: dict[int, str]
     _detached_children: dict[int, tuple[str, str]]
+
+    def current_source(self) -> str:
+        """``file:line`` where the generator is suspended now ("" when it is not).
+
+        A replayed call's node records no source of its own: its run is still
+        suspended at that call's yield while the call is pending, so this is it.
+        """
+        return source_of(self._gen) if self._gen is not None else ""
 
     @property
     def replaying(self) -> bool:
@@ -99,7 +107,9 @@ class Issuer(PendingTree):
         node.done, node.ok, node.value = True, ok, value
         return node
 
-    def _issue_call(self, cmd: Call, parent: Node | None, source: str, ordinal: int = 0) -> Node:
+    def _issue_call(
+        self, cmd: Call, parent: Node | None, source: str | None, ordinal: int = 0
+    ) -> Node:
         if not ordinal:  # self._ordinal(), inlined: this runs for every call
             ordinal = self._next_ordinal
             self._next_ordinal = ordinal + 1
@@ -107,6 +117,21 @@ class Issuer(PendingTree):
         definition = cmd.definition
         if definition is None and self.registry is not None:
             definition = self.registry.activities.get(cmd.activity)
+        index = self._issued
+        recorded = self.recorded
+        if index < len(recorded) and same_recorded_call(
+            recorded[index], ordinal, cmd.activity, cmd.args, cmd.kwargs
+        ):
+            # Replay's common case, the recorded call: compared value by value, with no
+            # digest to compute and nothing to convert (a match proves the values plain).
+            self._issued = index + 1
+            node = ActivityNode(
+                ordinal, cmd.activity, source or "", definition.return_type if definition else Any
+            )
+            self._pending[ordinal] = node
+            return node
+        if source is None:  # a top-level call, not the recorded one: now its line matters
+            source = self.current_source()
         args = list(cmd.args)
         if not _codec.is_plain(args):
             args = _codec.to_jsonable(args, f"the arguments of activity {cmd.activity!r}")
@@ -114,8 +139,6 @@ class Issuer(PendingTree):
         if kwargs and not _codec.is_plain(kwargs):
             kwargs = _codec.to_jsonable(kwargs, f"the arguments of activity {cmd.activity!r}")
         digest = _codec.digest_call(cmd.activity, args, kwargs)
-        index = self._issued
-        recorded = self.recorded
         match = recorded[index] if index < len(recorded) else None
         if match is not None and same_command(match, ActivityScheduled, ordinal, digest):
             # Replay's common case: the recorded call, matched on what matching reads.

@@ -45,7 +45,67 @@ def same_bound_arguments(
         b = signature.bind(*args_b, **kwargs_b).arguments
     except (TypeError, ValueError):
         return False
-    return dict(a) == dict(b)
+    if a.keys() != b.keys():
+        return False
+    for name, value in a.items():
+        other = b[name]
+        if type(value) is tuple and type(other) is tuple:  # a *args parameter's values
+            if len(value) != len(other) or not all(map(same_json, value, other)):
+                return False
+        elif not same_json(value, other):  # type-strict: 1, 1.0 and True differ
+            return False
+    return True
+
+
+def same_json(recorded: Any, current: Any) -> bool:
+    """Whether ``current`` is exactly the JSON value ``recorded`` (what equal digests mean).
+
+    Type-strict where Python's ``==`` is not: ``1``, ``1.0`` and ``True``
+    differ, as their JSON texts do, and so do ``0.0`` and ``-0.0``. Dict keys
+    compare as a set, since the digest's JSON text sorts them. ``recorded``
+    is a decoded payload (JSON types only), so a True answer also proves
+    ``current`` is plain JSON: the caller needs no conversion to record it.
+    """
+    kind = type(recorded)
+    if type(current) is not kind:
+        return False
+    if kind is list:
+        return len(recorded) == len(current) and all(map(same_json, recorded, current))
+    if kind is dict:
+        return recorded.keys() == current.keys() and all(
+            same_json(value, current[key]) for key, value in recorded.items()
+        )
+    if kind is float:
+        return bool(recorded == current and str(recorded) == str(current))
+    return bool(recorded == current)
+
+
+def same_recorded_call(recorded: Event, ordinal: int, name: str, args: Any, kwargs: Any) -> bool:
+    """Replay's common case: ``recorded`` is this very call, compared value by value.
+
+    Cheaper than computing the call's digest (JSON text and a hash) to compare
+    it with the recorded one, and exactly as strict; ``args`` may be the
+    command's tuple, matched against the recorded list item by item.
+    """
+    if type(recorded) is not ActivityScheduled:
+        return False
+    rec: Any = recorded  # an ActivityScheduled: its fields, without a second type check
+    rec_args = rec.args
+    if rec.ordinal != ordinal or rec.name != name or len(rec_args) != len(args):
+        return False
+    for old, new in zip(rec_args, args, strict=True):
+        # Inlined `same_json` for the common scalar argument; containers recurse.
+        kind = type(old)
+        if type(new) is not kind:
+            return False
+        if kind is str or kind is int or kind is bool or old is None:
+            if old != new:
+                return False
+        elif not same_json(old, new):
+            return False
+    if kwargs or rec.kwargs:
+        return same_json(rec.kwargs, kwargs)
+    return True
 
 
 def same_command(recorded: Event, cls: type[Event], ordinal: int, digest: str) -> bool:

@@ -8,7 +8,6 @@ embedded default.
 from __future__ import annotations
 
 from aion._errors import ConfigurationError
-from aion.store._duckdb import DuckDBStore
 from aion.store._postgres_url import is_postgres_url, split_schema
 from aion.store._protocol import Store
 
@@ -31,4 +30,6 @@ def open_store(target: str, *, read_only: bool = False) -> Store:
             raise ConfigurationError(msg) from None
         dsn, schema = split_schema(target)
         return PostgresStore(dsn, schema=schema, read_only=read_only)
+    from aion.store._duckdb import DuckDBStore  # here: only a DuckDB file needs duckdb
+
     return DuckDBStore(target, read_only=read_only)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -51,6 +52,8 @@ from aion.store._protocol import Append, TimerInfo, WorkflowInfo
 
 #: ``idle_in_transaction_session_timeout`` before any session asks for a shorter one.
 IDLE_TIMEOUT_SECONDS: Final = 10.0
+#: How long a judgement after a lost connection waits for the old server process to end.
+BACKEND_WAIT_SECONDS: Final = 5.0
 
 _Conn = psycopg.Connection[tuple[Any, ...]]
 _EVENT_COLUMNS: Final = (
@@ -136,6 +139,10 @@ class PostgresStore(WorkerSessions):
             raise StoreError(msg) from None
         try:
             self._conn.execute("SET TimeZone = 'UTC'")
+            row = self._conn.execute(
+                "SELECT backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()"
+            ).fetchone()
+            self._backend_start: datetime | None = row[0] if row is not None else None
             self._set_idle_timeout(self._idle_timeout)
             if self.read_only:
                 self._conn.execute("SET default_transaction_read_only = on")
@@ -224,15 +231,23 @@ class PostgresStore(WorkerSessions):
         self._append(batch, fence, consume, route=False)
 
     def append_routed(
-        self, batch: Sequence[Append], *, fence: Fence, consume: Sequence[int] = ()
+        self,
+        batch: Sequence[Append],
+        *,
+        fence: Fence,
+        consume: Sequence[int] = (),
+        marker: str | None = None,
     ) -> list[Post]:
         """A fenced `append` whose events for other sessions' workflows become inbox messages.
 
         What a worker's step writes into workflows it does not own (see
         `aion.store._postgres_routing`) is posted to their owners in the same
-        transaction; the messages posted are returned.
+        transaction; the messages posted are returned. A ``marker`` key is
+        inserted into the ``posted`` table in that transaction too, so that
+        after a connection lost at COMMIT `posted` tells whether it landed
+        (the one sign a batch that only posts leaves that is its own).
         """
-        return self._append(batch, fence, consume, route=True)
+        return self._append(batch, fence, consume, route=True, marker=marker)
 
     def _append(
         self,
@@ -241,6 +256,7 @@ class PostgresStore(WorkerSessions):
         consume: Sequence[int],
         *,
         route: bool,
+        marker: str | None = None,
     ) -> list[Post]:
         if self.read_only:
             msg = f"the aion store at {self.path!r} is open read-only; appends need a writer."
@@ -287,6 +303,8 @@ class PostgresStore(WorkerSessions):
                         [p.payload for p in posts],
                     ],
                 )
+            if marker is not None:
+                conn.execute(f"INSERT INTO {s}.posted (batch_key) VALUES (%s)", [marker])
             work = bool(posts) or (fence is None and any(r.new for r in rows.values()))
             closed = any(
                 r.status in TERMINAL_STATUSES and w not in closing for w, r in rows.items()
@@ -297,6 +315,61 @@ class PostgresStore(WorkerSessions):
 
     def _before_commit(self) -> None:
         """Called inside an append's transaction just before COMMIT (a seam for tests)."""
+
+    # --- judging a transaction after a lost connection --------------------------------
+
+    @property
+    def backend(self) -> tuple[int, datetime | None]:
+        """The server process of the current connection: its pid and when it started.
+
+        The start time tells that process apart from a later one the server
+        gave the same pid.
+        """
+        with self._lock:
+            return int(self._conn.info.backend_pid), self._backend_start
+
+    def wait_backend_gone(
+        self, backend: tuple[int, datetime | None], limit: float = BACKEND_WAIT_SECONDS
+    ) -> bool:
+        """Wait until server process ``backend`` has ended (ended by us after half ``limit``).
+
+        A COMMIT the server was still running when the connection broke can
+        become visible after a new connection looked: judged before the old
+        backend is gone, "not landed" could turn true a moment later. Once it
+        has ended, the transaction's outcome is fixed. Returns whether it ended.
+        """
+        pid, started = backend
+        if pid <= 0:
+            return True
+        deadline = time.monotonic() + limit
+        terminate_at: float | None = time.monotonic() + limit / 2
+        same = "pid = %(pid)s AND (%(started)s::timestamptz IS NULL OR backend_start = %(started)s)"
+        params = {"pid": pid, "started": started}
+        with self._guard("read") as conn:
+            while True:
+                row = conn.execute(
+                    f"SELECT count(*) FROM pg_stat_activity WHERE {same}", params
+                ).fetchone()
+                if row is not None and row[0] == 0:
+                    return True
+                now = time.monotonic()
+                if now >= deadline:
+                    return False
+                if terminate_at is not None and now >= terminate_at:
+                    conn.execute(
+                        f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE {same}",
+                        params,
+                    )
+                    terminate_at = None
+                time.sleep(0.01)
+
+    def posted(self, marker: str) -> bool:
+        """Whether the batch that carried ``marker`` (see `append_routed`) committed."""
+        with self._guard("read") as conn:
+            row = conn.execute(
+                f"SELECT 1 FROM {self.schema}.posted WHERE batch_key = %s", [marker]
+            ).fetchone()
+        return row is not None
 
     # --- reads ------------------------------------------------------------------------
 

@@ -28,6 +28,10 @@ import attrs
 
 #: The lease a session gets unless it asks for another.
 DEFAULT_LEASE_SECONDS: Final = 30.0
+#: Seconds an owned workflow must sit idle before its worker releases it (see `_cluster`).
+DEFAULT_RELEASE_IDLE_SECONDS: Final = 60.0
+#: How long ``posted`` markers are kept (`purge_posted_sql`).
+POSTED_KEEP_SECONDS: Final = 3600.0
 #: Statuses whose workflows may still need a worker.
 OPEN_STATUSES: Final = ("running", "stalled", "continued_as_new")
 
@@ -113,6 +117,16 @@ def register_sql(s: str) -> str:
     )
 
 
+def purge_posted_sql(s: str) -> str:
+    """Forget ``posted`` markers older than `POSTED_KEEP_SECONDS` (parameter: the seconds).
+
+    A marker is read only by the session that wrote it, moments after a lost
+    connection; an hour later nobody will ask. Run at each registration, so
+    the table holds about an hour of post-only batches and needs no sweeper.
+    """
+    return f"DELETE FROM {s}.posted WHERE posted_at < clock_timestamp() - make_interval(secs => %s)"
+
+
 def heartbeat_sql(s: str) -> str:
     """Renew a live lease; returns nothing when the lease has already run out."""
     return (
@@ -157,6 +171,20 @@ def claim_sql(s: str) -> str:
         FROM picked WHERE w.workflow_id = picked.workflow_id
         RETURNING w.workflow_id, w.workflow_type, w.epoch, w.last_seq
     """
+
+
+def release_idle_sql(s: str) -> str:
+    """Release a session's idle workflows that have no inbox message waiting.
+
+    Parameters: session id, ids. Returns the ids released: one with a message
+    waiting stays owned (its owner delivers the message next round).
+    """
+    return (
+        f"UPDATE {s}.workflows w SET owner = NULL, idle = true "
+        "WHERE w.owner = %s AND w.workflow_id = ANY(%s) "
+        f"AND NOT EXISTS (SELECT 1 FROM {s}.inbox i WHERE i.workflow_id = w.workflow_id) "
+        "RETURNING w.workflow_id"
+    )
 
 
 def release_sql(s: str) -> str:

@@ -19,11 +19,25 @@ import psycopg
 from aion._errors import ForeignStoreError, StoreError
 
 #: Version of the table layout; a schema with a higher version is refused, never migrated.
-#: Version 2 added ``events.written_by`` (the worker session that wrote each event).
-SCHEMA_VERSION: Final = 2
+#: Version 2 added ``events.written_by`` (the worker session that wrote each event);
+#: version 3 the ``posted`` markers of batches that only post inbox messages.
+SCHEMA_VERSION: Final = 3
 
 #: The tables aion creates (the meta table is the one that says a schema is aion's).
-TABLES: Final = ("meta", "events", "workflows", "timers", "sessions", "inbox")
+TABLES: Final = ("meta", "events", "workflows", "timers", "sessions", "inbox", "posted")
+#: Tables a later schema version added: an older schema is aion's without them.
+ADDED_IN: Final = {"posted": 3}
+
+# The marker table (version 3): a batch that only posts inbox messages (an in-process
+# signal to another worker's workflow) inserts its key here in the same transaction, so
+# after a connection lost at COMMIT the key says whether the batch landed.
+_POSTED_DDL: Final = """
+    CREATE TABLE IF NOT EXISTS {s}.posted (
+        batch_key text PRIMARY KEY,
+        posted_at timestamptz NOT NULL DEFAULT clock_timestamp()
+    )
+    """
+_POSTED_INDEX: Final = "CREATE INDEX IF NOT EXISTS posted_at_idx ON {s}.posted (posted_at)"
 
 _NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
@@ -101,6 +115,8 @@ _DDL: Final = (
     )
     """,
     "CREATE INDEX ON {s}.inbox (workflow_id)",
+    _POSTED_DDL,
+    _POSTED_INDEX,
 )
 
 
@@ -163,6 +179,9 @@ def _upgrade(conn: psycopg.Connection[tuple[object, ...]], schema: str, version:
     conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"aion schema {schema}"])
     if version < 2:  # the version that added events.written_by
         conn.execute(f"ALTER TABLE {schema}.events ADD COLUMN IF NOT EXISTS written_by bigint")
+    if version < 3:  # the version that added the posted markers
+        conn.execute(_POSTED_DDL.format(s=schema))
+        conn.execute(_POSTED_INDEX.format(s=schema))
     conn.execute(
         f"UPDATE {schema}.meta SET value = %s WHERE key = 'schema_version'",
         [str(SCHEMA_VERSION)],
@@ -174,16 +193,17 @@ def _check_meta(
 ) -> int:
     rows = conn.execute(f"SELECT key, value FROM {schema}.meta").fetchall()
     meta = {str(k): str(v) for k, v in rows}
-    if meta.get("app") != "aion" or not set(TABLES) <= tables:
+    try:
+        version = int(meta.get("schema_version", "0"))
+    except ValueError:
+        version = 0
+    needed = {t for t in TABLES if ADDED_IN.get(t, 1) <= version}
+    if meta.get("app") != "aion" or not needed <= tables:
         msg = (
             f"the PostgreSQL schema {schema!r} is not an aion store (its meta table is "
             "foreign); pass another schema."
         )
         raise ForeignStoreError(msg)
-    try:
-        version = int(meta.get("schema_version", "0"))
-    except ValueError:
-        version = 0
     if version > SCHEMA_VERSION:
         msg = (
             f"the PostgreSQL schema {schema!r} was written by a newer aion (schema version "

@@ -42,7 +42,8 @@ class WorkerSessions:
 
         The connection's ``idle_in_transaction_session_timeout`` is lowered to
         half the lease, so a worker paused inside a transaction loses it (and
-        its row locks) before anyone may take its workflows over.
+        its row locks) before anyone may take its workflows over. Markers of
+        post-only batches older than an hour are purged on the way.
         """
         if lease_seconds <= 0.1:
             msg = f"a worker lease must be longer than 0.1 seconds, got {lease_seconds}."
@@ -57,6 +58,7 @@ class WorkerSessions:
                     leases.register_sql(self.schema),
                     [who, types, lease_seconds, lease_seconds],
                 ).fetchone()
+                conn.execute(leases.purge_posted_sql(self.schema), [leases.POSTED_KEEP_SECONDS])
         assert row is not None  # INSERT ... RETURNING returns its row
         self._sessions.add(int(row[0]))
         return Session(
@@ -117,6 +119,19 @@ class WorkerSessions:
                 leases.release_sql(self.schema),
                 [idle, session.session_id, list(workflow_ids)],
             )
+
+    def release_idle(self, session: Session, workflow_ids: Iterable[str]) -> list[str]:
+        """Release idle workflows that no inbox message waits for; returns those released.
+
+        They become claimable by any worker of their type once a timer is due
+        or a message is posted to them (``claim_sql``).
+        """
+        with self._guard("release workflows in") as conn:
+            rows = conn.execute(
+                leases.release_idle_sql(self.schema),
+                [session.session_id, list(workflow_ids)],
+            ).fetchall()
+        return sorted(str(r[0]) for r in rows)
 
     def end_session(self, session: Session) -> None:
         """End a session cleanly: its workflows become claimable at once."""

@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 from aion._clock import ManualClock
-from aion.store import Append, DuckDBStore, MemoryStore
+from aion.store import Append, MemoryStore
 from aion.testing._driver import (
     RecordingStore,
     Run,
@@ -52,6 +52,8 @@ def recover(original: Run, k: int) -> Run:
         store = RecordingStore(fresh)
         engine = new_engine(setup, store, None, clock, executor)
     else:
+        from aion.store import DuckDBStore  # only store="duckdb" pays for importing duckdb
+
         workdir = Path(tempfile.mkdtemp(prefix="aion-crash-"))
         path = str(workdir / "crashed.duckdb")
         writer = DuckDBStore(path)

@@ -28,7 +28,7 @@ from aion._definitions import activity, activity_definition, workflow_definition
 from aion._engine import Engine
 from aion._errors import AionError, WorkflowClosed, WorkflowNotFound
 from aion._events import TERMINAL_STATUSES, Event, WorkflowCompleted, WorkflowFailed
-from aion.store import Append, DuckDBStore, MemoryStore, Store
+from aion.store import Append, MemoryStore, Store
 from aion.testing._audit import Auditor, audited
 from aion.testing._executor import AttemptKey, Mock, ScheduledExecutor
 
@@ -231,6 +231,8 @@ def outcome_of(store: Store, workflow_id: str) -> tuple[str, Any]:
 def _new_store(setup: Setup) -> tuple[Store, Path | None]:
     if setup.store == "memory":
         return MemoryStore(), None
+    from aion.store import DuckDBStore  # only store="duckdb" pays for importing duckdb
+
     workdir = Path(tempfile.mkdtemp(prefix="aion-testing-"))
     return DuckDBStore(str(workdir / "run.duckdb")), workdir
 

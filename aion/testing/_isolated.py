@@ -20,7 +20,8 @@ Workflows are found by module path and qualified name; a ``__main__``
 module is loaded from its file under another name (its main block, guarded
 by the usual name test, does not run). The server runs by path, not with
 ``-m``, so it does not import the ``aion.testing`` package: only what a
-replay needs.
+replay needs (a test pins that it loads no duckdb, rich, click or cattrs),
+since each call of the kit starts ten of these.
 """
 
 from __future__ import annotations
@@ -34,28 +35,11 @@ import traceback
 from types import ModuleType
 from typing import Any
 
-
-class _OnFirstUse(ModuleType):
-    """A module imported for real only when something of it is used.
-
-    A server never opens a store, yet ``import aion`` imports ``duckdb``,
-    which is a third of a server's start-up CPU; each call of the kit starts
-    a dozen servers. Code that does use ``duckdb`` gets the real module on
-    its first attribute access.
-    """
-
-    def __getattr__(self, name: str) -> Any:
-        if sys.modules.get(self.__name__) is self:
-            del sys.modules[self.__name__]
-        return getattr(importlib.import_module(self.__name__), name)
-
-
-if __name__ == "__main__":  # run by path as a server: before aion is imported
-    sys.modules.setdefault("duckdb", _OnFirstUse("duckdb"))
-
-from aion import fixtures  # noqa: E402 - after the stand-in above
-from aion._definitions import Registry  # noqa: E402
-from aion._replay import replay  # noqa: E402
+# Only what a memory replay needs: no store (duckdb), no CLI (click, rich), no
+# fixtures module (its file handling), and cattrs only if a value needs it.
+from aion._codec import event_from_dict
+from aion._definitions import Registry
+from aion._replay import replay
 
 _MAIN = "__aion_main__"
 
@@ -90,10 +74,11 @@ def replay_request(request: dict[str, Any]) -> list[dict[str, Any]]:
     registry = Registry(workflows, activities)
     out = []
     for data in request["histories"]:
-        fixture = fixtures.from_dict(data)
-        result = replay(
-            fixture.workflow, fixture.events, registry=registry, workflow_id=fixture.workflow_id
-        )
+        # The parent wrote these with `fixtures.to_dict` from histories it holds:
+        # decoded, not validated as a fixture from elsewhere would be.
+        events = [event_from_dict(e) for e in data["events"]]
+        workflow_id = data["workflow_id"]
+        result = replay(data["workflow"], events, registry=registry, workflow_id=workflow_id)
         extra = result.interpreter.new_decisions if result.interpreter is not None else []
         error = None if result.ok else str(result.error)
         if result.ok and extra:
@@ -102,7 +87,7 @@ def replay_request(request: dict[str, Any]) -> list[dict[str, Any]]:
             )
         out.append(
             {
-                "workflow_id": fixture.workflow_id,
+                "workflow_id": workflow_id,
                 "ok": result.ok and not extra,
                 "divergence": str(result.divergence) if result.divergence is not None else None,
                 "fields": _fields(result.divergence),

@@ -173,7 +173,20 @@ def test_a_child_is_replayed_with_the_code_its_parent_records(
     finally:
         engine.close()
     child_start = json.loads(invoke("inspect", "child-of-p", "--json", db=db).stdout)["events"][0]
-    assert child_start["code"] is None and child_start["parent_id"] == "p"
-    result = invoke("replay", "child-of-p", db=db)
+    assert child_start["code"] == "tests.cli.group_workflows:child_double"
+    assert child_start["parent_id"] == "p"
+    # A child recorded before children named their own code: its parent's is used.
+    old = tmp_path / "old-kids.duckdb"
+    for workflow_id in ("p", "child-of-p"):
+        data = json.loads(invoke("inspect", workflow_id, "--json", db=db).stdout)
+        if workflow_id == "child-of-p":
+            data["events"][0]["code"] = None
+        data.pop("module", None)
+        path = tmp_path / f"{workflow_id}.json"
+        path.write_text(json.dumps(data))
+        assert invoke("import", str(path), db=old).exit_code == 0
+    result = invoke("replay", "child-of-p", db=old)
     assert result.exit_code == 0, result.output
     assert "importing module 'tests.cli.group_workflows'" in result.stderr
+    own = invoke("replay", "child-of-p", db=db)  # today's record names the child's own code
+    assert own.exit_code == 0, own.output

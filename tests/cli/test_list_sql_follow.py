@@ -111,7 +111,7 @@ def _wait_for(path: Path, proc: subprocess.Popen[str], seconds: float = 30) -> N
 
 
 def test_subprocess_follow_and_sql_next_to_a_worker(tmp_path: Path) -> None:
-    from aion_cli.endpoint import endpoint_file
+    from aion.endpoint import endpoint_file
 
     db = str(tmp_path / "w.duckdb")
     worker = subprocess.Popen(

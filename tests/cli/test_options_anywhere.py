@@ -41,6 +41,18 @@ def test_db_and_json_before_or_after_give_the_same_output(
     assert env.output == after.output
 
 
+@pytest.mark.parametrize(
+    "command", [*READS, ["replay", "order-1", "-m", SAMPLE]], ids=lambda c: c[0]
+)
+def test_format_before_or_after_gives_the_same_output(fixed_db: Path, command: list[str]) -> None:
+    before = plain("--db", str(fixed_db), "--format", "csv", *command)
+    after = plain(*command, "--db", str(fixed_db), "--format", "csv")
+    assert before.exit_code == after.exit_code == 0, (before.output, after.output)
+    assert before.output == after.output
+    table = plain(*command, "--db", str(fixed_db))
+    assert after.stdout != table.stdout  # CSV, not the table, wherever --format was given
+
+
 def test_a_later_db_wins_and_a_missing_one_is_reported(fixed_db: Path, tmp_path: Path) -> None:
     gone = str(tmp_path / "absent.duckdb")
     result = plain("--db", gone, "list", "--db", str(fixed_db), "--json")

@@ -126,3 +126,49 @@ def test_subprocess_csv(fixed_db: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0] == "seq,run_id,recorded_at,kind,ordinal,name,payload"
     assert len(result.stdout.splitlines()) == 7
+
+
+def test_replay_as_csv_one_row_per_history(invoke: Invoke) -> None:
+    from tests.cli.conftest import CHANGED
+
+    result = invoke("replay", "--all", "-m", CHANGED, "--format", "csv")
+    assert result.exit_code == 1  # the divergence still decides the exit code
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert list(rows[0]) == [
+        "workflow_id",
+        "ok",
+        "status",
+        "stopped_at",
+        "events",
+        "divergence_seq",
+        "error",
+        "fixture_check",
+    ]
+    by_id = {r["workflow_id"]: r for r in rows}
+    assert len(by_id) == 3
+    assert (by_id["order-1"]["ok"], by_id["order-1"]["divergence_seq"]) == ("false", "2")
+    assert all(
+        r["ok"] == "true" and r["divergence_seq"] == "" for k, r in by_id.items() if k != "order-1"
+    )
+    one = invoke("replay", "order-1", "-m", s.__name__, "--format", "csv")
+    assert one.exit_code == 0
+    assert one.stdout.splitlines()[1].startswith("order-1,true,completed,")
+
+
+def test_query_as_csv() -> None:
+    from aion_cli.query_cmd import csv_table
+
+    assert csv_table("awaiting approval") == (["value"], [["awaiting approval"]])
+    assert csv_table([{"sku": "a", "n": 2}, {"sku": "b", "extra": [1]}]) == (
+        ["sku", "n", "extra"],
+        [["a", 2, None], ["b", None, "[1]"]],
+    )
+    assert csv_table({"a": True, "b": 1.5}) == (["key", "value"], [["a", "true"], ["b", 1.5]])
+
+
+def test_subprocess_query_and_replay_csv(fixed_db: Path) -> None:
+    queried = run_aion("query", "appr-1", "stage", "--format", "csv", "--db", str(fixed_db))
+    assert (queried.returncode, queried.stdout) == (0, "value\nawaiting approval\n")
+    replayed = run_aion("--format", "csv", "replay", "--all", "--db", str(fixed_db))
+    assert replayed.returncode == 0, replayed.stderr
+    assert replayed.stdout.splitlines()[0].startswith("workflow_id,ok,status,")

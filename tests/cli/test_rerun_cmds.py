@@ -8,9 +8,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from aion_cli.endpoint import endpoint_file
-
 import aion
+from aion.endpoint import endpoint_file
 from aion.events import Event, WorkflowCancelled, WorkflowStarted
 from tests.cli import sample_workflows as s
 from tests.cli.conftest import ROOT, Invoke, aion_command, run_aion, subprocess_env

@@ -9,8 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from aion_cli.endpoint import endpoint_file
-
+from aion.endpoint import endpoint_file
 from tests.cli.conftest import CHANGED, ROOT, SAMPLE, aion_command, run_aion, subprocess_env
 
 

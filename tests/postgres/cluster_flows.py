@@ -5,9 +5,13 @@ once per run, continues as new ``rounds - 1`` times, then waits for a
 ``bonus`` signal from another process, awaits a child that doubles the bonus
 and signals ``thanks`` back to its parent (worker-to-worker once the two have
 different owners), and returns a number `expected` computes without running.
+``sleeper``, ``listener`` and ``busy`` serve the idle-release tests.
 """
 
 from __future__ import annotations
+
+import os
+import time
 
 import aion
 
@@ -44,5 +48,33 @@ def expected(n: int, rounds: int, bonus: int) -> int:
     return total + 2 * bonus + 1
 
 
-WORKFLOWS = [order, kid]
-ACTIVITIES = [double]
+@aion.activity
+def until_file(path: str) -> str:
+    """Runs until ``path`` exists (the test decides when an activity is in flight)."""
+    while not os.path.exists(path):
+        time.sleep(0.02)
+    return "done"
+
+
+@aion.workflow
+def sleeper(seconds: float):  # type: ignore[no-untyped-def]
+    """Sleeps once: idle, and releasable, until its timer is near."""
+    yield aion.sleep(seconds)
+    return "rested"
+
+
+@aion.workflow
+def listener():  # type: ignore[no-untyped-def]
+    """Waits for one ``wake`` signal, with no timer: only a message brings it back."""
+    got = yield aion.receive_signal("wake")
+    return {"woken_by": got}
+
+
+@aion.workflow
+def busy(path: str):  # type: ignore[no-untyped-def]
+    """Its activity stays in flight until ``path`` exists."""
+    return (yield aion.call(until_file, path))
+
+
+WORKFLOWS = [order, kid, sleeper, listener, busy]
+ACTIVITIES = [double, until_file]

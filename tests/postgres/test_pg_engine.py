@@ -86,14 +86,14 @@ def test_the_cli_reads_postgres_in_a_real_subprocess(pg_url: str) -> None:
     )
     assert listed.returncode == 0, listed.stderr
     assert [r["workflow_id"] for r in json.loads(listed.stdout)] == ["k"]
-    refused = subprocess.run(
+    refused = subprocess.run(  # the CLI writes directly; the database refuses a closed workflow
         [sys.executable, "-m", "aion_cli", "--db", pg_url, "signal", "k", "x"],
         capture_output=True,
         text=True,
         check=False,
     )
     assert refused.returncode == 2
-    assert "none serves this database" in refused.stderr
+    assert refused.stderr.startswith("error: workflow 'k' is completed and cannot take a signal.")
     assert "Traceback" not in refused.stderr
 
 
@@ -105,7 +105,7 @@ def test_db_init_creates_and_checks_the_schema(pg_url: str, pg_database: str) ->
     assert missing.exit_code == 3 and "there is no aion schema" in missing.output
     made = runner.invoke(cli, ["db", "init", "--db", pg_url])
     assert made.exit_code == 0, made.output
-    assert "(version 2) is ready" in made.output
+    assert "(version 3) is ready" in made.output
     again = runner.invoke(cli, ["--db", pg_url, "db", "init"])
     assert again.exit_code == 0, again.output
     schema = pg_url.rsplit("=", 1)[1]

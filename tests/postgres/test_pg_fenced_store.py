@@ -67,8 +67,10 @@ class LosesTheAnswerOnce(PostgresStore):
 
     armed = False
 
-    def append_routed(self, batch: Any, *, fence: Any, consume: Any = ()) -> Any:
-        posts = super().append_routed(batch, fence=fence, consume=consume)
+    def append_routed(
+        self, batch: Any, *, fence: Any, consume: Any = (), marker: Any = None
+    ) -> Any:
+        posts = super().append_routed(batch, fence=fence, consume=consume, marker=marker)
         if self.armed:
             self.armed = False
             self._conn.close()

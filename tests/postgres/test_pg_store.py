@@ -213,8 +213,8 @@ def test_foreign_and_newer_schemas_are_refused(pg_database: str, admin: Any) -> 
     ).fetchone()[0] == ["orders"]  # fmt: skip
     dsn, _ = split_schema(pg_database)
     PostgresStore(dsn, schema="later").close()
-    admin.execute("UPDATE later.meta SET value = '3' WHERE key = 'schema_version'")
-    with pytest.raises(aion.ForeignStoreError, match=r"newer aion \(schema version 3"):
+    admin.execute("UPDATE later.meta SET value = '4' WHERE key = 'schema_version'")
+    with pytest.raises(aion.ForeignStoreError, match=r"newer aion \(schema version 4"):
         PostgresStore(dsn, schema="later")
     with pytest.raises(aion.StoreError, match="schema name 'Bad-Name' is not usable"):
         PostgresStore(dsn, schema="Bad-Name")
@@ -281,14 +281,54 @@ def test_a_version_1_schema_is_upgraded_on_open(pg_url: str, admin: Any) -> None
     schema = pg_url.rsplit("=", 1)[1]
     open_store(pg_url).close()
     admin.execute(f"ALTER TABLE {schema}.events DROP COLUMN written_by")
+    admin.execute(f"DROP TABLE {schema}.posted")
     admin.execute(f"UPDATE {schema}.meta SET value = '1' WHERE key = 'schema_version'")
     reopened = open_store(pg_url)
     reopened.append([Append(workflow_id="w", expected_seq=0, events=[started()])])
     reopened.close()
     version = admin.execute(f"SELECT value FROM {schema}.meta WHERE key = 'schema_version'")
-    assert version.fetchone() == ("2",)
+    assert version.fetchone() == ("3",)
     writer = admin.execute(f"SELECT written_by FROM {schema}.events WHERE workflow_id = 'w'")
     assert writer.fetchall() == [(None,)]  # an unfenced writer (a client) is no session
+
+
+def _posted_table(admin: Any, schema: str) -> list[tuple[Any, ...]]:
+    return admin.execute(  # type: ignore[no-any-return]
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = %s AND table_name = 'posted' ORDER BY ordinal_position",
+        [schema],
+    ).fetchall()
+
+
+def test_a_new_schema_has_the_posted_marker_table(pg_url: str, admin: Any) -> None:
+    schema = pg_url.rsplit("=", 1)[1]
+    open_store(pg_url).close()
+    assert _posted_table(admin, schema) == [
+        ("batch_key", "text"),
+        ("posted_at", "timestamp with time zone"),
+    ]
+    version = admin.execute(f"SELECT value FROM {schema}.meta WHERE key = 'schema_version'")
+    assert version.fetchone() == ("3",)
+
+
+def test_a_version_2_schema_is_upgraded_in_place(pg_url: str, admin: Any) -> None:
+    schema = pg_url.rsplit("=", 1)[1]
+    first = open_store(pg_url)
+    first.append([Append(workflow_id="w", expected_seq=0, events=[started()])])
+    first.close()
+    admin.execute(f"DROP TABLE {schema}.posted")
+    admin.execute(f"UPDATE {schema}.meta SET value = '2' WHERE key = 'schema_version'")
+    dsn, _ = split_schema(pg_url)
+    reader = PostgresStore(dsn, schema=schema, read_only=True)  # a version 2 schema is aion's
+    assert [i.workflow_id for i in reader.workflows()] == ["w"]
+    reader.close()
+    assert _posted_table(admin, schema) == []  # a reader changes nothing
+    reopened = open_store(pg_url)
+    assert [e.seq for e in reopened.history("w")] == [1]  # the data stayed where it was
+    reopened.close()
+    assert [c for c, _ in _posted_table(admin, schema)] == ["batch_key", "posted_at"]
+    version = admin.execute(f"SELECT value FROM {schema}.meta WHERE key = 'schema_version'")
+    assert version.fetchone() == ("3",)
 
 
 def test_aion_parameters_never_reach_libpq_and_a_bad_lease_is_refused() -> None:
@@ -301,3 +341,27 @@ def test_aion_parameters_never_reach_libpq_and_a_bad_lease_is_refused() -> None:
     for bad in ("0.05", "soon", "nan"):
         with pytest.raises(aion.ConfigurationError, match=r"must be seconds above 0\.1"):
             lease_seconds(f"postgresql://me@db/x?aion_lease={bad}", 30.0)
+
+
+def test_aion_release_idle_is_read_from_the_url_and_checked() -> None:
+    from aion._cluster import ClusterWorker
+    from aion.store._postgres_url import release_idle_seconds
+
+    url = "postgresql://me@db/x?aion_release_idle=2.5&connect_timeout=3"
+    assert split_schema(url) == ("postgresql://me@db/x?connect_timeout=3", "aion")
+    assert release_idle_seconds(url, 60.0) == 2.5
+    assert release_idle_seconds("postgresql://me@db/x", 60.0) == 60.0
+    assert release_idle_seconds("postgresql://me@db/x?aion_release_idle=off", 60.0) is None
+    for bad in ("0", "-1", "soon", "nan", "inf"):
+        with pytest.raises(
+            aion.ConfigurationError, match=r"aion_release_idle=.* above 0, or 'off'"
+        ):
+            release_idle_seconds(f"postgresql://me@db/x?aion_release_idle={bad}", 60.0)
+    with pytest.raises(aion.ConfigurationError, match="release_idle_seconds must be above 0"):
+        ClusterWorker("postgresql://me@db/x", workflows=[_a_flow], release_idle_seconds=0)
+
+
+@aion.workflow
+def _a_flow():  # type: ignore[no-untyped-def]
+    return 1
+    yield

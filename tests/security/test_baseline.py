@@ -118,7 +118,7 @@ def test_a_forged_history_payload_stays_plain_data(tmp_path: Path) -> None:
 
 # --- the loopback control endpoint --------------------------------------------------------
 
-endpoint = pytest.importorskip("aion_cli.endpoint")
+endpoint = pytest.importorskip("aion.endpoint")
 
 
 @pytest.fixture

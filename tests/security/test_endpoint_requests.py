@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aion_cli.endpoint import MAX_BODY, SECRET_HEADER, EndpointServer, endpoint_file
 
+from aion.endpoint import MAX_BODY, SECRET_HEADER, EndpointServer, endpoint_file
 from tests.cli.conftest import ROOT, SAMPLE, aion_command, record_fixed_histories, subprocess_env
 
 #: How long a test waits for an answer that must come at once (a failure, not a timing).

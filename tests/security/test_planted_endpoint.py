@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from aion_cli.endpoint import endpoint_file
 from aion_cli.main import cli
 from click.testing import CliRunner
 
+from aion.endpoint import endpoint_file
 from tests.cli.conftest import ROOT, SAMPLE, aion_command, record_fixed_histories, subprocess_env
 
 NOBODY = 65534

@@ -14,11 +14,10 @@ import os
 import stat
 from pathlib import Path
 
-from aion_cli import endpoint
 from aion_cli.main import cli
 from click.testing import CliRunner
 
-from aion import fixtures
+from aion import endpoint, fixtures
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD = ROOT / "replay_fixtures" / "call_one" / "good.json"
