@@ -25,6 +25,7 @@ class _Backend(Protocol):
     def start(self, workflow: Any, args: tuple[Any, ...], workflow_id: str | None) -> str: ...
     def signal(self, workflow_id: str, name: str, payload: Any) -> None: ...
     def cancel(self, workflow_id: str, reason: str | None) -> None: ...
+    def terminate(self, workflow_id: str, reason: str | None) -> None: ...
     def query(self, workflow_id: str, name: str, args: tuple[Any, ...]) -> Any: ...
     def describe(self, workflow_id: str) -> WorkflowDescription: ...
     def history(self, workflow_id: str) -> list[Event]: ...
@@ -105,6 +106,15 @@ class Client:
             aion.WorkflowClosed: It has finished.
         """
         self._backend.cancel(workflow_id, reason)
+
+    def terminate(self, workflow_id: str, reason: str | None = None) -> None:
+        """End a workflow now, with no compensation (`Engine.terminate`); returns once durable.
+
+        Raises:
+            aion.WorkflowNotFound: No such workflow.
+            aion.WorkflowClosed: It has finished.
+        """
+        self._backend.terminate(workflow_id, reason)
 
     def query(self, workflow_id: str, name: str, *args: Any) -> Any:
         """Answer a query (from the worker's live generator, or by replaying history here).

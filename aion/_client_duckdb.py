@@ -49,7 +49,13 @@ def _append_one(store: Store, workflow_id: str, event_cls: Any, **fields: Any) -
         msg = f"no workflow with id {workflow_id!r} in this store."
         raise WorkflowNotFound(msg)
     if info.status in TERMINAL_STATUSES:
-        what = "signal" if "name" in fields else "cancel request"
+        what = (
+            "signal"
+            if "name" in fields
+            else "terminate request"
+            if fields.get("terminate")
+            else "cancel request"
+        )
         msg = f"workflow {workflow_id!r} is {info.status} and cannot take a {what}."
         raise WorkflowClosed(msg)
     event = event_cls(
@@ -126,6 +132,12 @@ class DuckDBClient:
         if not served:
             with self._opened(write=True) as store:
                 _append_one(store, workflow_id, CancelRequested, reason=reason)
+
+    def terminate(self, workflow_id: str, reason: str | None) -> None:
+        served, _ = self._call("terminate", workflow_id=workflow_id, reason=reason)
+        if not served:
+            with self._opened(write=True) as store:
+                _append_one(store, workflow_id, CancelRequested, reason=reason, terminate=True)
 
     def info(self, workflow_id: str) -> WorkflowInfo:
         served, value = self._call("list")

@@ -84,6 +84,10 @@ class PostgresClient:
     def cancel(self, workflow_id: str, reason: str | None) -> None:
         self.store.request(workflow_id, "cancel", _codec.dumps({"reason": reason}))
 
+    def terminate(self, workflow_id: str, reason: str | None) -> None:
+        body = {"reason": reason, "terminate": True}  # a cancel message that terminates
+        self.store.request(workflow_id, "cancel", _codec.dumps(body))
+
     def info(self, workflow_id: str) -> WorkflowInfo:
         info = self.store.info(workflow_id)
         if info is None:

@@ -99,6 +99,10 @@ def event_summary(event: Event) -> str:
         return f"ordinal {event.ordinal}"
     if isinstance(event, SignalDeliveryFailed):
         return event.reason
+    if isinstance(event, WorkflowCancelled) and event.terminated:
+        return "terminated" + (f": {event.reason}" if event.reason else "")
+    if isinstance(event, CancelRequested) and event.terminate:
+        return "terminate" + (f": {event.reason}" if event.reason else "")
     if isinstance(event, WorkflowCancelled | CancelRequested):
         return event.reason or ""
     if isinstance(event, WorkflowContinuedAsNew):

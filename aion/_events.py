@@ -52,6 +52,25 @@ class Event:
     recorded_at: datetime
 
 
+@attrs.frozen(kw_only=True)
+class Origin:
+    """Where a reset or forked run was rebuilt from (`Engine.reset`, `Engine.fork`).
+
+    The new run starts with copies of the origin run's events up to ``seq``;
+    its deterministic draws (`random`, `uuid4`) and the default ids of the
+    children its copied commands started are the origin's, so the copied
+    prefix replays exactly and its recorded outcomes are reused.
+    """
+
+    workflow_id: str
+    run_id: str
+    seq: int
+    #: The default child-id prefix of the origin run (``wf`` or ``wf/<run8>``).
+    child_prefix: str
+    #: The highest ordinal among the copied commands (0: none).
+    last_ordinal: int = 0
+
+
 # --- markers -----------------------------------------------------------------
 
 
@@ -68,6 +87,8 @@ class WorkflowStarted(Event):
     previous_run_id: str | None = None
     #: Where the code lives, ``module:qualname``, so tools import it without ``-m``.
     code: str | None = None
+    #: Set on a run made by a reset or a fork: the run and seq it was rebuilt from.
+    origin: Origin | None = None
     format_version: int = FORMAT_VERSION
     semantics_version: int = SEMANTICS_VERSION
 
@@ -208,11 +229,19 @@ class WorkflowFailed(Event):
 
 @attrs.frozen(kw_only=True)
 class WorkflowCancelled(Event):
-    """The run ended because it was cancelled and did not recover."""
+    """The run ended because it was cancelled and did not recover, or was terminated.
+
+    ``terminated`` tells the two apart: a terminated run was ended on the spot
+    (`Engine.terminate`), its generator closed with no `aion.Cancelled` thrown
+    in, so no compensation ran. Both leave the status ``cancelled``: the
+    contract's status list stays what it is, and every reader of a cancelled
+    run reads a terminated one too.
+    """
 
     FAMILY: ClassVar[str] = "decision"
 
     reason: str | None = None
+    terminated: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -316,11 +345,17 @@ class ChildFailed(Event):
 
 @attrs.frozen(kw_only=True)
 class CancelRequested(Event):
-    """Someone asked for the workflow to be cancelled."""
+    """Someone asked for the workflow to be cancelled (or, with ``terminate``, terminated).
+
+    A terminate request is an outcome like a cancel request, so replay applies
+    it at the same point of the run and the interpreter decides the same end
+    (`WorkflowCancelled` with ``terminated``) from it.
+    """
 
     FAMILY: ClassVar[str] = "outcome"
 
     reason: str | None = None
+    terminate: bool = False
 
 
 EVENT_TYPES: tuple[type[Event], ...] = (

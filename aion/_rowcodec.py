@@ -26,7 +26,7 @@ from typing import Any, Final
 import attrs
 import orjson
 
-from aion._events import EVENT_TYPES, ErrorInfo, Event
+from aion._events import EVENT_TYPES, ErrorInfo, Event, Origin
 
 #: Fields stored in their own columns; the rest of an event goes into ``payload``.
 ENVELOPE: Final = ("seq", "run_id", "recorded_at", "ordinal", "name", "source", "digest")
@@ -148,6 +148,10 @@ def _to_error(value: Any) -> ErrorInfo:
         raise Slow from None
 
 
+def _slow(value: Any) -> Any:
+    raise Slow
+
+
 def _datetime_text(value: datetime) -> str:
     if value.tzinfo is None:
         raise Slow  # cattrs raises the CodecError that names the problem
@@ -206,6 +210,9 @@ class Plan:
                 self.encoded.append(
                     (field.name, _optional(_error_dict) if optional else _error_dict)
                 )
+            elif base is Origin:  # rare (reset and forked runs): cattrs does it exactly
+                self.converted.append((field.name, _optional(_slow)))
+                self.encoded.append((field.name, _optional(_slow)))
             else:  # pragma: no cover - every event field type is listed above
                 msg = f"no fast plan for {cls.__name__}.{field.name}: {hint!r}"
                 raise TypeError(msg)

@@ -28,6 +28,7 @@ from aion._events import CommandEvent as CommandEvent
 from aion._events import ErrorInfo as ErrorInfo
 from aion._events import Event as Event
 from aion._events import GroupStarted as GroupStarted
+from aion._events import Origin as Origin
 from aion._events import PatchRecorded as PatchRecorded
 from aion._events import SignalAwaited as SignalAwaited
 from aion._events import SignalDelivered as SignalDelivered
@@ -63,6 +64,7 @@ __all__ = [
     "ErrorInfo",
     "Event",
     "GroupStarted",
+    "Origin",
     "PatchRecorded",
     "SignalAwaited",
     "SignalDelivered",

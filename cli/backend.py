@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 import aion
 from aion import codec as _codec
+from aion import lineage
 from aion.endpoint import EndpointClient, description_fields, read_endpoint, workflow_infos
 from aion.events import (
     TERMINAL_STATUSES,
@@ -42,7 +43,7 @@ from aion.store import (
 )
 from aion.store import redact_url as redact
 
-from .errors import EXIT_STORE, CliError
+from .errors import EXIT_STORE, EXIT_USAGE, CliError
 from .loader import Code
 
 
@@ -88,6 +89,14 @@ class Backend(Protocol):
 
     def cancel(self, workflow_id: str, reason: str | None) -> None:
         """Record a cancel request for a running workflow."""
+        ...
+
+    def terminate(self, workflow_id: str, reason: str | None) -> None:
+        """Record a terminate request: the workflow ends with no compensation."""
+        ...
+
+    def rerun(self, op: str, workflow_id: str, seq: int | None, new_id: str | None) -> str:
+        """``reset``/``fork``/``retry``/``resume``: a new run (its id), or the status after."""
         ...
 
     def query(self, workflow_id: str, name: str, args: list[Any], code: Code) -> Any:
@@ -232,6 +241,51 @@ class LocalBackend:
         )
         self._append_one(workflow_id, [event], info.last_seq)
 
+    def terminate(self, workflow_id: str, reason: str | None) -> None:
+        """Record the terminate request; the next worker to run the workflow ends it."""
+        info = self._open_info(workflow_id, "terminate request")
+        event = CancelRequested(
+            seq=info.last_seq + 1,
+            run_id=info.run_id,
+            recorded_at=datetime.now(UTC),
+            reason=reason,
+            terminate=True,
+        )
+        self._append_one(workflow_id, [event], info.last_seq)
+
+    def rerun(self, op: str, workflow_id: str, seq: int | None, new_id: str | None) -> str:
+        """Write the new run (`aion.lineage`) into the file; the next worker drives it."""
+        if op == "resume":
+            msg = "resuming a stalled workflow needs a running worker, and none serves this file."
+            raise CliError(
+                msg,
+                "start `aion worker -m MODULE` with the fixed code: it resumes stalled workflows.",
+                EXIT_USAGE,
+            )
+        history = self.history(workflow_id)
+        if op == "fork":
+            assert seq is not None and new_id is not None
+            if self.store.info(new_id) is not None:
+                msg = f"workflow {new_id!r} already exists."
+                raise aion.WorkflowAlreadyExists(msg)
+            events = lineage.rebuilt_run(workflow_id, history, seq, new_workflow_id=new_id)
+            self._append_one(new_id, events, 0)
+            return new_id
+        skip = None
+        if op == "retry":
+            seq, skip = lineage.retry_point(history)
+        assert seq is not None
+        end = lineage.ended_for_reset(history, "retry" if op == "retry" else f"reset to seq {seq}")
+        events = lineage.rebuilt_run(
+            workflow_id,
+            history,
+            seq,
+            first_seq=history[-1].seq + (2 if end is not None else 1),
+            skip_failures_of=skip,
+        )
+        self._append_one(workflow_id, ([end] if end else []) + events, history[-1].seq)
+        return events[0].run_id
+
     def query(self, workflow_id: str, name: str, args: list[Any], code: Code) -> Any:
         """Replay the history under the given code and ask the rebuilt generator."""
         history = self.history(workflow_id)
@@ -324,6 +378,14 @@ class RemoteBackend:
         """Delivered by the worker."""
         self.client.call("cancel", workflow_id=workflow_id, reason=reason)
 
+    def terminate(self, workflow_id: str, reason: str | None) -> None:
+        """Delivered by the worker."""
+        self.client.call("terminate", workflow_id=workflow_id, reason=reason)
+
+    def rerun(self, op: str, workflow_id: str, seq: int | None, new_id: str | None) -> str:
+        """Done by the worker, which drives the new run at once (resume reloads its code)."""
+        return str(self.client.call(op, workflow_id=workflow_id, seq=seq, new_id=new_id))
+
     def query(self, workflow_id: str, name: str, args: list[Any], code: Code) -> Any:
         """Answered by the worker's live generator."""
         return self.client.call("query", workflow_id=workflow_id, name=name, args=args)
@@ -384,6 +446,16 @@ class PostgresBackend(LocalBackend):
     def cancel(self, workflow_id: str, reason: str | None) -> None:
         """Posted to the workflow's inbox; its owner records it."""
         self._writer().cancel(workflow_id, reason)
+
+    def terminate(self, workflow_id: str, reason: str | None) -> None:
+        """Posted to the workflow's inbox (a cancel message that terminates)."""
+        self._writer().terminate(workflow_id, reason)
+
+    def rerun(self, op: str, workflow_id: str, seq: int | None, new_id: str | None) -> str:
+        """Refused: a new run would be appended to a history another worker may own."""
+        msg = f"aion {op} does not run on PostgreSQL from the command line yet."
+        hint = f"call Engine.{op}() in a worker process that owns the workflow."
+        raise CliError(msg, hint, EXIT_USAGE)
 
     def close(self) -> None:
         """Close the client's connection and the store."""

@@ -1,31 +1,55 @@
-"""``aion cancel``: ask a running workflow to cancel."""
+"""``aion cancel``: ask running workflows to cancel (one, many, or those a filter selects)."""
 
 from __future__ import annotations
 
 import click
 
 from .app import App
+from .control import act_on_many, confirm, select_targets, target_options
 from .options import common_options
 
 
 @click.command(name="cancel")
-@click.argument("workflow_id", metavar="ID")
+@click.argument("workflow_ids", metavar="ID...", nargs=-1)
 @click.option("--reason", help="Recorded with the request and passed to aion.Cancelled.")
+@target_options
 @common_options
 @click.pass_obj
-def cancel(app: App, workflow_id: str, reason: str | None) -> None:
+def cancel(
+    app: App,
+    workflow_ids: tuple[str, ...],
+    reason: str | None,
+    status: str | None,
+    workflow_type: str | None,
+    since: str | None,
+    until: str | None,
+    yes: bool,
+    query: str | None,
+) -> None:
     """Cancel workflow ID: aion.Cancelled is thrown in at its current yield.
 
     The workflow may catch it to compensate; if it does not, it ends cancelled
-    and its children are cancelled too.
+    and its children are cancelled too. Several IDs, or the filters of `aion
+    list` (--status, --type, --since, --until; by default running and stalled
+    workflows), or --query "status = 'running' AND workflow_type = 'order'" (a
+    read-only SQL condition over the workflows), cancel many: each is reported
+    as requested, already closed or not found, and more than one needs --yes
+    (or a yes on a terminal).
     """
+    targets = select_targets(app, workflow_ids, status, workflow_type, since, until, query)
+    single = len(workflow_ids) == 1
+    confirm(app, "cancel", targets, yes)
     backend = app.backend(write=True)
-    backend.cancel(workflow_id, reason)
-    if app.as_json:
-        app.echo_json(
-            {"workflow_id": workflow_id, "cancel_requested": True, "queued": not backend.remote}
-        )
+    if single:
+        workflow_id = targets[0]
+        backend.cancel(workflow_id, reason)
+        if app.as_json:
+            app.echo_json(
+                {"workflow_id": workflow_id, "cancel_requested": True, "queued": not backend.remote}
+            )
+        else:
+            app.show(f"cancel requested for {workflow_id}")
     else:
-        app.show(f"cancel requested for {workflow_id}")
+        act_on_many(app, "cancel", targets, lambda w: backend.cancel(w, reason), not backend.remote)
     if not backend.remote and not backend.shared:
         app.note(f"no worker serves {app.db}: the workflow sees it when `aion worker` runs.")

@@ -196,6 +196,37 @@ def load(modules: Iterable[str], *, path: Iterable[str] = ()) -> Code:
     return Code(tuple(acc[0]), acc[1], acc[2])
 
 
+def reload_code(code: Code) -> Code:
+    """Import the modules of ``code`` again (``importlib.reload``) and collect them anew.
+
+    A running worker does this for ``aion resume`` so that fixed workflow
+    code on disk is used without a restart. The modules are the ones the
+    user named (trusted code); a module that no longer imports is an error
+    for that request, and the worker keeps the code it had.
+    """
+    acc: tuple[list[str], dict[str, Callable[..., Any]], dict[str, Callable[..., Any]]] = (
+        [],
+        {},
+        {},
+    )
+    for name in code.modules:
+        is_file = name.endswith(".py") or os.sep in name
+        module_name = Path(name).stem if is_file else name
+        module = sys.modules.get(module_name)
+        try:
+            if is_file:  # reload() looks a name up on sys.path: run the file again instead
+                sys.modules.pop(module_name, None)
+                fresh = _import(name)
+            else:
+                fresh = importlib.reload(module) if module is not None else _import(name)
+        except CliError:
+            raise
+        except Exception as exc:
+            raise _import_error(name, exc) from None
+        _collect_into(acc, name, fresh)
+    return Code(tuple(acc[0]), acc[1], acc[2])
+
+
 def load_recorded(
     names: Iterable[str],
     *,

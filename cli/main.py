@@ -46,6 +46,31 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "cancel",
         "Cancel workflow ID: aion.Cancelled is thrown in at its current yield.",
     ),
+    "terminate": (
+        "terminate_cmd",
+        "terminate",
+        "End workflow ID now: no aion.Cancelled, no compensation.",
+    ),
+    "reset": (
+        "rerun_cmd",
+        "reset",
+        "Start a new run of ID from its history up to SEQ; the old run is kept.",
+    ),
+    "fork": (
+        "rerun_cmd",
+        "fork",
+        "Start a new workflow from ID's history up to SEQ; ID itself is untouched.",
+    ),
+    "retry": (
+        "rerun_cmd",
+        "retry",
+        "Retry failed workflow ID: a new run from just before it failed.",
+    ),
+    "resume": (
+        "rerun_cmd",
+        "resume",
+        "Resume stalled workflow ID under the running worker, with its code re-imported.",
+    ),
     "list": ("list_cmd", "list_", "List workflows, newest first."),
     "describe": (
         "describe_cmd",

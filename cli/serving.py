@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from typing import Any
 
 import aion
@@ -23,8 +24,15 @@ def _events(events: list[Event]) -> list[dict[str, Any]]:
     return [_codec.event_to_dict(e) for e in events]
 
 
-def handlers(engine: aion.Engine) -> dict[str, Handler]:
-    """The operations a worker answers, bound to its engine."""
+def handlers(
+    engine: aion.Engine, reload: Callable[[], tuple[list[Any], list[Any]]] | None = None
+) -> dict[str, Handler]:
+    """The operations a worker answers, bound to its engine.
+
+    ``reload`` re-imports the worker's modules and returns their workflows
+    and activities: ``resume`` uses it so fixed code is picked up without
+    restarting the worker.
+    """
 
     def start(a: dict[str, Any]) -> Any:
         return engine.start(
@@ -36,6 +44,22 @@ def handlers(engine: aion.Engine) -> dict[str, Handler]:
 
     def cancel(a: dict[str, Any]) -> Any:
         engine.cancel(str(a["workflow_id"]), a.get("reason"))
+
+    def terminate(a: dict[str, Any]) -> Any:
+        engine.terminate(str(a["workflow_id"]), a.get("reason"))
+
+    def reset(a: dict[str, Any]) -> Any:
+        return engine.reset(str(a["workflow_id"]), int(a["seq"]))
+
+    def fork(a: dict[str, Any]) -> Any:
+        return engine.fork(str(a["workflow_id"]), int(a["seq"]), a.get("new_id"))
+
+    def retry(a: dict[str, Any]) -> Any:
+        return engine.retry(str(a["workflow_id"]))
+
+    def resume(a: dict[str, Any]) -> Any:
+        workflows, activities = reload() if reload is not None else ([], [])
+        return engine.resume(str(a["workflow_id"]), workflows=workflows, activities=activities)
 
     def query(a: dict[str, Any]) -> Any:
         value = engine.query(str(a["workflow_id"]), str(a["name"]), *list(a.get("args") or []))
@@ -85,6 +109,11 @@ def handlers(engine: aion.Engine) -> dict[str, Handler]:
         "start": start,
         "signal": signal,
         "cancel": cancel,
+        "terminate": terminate,
+        "reset": reset,
+        "fork": fork,
+        "retry": retry,
+        "resume": resume,
         "query": query,
         "list": list_,
         "describe": describe,

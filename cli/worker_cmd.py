@@ -8,6 +8,7 @@ import signal as signals
 import sys
 import threading
 from types import FrameType
+from typing import Any
 
 import click
 
@@ -17,7 +18,7 @@ from aion.store import is_postgres_url
 
 from .app import App
 from .errors import EXIT_STORE, classify
-from .loader import load
+from .loader import load, reload_code
 from .options import common_options
 from .safe import clean
 from .serving import handlers
@@ -109,7 +110,12 @@ def worker(app: App, modules: tuple[str, ...], verbose: int) -> None:
         app.db, workflows=code.workflows.values(), activities=code.activities.values()
     )
     stop = threading.Event()
-    server = EndpointServer(app.db, handlers(engine), classify=classify) if local else None
+
+    def reload() -> tuple[list[Any], list[Any]]:
+        fresh = reload_code(code)
+        return list(fresh.workflows.values()), list(fresh.activities.values())
+
+    server = EndpointServer(app.db, handlers(engine, reload), classify=classify) if local else None
     try:
         install_stop_handlers(stop)
         if server is not None:

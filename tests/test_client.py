@@ -41,6 +41,15 @@ def test_without_a_worker_the_client_records_and_a_worker_runs_it_later(tmp_path
         client.signal("a-1", "approve", False)
     kinds = [type(e).__name__ for e in client.history("a-1")]
     assert kinds[0] == "WorkflowStarted" and kinds[-1] == "WorkflowCompleted"
+    # With no worker, a terminate is recorded in the file; the next worker ends the run.
+    client.start(approval, "o-2", workflow_id="a-2")
+    client.terminate("a-2", "ops")
+    last = client.history("a-2")[-1]
+    assert isinstance(last, aion.events.CancelRequested) and last.terminate
+    with aion.Engine(db, workflows=[approval], activities=[charge]) as engine:
+        engine.run_until_idle()
+    with pytest.raises(aion.WorkflowCancelledError, match="terminated: ops"):
+        client.result("a-2")
 
 
 def test_with_a_worker_running_the_client_goes_through_its_endpoint(tmp_path: Path) -> None:
@@ -73,6 +82,13 @@ def test_with_a_worker_running_the_client_goes_through_its_endpoint(tmp_path: Pa
             client.cancel("a-7")
         with pytest.raises(aion.WorkflowNotFound):
             client.describe("missing")
+        # terminate goes through the endpoint too, and ends the run at once.
+        client.start("approval", "o-8", workflow_id="a-8")
+        client.terminate("a-8", "not needed")
+        with pytest.raises(aion.WorkflowCancelledError, match="terminated: not needed"):
+            client.result("a-8", timeout=10)
+        with pytest.raises(aion.WorkflowClosed, match="cannot take a terminate request"):
+            client.terminate("a-8")
     finally:
         worker.send_signal(signal.SIGINT)
         worker.communicate(timeout=30)

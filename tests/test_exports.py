@@ -122,6 +122,7 @@ EVENTS_ALL = [
     "ErrorInfo",
     "Event",
     "GroupStarted",
+    "Origin",
     "PatchRecorded",
     "SignalAwaited",
     "SignalDelivered",

@@ -21,7 +21,7 @@ from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
 from aion import _codec, _rowcodec
-from aion._events import EVENT_TYPES, ErrorInfo, Event
+from aion._events import EVENT_TYPES, ErrorInfo, Event, Origin
 
 _json_scalars = (
     st.none()
@@ -70,6 +70,15 @@ def _for(annotation: Any) -> st.SearchStrategy[Any]:
         return _times
     if annotation is ErrorInfo:
         return _errors
+    if annotation is Origin:
+        return st.builds(
+            Origin,
+            workflow_id=st.text(max_size=6),
+            run_id=st.text(max_size=6),
+            seq=st.integers(1, 99),
+            child_prefix=st.text(max_size=6),
+            last_ordinal=st.integers(0, 99),
+        )
     if origin is list or annotation is list:
         return st.lists(_json, max_size=3)
     if origin is dict or annotation is dict:

@@ -93,8 +93,8 @@ def _deliver_one(rt: Runtime, message: InboxMessage) -> None:
         }
         state.enqueue(workflow_id, Decision(kind=SignalReceived, fields=fields))
     elif message.kind == "cancel":
-        reason = {"reason": body.get("reason")}
-        state.enqueue(workflow_id, Decision(kind=CancelRequested, fields=reason))
+        fields = {"reason": body.get("reason"), "terminate": bool(body.get("terminate"))}
+        state.enqueue(workflow_id, Decision(kind=CancelRequested, fields=fields))
     elif message.kind == "child" and inst.interp is not None:
         child_id = body["child_id"]
         for ordinal, pending in inst.interp.pending_children().items():

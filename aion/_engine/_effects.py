@@ -123,7 +123,8 @@ def expand(state: EngineState, workflow_id: str, decision: Decision, add: Add) -
         # A cancel request recorded after the decision takes effect in the successor.
         late_cancel = interp.unconsumed_cancel() if interp is not None else None
         if late_cancel is not None:
-            add(workflow_id, Decision(kind=CancelRequested, fields={"reason": late_cancel.reason}))
+            late = {"reason": late_cancel.reason, "terminate": late_cancel.terminate}
+            add(workflow_id, Decision(kind=CancelRequested, fields=late))
     elif cls in (WorkflowCompleted, WorkflowFailed, WorkflowCancelled) and inst is not None:
         _close_children(state, inst, cls, add)
         _notify_parent(state, inst, cls, fields, add)

@@ -17,6 +17,7 @@ import attrs
 from aion import _codec
 from aion._clock import Clock, ManualClock, SystemClock
 from aion._definitions import Registry, import_name, workflow_definition
+from aion._engine import _rerun
 from aion._engine._activities import ActivityExecutor, ActivityRunner
 from aion._engine._grouping import linger
 from aion._engine._handle import WorkflowDescription, WorkflowHandle, describe_workflow
@@ -228,6 +229,57 @@ class Engine:
         """
         self._check_open()
         self._runtime.submit(CancelRequest(workflow_id=workflow_id, reason=reason, ticket=Ticket()))
+
+    def terminate(self, workflow_id: str, reason: str | None = None) -> None:
+        """End a workflow now, with no compensation; returns once the request is durable.
+
+        Unlike `cancel`, nothing is thrown into the generator: it is closed
+        where it waits, its pending activities and timers are abandoned, and
+        the run ends ``cancelled`` with a `WorkflowCancelled` event whose
+        ``terminated`` is true and whose ``reason`` is ``reason``. Children it
+        started are closed as a cancel would close them (`aion.ParentClose`).
+        A stalled workflow can be terminated too.
+
+        Raises:
+            aion.WorkflowNotFound: No such workflow.
+            aion.WorkflowClosed: The workflow has finished.
+        """
+        self._check_open()
+        request = CancelRequest(
+            workflow_id=workflow_id, reason=reason, terminate=True, ticket=Ticket()
+        )
+        self._runtime.submit(request)
+
+    def reset(self, workflow_id: str, seq: int, reason: str | None = None) -> str:
+        """Start a new run from the history up to ``seq`` (see `aion.lineage`); the new run id.
+
+        Recorded outcomes up to ``seq`` are reused, the rest is re-executed; the
+        old run stays in history (an open one is first ended, terminated).
+        """
+        self._check_open()
+        return _rerun.reset(self._runtime, workflow_id, seq, reason)
+
+    def fork(self, workflow_id: str, seq: int, new_id: str | None = None) -> str:
+        """Start a new workflow from ``workflow_id``'s history up to ``seq``; its id."""
+        self._check_open()
+        target = new_id or f"{workflow_id}-fork-{uuid.uuid4().hex[:8]}"
+        return _rerun.fork(self._runtime, workflow_id, seq, target)
+
+    def retry(self, workflow_id: str) -> str:
+        """Start a new run of a failed workflow from just before it failed; the new run id.
+
+        A final activity failure is attempted again (with its whole retry
+        budget); a failure the workflow code raised runs the code on from there.
+        """
+        self._check_open()
+        return _rerun.retry(self._runtime, workflow_id)
+
+    def resume(
+        self, workflow_id: str, *, workflows: Iterable[Any] = (), activities: Iterable[Any] = ()
+    ) -> str:
+        """Replay a stalled workflow again (after replacing code by name); its new status."""
+        self._check_open()
+        return _rerun.resume(self._runtime, workflow_id, workflows, activities)
 
     def query(self, workflow_id: str, name: str, *args: Any) -> Any:
         """Answer a query from a workflow's `on_query` handlers; records nothing.

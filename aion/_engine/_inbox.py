@@ -57,10 +57,11 @@ class SignalRequest:
 
 @attrs.frozen(kw_only=True)
 class CancelRequest:
-    """`Engine.cancel`: record a cancel request with ``reason``."""
+    """`Engine.cancel` / `Engine.terminate`: record a cancel (or terminate) request."""
 
     workflow_id: str
     reason: str | None
+    terminate: bool = False
     ticket: Ticket = attrs.field(eq=False)
 
 

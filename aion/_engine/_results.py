@@ -62,11 +62,10 @@ def final_outcome(
 
         return failed
     reason_text = end.reason if isinstance(end, WorkflowCancelled) else None
+    how = "terminated" if isinstance(end, WorkflowCancelled) and end.terminated else "cancelled"
 
     def cancelled() -> Any:
-        msg = f"workflow {workflow_id!r} was cancelled" + (
-            f": {reason_text}" if reason_text else "."
-        )
+        msg = f"workflow {workflow_id!r} was {how}" + (f": {reason_text}" if reason_text else ".")
         raise WorkflowCancelledError(msg)
 
     return cancelled

@@ -273,7 +273,13 @@ class Runtime:
                 continue
             status = state.decided_end(workflow_id) or (info.status if info is not None else None)
             if status in TERMINAL_STATUSES:
-                what = "signal" if isinstance(item, SignalRequest) else "cancel request"
+                what = (
+                    "signal"
+                    if isinstance(item, SignalRequest)
+                    else "terminate request"
+                    if item.terminate
+                    else "cancel request"
+                )
                 ticket.error = WorkflowClosed(
                     f"workflow {workflow_id!r} is {status} and cannot take a {what}."
                 )
@@ -283,7 +289,10 @@ class Runtime:
                 fields = {"name": item.name, "payload": item.payload}
                 decision = Decision(kind=SignalReceived, fields=fields)
             else:
-                decision = Decision(kind=CancelRequested, fields={"reason": item.reason})
+                fields = {"reason": item.reason}
+                if item.terminate:
+                    fields["terminate"] = True
+                decision = Decision(kind=CancelRequested, fields=fields)
             ticket.queued = (workflow_id, state.enqueue(workflow_id, decision))
         # Simultaneous completions are recorded in ordinal order, so "lowest ordinal
         # among failures recorded together" is what fail-fast reports.
@@ -339,6 +348,11 @@ class Runtime:
             if inst.interp is not None and inst.interp.run_id == event.run_id:
                 inst.interp.apply(event, batch)
                 self.collect(inst)
+            if isinstance(event, CancelRequested) and event.terminate and inst.status == "stalled":
+                # No generator to close: a stalled run is ended by the request alone
+                # (replay under fixed code decides the same end from the same request).
+                ended = {"reason": event.reason, "terminated": True}
+                state.enqueue(workflow_id, Decision(kind=WorkflowCancelled, fields=ended))
             return
         if family != "decision":
             return

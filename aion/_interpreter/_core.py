@@ -432,6 +432,36 @@ class Interpreter(Issuer):
         self._decide(cls, fields)
         self.status = status
 
+    def _terminate(self, reason: str | None) -> None:
+        """End the run now: close the generator, abandon what is pending, decide the end.
+
+        Unlike a cancel nothing is thrown in at the current yield, so no
+        compensation runs (even a run already compensating after a cancel is
+        ended). Pending commands are abandoned, not cancelled one by one: the
+        run's end clears its timers in the stores and the engine forgets its
+        attempts, so the only decision is the end itself, which is also what
+        lets a stalled run be terminated and still replay. A child started by
+        a pending ``await_child(workflow)`` is cancelled as a cancel would;
+        the others follow their `ParentClose` policy as on a cancel. Closing
+        runs the generator's ``finally`` blocks; whatever they raise or yield
+        is ignored: the run is over either way.
+        """
+        for ordinal, child_id in self._awaited_children.items():
+            if ordinal in self._pending:
+                self._detached_children[ordinal] = (child_id, ParentClose.CANCEL.value)
+        gen, self._gen = self._gen, None
+        self._root = None
+        self._pending.clear()
+        self._receivers.clear()
+        if gen is not None:
+            try:
+                gen.close()
+            except BaseException as exc:  # a finally block that raises or yields
+                if is_interrupt(exc):
+                    raise
+        self._decide(WorkflowCancelled, {"reason": reason, "terminated": True})
+        self.status = "cancelled"
+
     def _continue_as_new(self, command: ContinueAsNew) -> None:
         args = _codec.to_jsonable(list(command.args), "continue_as_new arguments")
         new_run = str(uuid.UUID(bytes=seed(self.workflow_id, self.run_id, "continue"), version=4))

@@ -199,6 +199,9 @@ class Issuer(PendingTree):
 
     def _draw(self) -> bytes:
         self._draws += 1
+        origin = self.started.origin
+        if origin is not None:  # a reset or fork repeats its origin's draws
+            return seed(origin.workflow_id, origin.run_id, self._next_ordinal, self._draws)
         return seed(self.workflow_id, self.run_id, self._next_ordinal, self._draws)
 
     def _issue_random(self, cmd: Random, parent: Node | None, source: str) -> Node:
@@ -268,6 +271,9 @@ class Issuer(PendingTree):
     def _child_id(self, ordinal: int, explicit: str | None) -> str:
         if explicit:
             return explicit
+        origin = self.started.origin
+        if origin is not None and ordinal <= origin.last_ordinal:
+            return f"{origin.child_prefix}/{ordinal}"  # the child its origin started
         if self.started.previous_run_id is None:
             return f"{self.workflow_id}/{ordinal}"
         return f"{self.workflow_id}/{self.run_id[:8]}/{ordinal}"

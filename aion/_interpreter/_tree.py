@@ -66,6 +66,7 @@ class PendingTree:
         def _resume(self, ok: bool, value: Any) -> None: ...
         def _decide(self, cls: type[Event], fields: dict[str, Any]) -> None: ...
         def _start_map_member(self, group: Group) -> None: ...
+        def _terminate(self, reason: str | None) -> None: ...
 
     # --- settling and cancelling ------------------------------------------------------
 
@@ -245,6 +246,9 @@ class PendingTree:
             self._settle(node, False, err)
 
     def _on_cancel_requested(self, event: CancelRequested) -> None:
+        if event.terminate:
+            self._terminate(event.reason)
+            return
         if self._cancelling or self._gen is None:
             return
         self._cancelling = True

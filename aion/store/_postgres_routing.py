@@ -59,6 +59,8 @@ def message_for(event: Event) -> tuple[str, dict[str, object]]:
     if isinstance(event, SignalReceived):
         return "signal", {"name": event.name, "payload": event.payload, "sender": event.sender}
     if isinstance(event, CancelRequested):
+        if event.terminate:
+            return "cancel", {"reason": event.reason, "terminate": True}
         return "cancel", {"reason": event.reason}
     if isinstance(event, ChildCompleted | ChildFailed):
         return "child", {"child_id": event.child_id}

@@ -160,7 +160,46 @@ def test_real_processes_write_with_no_worker_then_aion_worker_runs_them(pg_url: 
         shown = run_aion("--db", pg_url, "inspect", "a-7", "--json")
         events = json.loads(shown.stdout)["events"]
         assert events[-1]["result"] == {"approved": True, "receipt": "rcpt-o-7-100"}
+        # terminate, and cancel --query (evaluated by aion sql's read-only path on PostgreSQL).
+        for workflow_id in ("t-1", "q-1", "q-2"):
+            made = run_aion("--db", pg_url, "start", f"{SAMPLE}:approval", "o", "--id", workflow_id)
+            assert made.returncode == 0, made.stderr
+        ended = run_aion("--db", pg_url, "terminate", "t-1", "--reason", "ops", "--json")
+        assert ended.returncode == 0, ended.stderr
+        swept = run_aion(
+            "--db", pg_url, "cancel", "--query", "workflow_id LIKE 'q-%'", "--yes", "--json"
+        )
+        assert swept.returncode == 0, swept.stderr
+        assert json.loads(swept.stdout)["requested"] == ["q-1", "q-2"]
+        deadline = time.monotonic() + 20
+        while True:
+            listed = json.loads(run_aion("--db", pg_url, "list", "--json").stdout)
+            found = {w["workflow_id"]: w["status"] for w in listed}
+            if all(found.get(w) == "cancelled" for w in ("t-1", "q-1", "q-2")):
+                break
+            assert time.monotonic() < deadline, found
+            time.sleep(0.1)
+        events = json.loads(run_aion("--db", pg_url, "inspect", "t-1", "--json").stdout)["events"]
+        assert events[-1]["terminated"] is True and events[-1]["reason"] == "ops"
     finally:
         worker.send_signal(signal.SIGINT)
         _out, err = worker.communicate(timeout=60)
     assert worker.returncode == 0, err
+
+
+def test_terminate_with_no_worker_and_reruns_refused_on_postgres(
+    pg_url: str, start_worker: Callable[[], None]
+) -> None:
+    assert _cli(pg_url, "start", APPROVAL, "o-9", "--id", "t-9").exit_code == 0
+    ended = _cli(pg_url, "terminate", "t-9", "--reason", "ops", "--json")
+    assert ended.exit_code == 0, ended.output
+    assert json.loads(ended.stdout)["terminate_requested"] is True
+    assert "no worker serves" not in ended.output
+    refused = _cli(pg_url, "reset", "t-9", "--to", "1")
+    assert refused.exit_code == 2 and "does not run on PostgreSQL" in refused.output
+    start_worker()  # claims t-9 and records the terminate from its inbox
+    with (
+        aion.Client(pg_url) as client,
+        pytest.raises(aion.WorkflowCancelledError, match="terminated: ops"),
+    ):
+        client.result("t-9", timeout=30)

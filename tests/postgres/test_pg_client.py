@@ -9,6 +9,7 @@ import pytest
 
 import aion
 from aion._cluster import ClusterWorker
+from aion.events import WorkflowCancelled
 from aion.store import PostgresStore, open_store
 from tests.postgres.cluster_flows import ACTIVITIES, WORKFLOWS, expected, order
 from tests.postgres.helpers import until
@@ -81,3 +82,28 @@ def test_cancel_reaches_the_owner_and_the_result_raises(pg_url: str) -> None:
 
 def _waits(client: Any, workflow_id: str, signal: str) -> bool:
     return any(signal in line for line in client.describe(workflow_id).pending)
+
+
+def test_terminate_reaches_the_owner_through_the_inbox(pg_url: str) -> None:
+    client = aion.Client(pg_url, workflows=[order])
+    stop = threading.Event()
+    worker = ClusterWorker(pg_url, workflows=WORKFLOWS, activities=ACTIVITIES, lease_seconds=3)
+    thread = threading.Thread(target=worker.serve, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        client.start(order, "t", 1, 1, workflow_id="t")
+        until("t waits for its bonus", lambda: _waits(client, "t", "bonus"))
+        client.terminate("t", "ops said stop")
+        with pytest.raises(aion.WorkflowCancelledError, match="terminated: ops said stop"):
+            client.result("t", timeout=30)
+        with pytest.raises(aion.WorkflowClosed):
+            client.terminate("t")
+    finally:
+        stop.set()
+        thread.join(10)
+    history = client.history("t")
+    client.close()
+    end = history[-1]
+    assert isinstance(end, WorkflowCancelled) and end.terminated
+    assert end.reason == "ops said stop"
+    assert aion.replay(order, history).ok
