@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import attrs
@@ -339,30 +339,12 @@ class Engine:
             # The same derivation for a resident workflow, an evicted one and the
             # CLI's offline describe: from history, plus the decisions queued for
             # the next commit (made by the code since the last step).
-            history = [*self.store.history(workflow_id), *self._queued_events(workflow_id)]
+            history = [
+                *self.store.history(workflow_id),
+                *self._runtime.state.queued_events(workflow_id),
+            ]
             timers = tuple(t for t in self.store.due_timers() if t.workflow_id == workflow_id)
         return describe_workflow(info, history, timers)
-
-    def _queued_events(self, workflow_id: str) -> Sequence[Event]:
-        """The decisions queued for the next commit (seq 0: provisional).
-
-        The code already made them, so the workflow waits on them now; queued
-        outcomes are left out, as they reach the workflow only once committed.
-        """
-        state = self._runtime.state
-        queued = state.queue.get(workflow_id)
-        if not queued:
-            return []
-        now = self.clock.now()
-        run_id = state.run_id(workflow_id)
-        out: list[Event] = []
-        for decision in queued:
-            if decision.kind.FAMILY == "outcome":
-                continue  # not applied until committed: the workflow still waits for it
-            if decision.kind is WorkflowStarted:
-                run_id = decision.fields["run_id"]
-            out.append(decision.event(0, now, run_id))
-        return out
 
     def run_until_idle(self) -> None:
         """Run everything runnable now, then return; never moves virtual time.
@@ -411,7 +393,7 @@ class Engine:
                     return outcome()
                 # Only a timer of the workflow or of its running children can move it
                 # on by itself; jumps stop at the earliest timer anywhere on the way.
-                own_due = rt.timers.next_due_among(self._family(workflow_id))
+                own_due = rt.timers.next_due_among(rt.state.family(workflow_id))
                 # On wall-clock time with a timeout, another thread may still send the
                 # signal the workflow waits for: wait for it instead of giving up.
                 can_wait = deadline is not None and not isinstance(self.clock, ManualClock)
@@ -468,21 +450,6 @@ class Engine:
                 rt.serving -= 1
 
     # --- helpers for the API --------------------------------------------------------
-
-    def _family(self, workflow_id: str) -> set[str]:
-        """The workflow and its running descendants: whose timers can move it on."""
-        instances = self._runtime.state.instances
-        family = {workflow_id}
-        todo = [workflow_id]
-        while todo:
-            inst = instances.get(todo.pop())
-            if inst is None:
-                continue
-            for child_id in inst.children:
-                if child_id not in family and child_id in instances:
-                    family.add(child_id)
-                    todo.append(child_id)
-        return family
 
     def _check_open(self) -> None:
         if self._runtime.closed:

@@ -7,10 +7,12 @@ them all: each of them is handed it, and none needs the runtime itself.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aion._clock import Clock
 from aion._definitions import Registry, import_name
 from aion._engine._instance import Instance
-from aion._events import TERMINAL_STATUSES, Decision
+from aion._events import TERMINAL_STATUSES, Decision, Event, WorkflowStarted
 from aion.store import Store
 
 
@@ -98,3 +100,38 @@ class EngineState:
             if status in TERMINAL_STATUSES:
                 return status
         return None
+
+    def queued_events(self, workflow_id: str) -> Sequence[Event]:
+        """The decisions queued for the next commit, as events (seq 0: provisional).
+
+        The code already made them, so the workflow waits on them now (what
+        `describe` shows); queued outcomes are left out, as they reach the
+        workflow only once committed.
+        """
+        queued = self.queue.get(workflow_id)
+        if not queued:
+            return []
+        now = self.clock.now()
+        run_id = self.run_id(workflow_id)
+        out: list[Event] = []
+        for decision in queued:
+            if decision.kind.FAMILY == "outcome":
+                continue  # not applied until committed: the workflow still waits for it
+            if decision.kind is WorkflowStarted:
+                run_id = decision.fields["run_id"]
+            out.append(decision.event(0, now, run_id))
+        return out
+
+    def family(self, workflow_id: str) -> set[str]:
+        """The workflow and its resident descendants: whose timers can move it on."""
+        family = {workflow_id}
+        todo = [workflow_id]
+        while todo:
+            inst = self.instances.get(todo.pop())
+            if inst is None:
+                continue
+            for child_id in inst.children:
+                if child_id not in family and child_id in self.instances:
+                    family.add(child_id)
+                    todo.append(child_id)
+        return family

@@ -38,7 +38,6 @@ from aion._errors import (
     AionError,
     Cancelled,
     CodecError,
-    QueryError,
     WorkflowYieldError,
 )
 from aion._events import (
@@ -57,6 +56,7 @@ from aion._interpreter._issue import ISSUERS, Issuer
 from aion._interpreter._matching import same_decision
 from aion._interpreter._nodes import Node
 from aion._interpreter._support import (
+    answer_query,
     argument_problem,
     decode_args,
     is_interrupt,
@@ -305,21 +305,7 @@ class Interpreter(Issuer):
 
     def query(self, name: str, *args: Any) -> Any:
         """Answer a query from the generator's current state; records nothing."""
-        handler = self._queries.get(name)
-        if handler is None:
-            known = ", ".join(sorted(self._queries)) or "none"
-            msg = f"workflow {self.workflow_id!r} has no query {name!r} (registered: {known})."
-            raise QueryError(msg)
-        try:
-            return handler(*args)
-        except BaseException as exc:
-            if is_interrupt(exc):
-                raise
-            msg = (
-                f"query {name!r} on workflow {self.workflow_id!r} raised "
-                f"{type(exc).__name__}: {exc}"
-            )
-            raise QueryError(msg) from exc
+        return answer_query(self._queries, self.workflow_id, name, args)
 
     # --- driving the generator ---------------------------------------------------
 

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from aion import _codec
+from aion._errors import QueryError
 
 _PATHS: dict[str, str] = {}
 
@@ -160,3 +161,25 @@ def is_interrupt(exc: BaseException) -> bool:
     code = tb.tb_frame.f_code.co_code
     lasti = tb.tb_lasti
     return not (0 <= lasti < len(code) and code[lasti] in _RAISE_OPS)
+
+
+def answer_query(
+    queries: dict[str, Callable[..., Any]], workflow_id: str, name: str, args: Sequence[Any]
+) -> Any:
+    """Call query ``name``'s handler; anything it raises (but a real Ctrl-C) is a `QueryError`.
+
+    A query runs user code against a live generator's state outside any step,
+    so its failure is the caller's to hear about, never the engine's.
+    """
+    handler = queries.get(name)
+    if handler is None:
+        known = ", ".join(sorted(queries)) or "none"
+        msg = f"workflow {workflow_id!r} has no query {name!r} (registered: {known})."
+        raise QueryError(msg)
+    try:
+        return handler(*args)
+    except BaseException as exc:
+        if is_interrupt(exc):
+            raise
+        msg = f"query {name!r} on workflow {workflow_id!r} raised {type(exc).__name__}: {exc}"
+        raise QueryError(msg) from exc
