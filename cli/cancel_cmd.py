@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from .app import App
-from .control import act_on_many, confirm, select_targets, target_options
+from .control import request_end, target_options
 from .options import common_options
 
 
@@ -36,20 +36,13 @@ def cancel(
     as requested, already closed or not found, and more than one needs --yes
     (or a yes on a terminal).
     """
-    targets = select_targets(app, workflow_ids, status, workflow_type, since, until, query)
-    single = len(workflow_ids) == 1
-    confirm(app, "cancel", targets, yes)
-    backend = app.backend(write=True)
-    if single:
-        workflow_id = targets[0]
-        backend.cancel(workflow_id, reason)
-        if app.as_json:
-            app.echo_json(
-                {"workflow_id": workflow_id, "cancel_requested": True, "queued": not backend.remote}
-            )
-        else:
-            app.show(f"cancel requested for {workflow_id}")
-    else:
-        act_on_many(app, "cancel", targets, lambda w: backend.cancel(w, reason), not backend.remote)
-    if not backend.remote and not backend.shared:
-        app.note(f"no worker serves {app.db}: the workflow sees it when `aion worker` runs.")
+    filters = {"status": status, "workflow_type": workflow_type, "since": since, "until": until}
+    request_end(
+        app,
+        "cancel",
+        workflow_ids,
+        {**filters, "query": query},
+        yes,
+        lambda backend, workflow_id: backend.cancel(workflow_id, reason),
+        "the workflow sees it when `aion worker` runs.",
+    )

@@ -190,3 +190,36 @@ def act_on_many(
             app.note("no workflow matches the filters.")
     if missing:
         raise click.exceptions.Exit(EXIT_USAGE)
+
+
+def request_end(
+    app: App,
+    verb: str,
+    workflow_ids: Sequence[str],
+    filters: dict[str, Any],
+    yes: bool,
+    act: Callable[[Any, str], None],
+    later: str,
+) -> None:
+    """What ``aion cancel`` and ``aion terminate`` do, ``act(backend, id)`` being the request.
+
+    ``filters`` are `select_targets`' keyword arguments. One id is one
+    request (an error for a closed or unknown workflow, as always); several,
+    or a filter, act on each and report per id. With no worker to take the
+    request, ``later`` says when it takes effect.
+    """
+    targets = select_targets(app, workflow_ids, **filters)
+    confirm(app, verb, targets, yes)
+    backend = app.backend(write=True)
+    queued = not backend.remote
+    if len(workflow_ids) == 1:
+        workflow_id = targets[0]
+        act(backend, workflow_id)
+        if app.as_json:
+            app.echo_json({"workflow_id": workflow_id, f"{verb}_requested": True, "queued": queued})
+        else:
+            app.show(f"{verb} requested for {workflow_id}")
+    else:
+        act_on_many(app, verb, targets, lambda w: act(backend, w), queued)
+    if not backend.remote and not backend.shared:
+        app.note(f"no worker serves {app.db}: {later}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from .app import App
-from .control import act_on_many, confirm, select_targets, target_options
+from .control import request_end, target_options
 from .options import common_options
 
 
@@ -34,25 +34,13 @@ def terminate(
     on a cancel. Stalled workflows can be terminated too. Several IDs or the
     filters of `aion list`, or --query, terminate many (see `aion cancel`).
     """
-    targets = select_targets(app, workflow_ids, status, workflow_type, since, until, query)
-    confirm(app, "terminate", targets, yes)
-    backend = app.backend(write=True)
-    if len(workflow_ids) == 1:
-        workflow_id = targets[0]
-        backend.terminate(workflow_id, reason)
-        if app.as_json:
-            app.echo_json(
-                {
-                    "workflow_id": workflow_id,
-                    "terminate_requested": True,
-                    "queued": not backend.remote,
-                }
-            )
-        else:
-            app.show(f"terminate requested for {workflow_id}")
-    else:
-        act_on_many(
-            app, "terminate", targets, lambda w: backend.terminate(w, reason), not backend.remote
-        )
-    if not backend.remote and not backend.shared:
-        app.note(f"no worker serves {app.db}: the workflow ends when `aion worker` runs.")
+    filters = {"status": status, "workflow_type": workflow_type, "since": since, "until": until}
+    request_end(
+        app,
+        "terminate",
+        workflow_ids,
+        {**filters, "query": query},
+        yes,
+        lambda backend, workflow_id: backend.terminate(workflow_id, reason),
+        "the workflow ends when `aion worker` runs.",
+    )
