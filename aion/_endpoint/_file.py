@@ -23,6 +23,7 @@ import attrs
 
 from aion._endpoint._errors import EndpointError
 from aion.store import is_postgres_url
+from aion.store._create import pid_alive
 
 #: The largest endpoint file read (a real one is about 150 bytes).
 _MAX_FILE = 64 * 1024
@@ -124,17 +125,6 @@ def _read_trusted(path: Path) -> bytes | None:
         os.close(fd)
 
 
-def alive(pid: int) -> bool:
-    """Whether a process with this pid exists (one of another user's counts too)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def read_endpoint(db: str) -> Endpoint | None:
     """The endpoint of a live worker serving ``db``, or None when there is none.
 
@@ -155,6 +145,6 @@ def read_endpoint(db: str) -> Endpoint | None:
         )
     except (ValueError, KeyError, TypeError):
         return None
-    if not alive(endpoint.pid):
+    if not pid_alive(endpoint.pid):
         return None  # a worker that died without cleaning up: the file is stale
     return endpoint

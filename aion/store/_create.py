@@ -65,7 +65,8 @@ def _fsync(path: Path | str, *, directory: bool = False) -> None:
         os.close(fd)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists (one of another user's counts too)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -79,7 +80,7 @@ def _remove_stale(folder: Path, name: str) -> None:
     """Delete temporary files of creations whose process died (a crash mid-create)."""
     for leftover in folder.glob(f".{name}{_MARK}*"):
         pid_text = leftover.name[len(name) + 1 + len(_MARK) :].split("-", 1)[0]
-        if pid_text.isdigit() and not _pid_alive(int(pid_text)) and leftover.is_file():
+        if pid_text.isdigit() and not pid_alive(int(pid_text)) and leftover.is_file():
             with contextlib.suppress(OSError):
                 leftover.unlink()
 
