@@ -230,6 +230,22 @@ PLANS_BY_TYPE: Final[dict[type[Event], Plan]] = {plan.cls: plan for plan in PLAN
 _MISSING: Final = object()
 
 
+def _check_and_convert(plan: Plan, fields: dict[str, Any]) -> None:
+    """Check the payload fields' JSON types and convert those that need it, in place.
+
+    Raises:
+        Slow: A field has a type the plan does not take (the converter decides).
+    """
+    for key, allowed in plan.checked:
+        value = fields.get(key, _MISSING)
+        if value is not _MISSING and type(value) not in allowed:
+            raise Slow
+    for key, convert in plan.converted:
+        value = fields.get(key, _MISSING)
+        if value is not _MISSING:
+            fields[key] = convert(value)
+
+
 def decode(
     kind: str,
     seq: int,
@@ -248,14 +264,7 @@ def decode(
     fields = loads(payload) if payload else {}
     if type(fields) is not dict:
         raise Slow
-    for key, allowed in plan.checked:
-        value = fields.get(key, _MISSING)
-        if value is not _MISSING and type(value) not in allowed:
-            raise Slow
-    for key, convert in plan.converted:
-        value = fields.get(key, _MISSING)
-        if value is not _MISSING:
-            fields[key] = convert(value)
+    _check_and_convert(plan, fields)
     if ordinal is not None:
         fields["ordinal"] = ordinal
     if name is not None:
@@ -293,14 +302,7 @@ def decode_dict(kind: str, data: dict[str, Any]) -> Event:
     if plan is None:
         raise Slow
     fields = dict(data)
-    for key, allowed in plan.checked:
-        value = fields.get(key, _MISSING)
-        if value is not _MISSING and type(value) not in allowed:
-            raise Slow
-    for key, convert in plan.converted:
-        value = fields.get(key, _MISSING)
-        if value is not _MISSING:
-            fields[key] = convert(value)
+    _check_and_convert(plan, fields)
     for key, expected in _ENVELOPE_TYPES.items():
         value = fields.get(key, _MISSING)
         if value is not _MISSING and type(value) is not expected:
