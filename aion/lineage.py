@@ -203,4 +203,28 @@ def ended_for_reset(history: Sequence[Event], reason: str) -> WorkflowCancelled 
     )
 
 
-__all__ = ["ended_for_reset", "history_run", "rebuilt_run", "retry_point"]
+def reset_events(
+    workflow_id: str,
+    history: Sequence[Event],
+    seq: int,
+    reason: str,
+    skip_failures_of: int | None = None,
+) -> list[Event]:
+    """What a reset (or retry) appends to ``history``: the open run's end, then the new run.
+
+    The end (`ended_for_reset`) is left out when the current run has ended
+    already; the new run (`rebuilt_run`) follows it in seq order. The new
+    run's id is that of the first event after the end.
+    """
+    end = ended_for_reset(history, reason)
+    events = rebuilt_run(
+        workflow_id,
+        history,
+        seq,
+        first_seq=history[-1].seq + (2 if end is not None else 1),
+        skip_failures_of=skip_failures_of,
+    )
+    return ([end] if end is not None else []) + events
+
+
+__all__ = ["ended_for_reset", "history_run", "rebuilt_run", "reset_events", "retry_point"]

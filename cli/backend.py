@@ -275,16 +275,10 @@ class LocalBackend:
         if op == "retry":
             seq, skip = lineage.retry_point(history)
         assert seq is not None
-        end = lineage.ended_for_reset(history, "retry" if op == "retry" else f"reset to seq {seq}")
-        events = lineage.rebuilt_run(
-            workflow_id,
-            history,
-            seq,
-            first_seq=history[-1].seq + (2 if end is not None else 1),
-            skip_failures_of=skip,
-        )
-        self._append_one(workflow_id, ([end] if end else []) + events, history[-1].seq)
-        return events[0].run_id
+        reason = "retry" if op == "retry" else f"reset to seq {seq}"
+        events = lineage.reset_events(workflow_id, history, seq, reason, skip)
+        self._append_one(workflow_id, events, history[-1].seq)
+        return events[-1].run_id  # the new run's (an end, if any, is the old run's)
 
     def query(self, workflow_id: str, name: str, args: list[Any], code: Code) -> Any:
         """Replay the history under the given code and ask the rebuilt generator."""

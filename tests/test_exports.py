@@ -6,6 +6,7 @@ import aion.describe
 import aion.endpoint
 import aion.events
 import aion.interpreter
+import aion.lineage
 import aion.otel
 
 EXPECTED = [
@@ -186,6 +187,13 @@ def test_tool_modules_are_pinned() -> None:
         "workflow_infos",
     ]
     assert aion.otel.__all__ == ["Tracing"]
+    assert aion.lineage.__all__ == [
+        "ended_for_reset",
+        "history_run",
+        "rebuilt_run",
+        "reset_events",
+        "retry_point",
+    ]
     modules = (aion.codec, aion.describe, aion.endpoint, aion.events, aion.interpreter, aion.otel)
     for module in modules:
         for name in module.__all__:

@@ -60,20 +60,12 @@ def _rebuild(
     reason: str,
     skip_failures_of: int | None,
 ) -> str:
-    end = lineage.ended_for_reset(history, reason)
-    events = lineage.rebuilt_run(
-        workflow_id,
-        history,
-        seq,
-        first_seq=history[-1].seq + (2 if end is not None else 1),
-        skip_failures_of=skip_failures_of,
-    )
+    written = lineage.reset_events(workflow_id, history, seq, reason, skip_failures_of)
     rt.release(workflow_id)  # the old run's instance, attempts and timers go
-    written = ([end] if end is not None else []) + events
     expected = history[-1].seq
     rt.store.append([Append(workflow_id=workflow_id, expected_seq=expected, events=written)])
     _take_in(rt, workflow_id)
-    return events[0].run_id
+    return written[-1].run_id  # the new run's (an end, if any, is the old run's)
 
 
 def fork(rt: Runtime, workflow_id: str, seq: int, new_id: str) -> str:
