@@ -194,7 +194,15 @@ def test_tool_modules_are_pinned() -> None:
         "reset_events",
         "retry_point",
     ]
-    modules = (aion.codec, aion.describe, aion.endpoint, aion.events, aion.interpreter, aion.otel)
+    modules = (
+        aion.codec,
+        aion.describe,
+        aion.endpoint,
+        aion.events,
+        aion.interpreter,
+        aion.lineage,
+        aion.otel,
+    )
     for module in modules:
         for name in module.__all__:
             assert getattr(module, name) is not None, (module.__name__, name)
