@@ -392,6 +392,94 @@ def parked() -> Any:
     yield aion.receive_signal("never")
 
 
+class _KindCountingStore(aion.DuckDBStore):
+    """A real DuckDB store that records, per commit, whether it held a start."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.commits: list[bool] = []
+
+    def append(self, batch: Any) -> None:
+        super().append(batch)
+        self.commits.append(
+            any(isinstance(e, aion.events.WorkflowStarted) for a in batch for e in a.events)
+        )
+
+
+def _parked_at_its_signal(engine: aion.Engine, workflow_id: str) -> bool:
+    history = engine.store.history(workflow_id)
+    return type(history[-1]).__name__ == "SignalAwaited"
+
+
+def _serving(engine: aion.Engine) -> tuple[threading.Event, threading.Thread]:
+    stop = threading.Event()
+    server = threading.Thread(target=engine.serve, args=(stop,), daemon=True)
+    server.start()
+    return stop, server
+
+
+def test_a_serving_engine_commits_concurrent_starts_with_the_first_decisions_together(
+    tmp_path: Path,
+) -> None:
+    """8 threads start 320 workflows on a serving engine: starts share commits, and the
+    first decisions of the runs they began ride along with the next starts."""
+    store = _KindCountingStore(str(tmp_path / "served-starts.duckdb"))
+    engine = aion.Engine(store=store, workflows=[parked])
+    stop, server = _serving(engine)
+    go = threading.Barrier(8)
+    durable: list[bool] = []
+
+    def run(t: int) -> None:
+        go.wait()
+        for i in range(40):
+            handle = engine.start(parked, workflow_id=f"s{t}-{i}")
+            durable.append(store.info(handle.id) is not None)
+
+    threads = [threading.Thread(target=run, args=(t,)) for t in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    try:
+        deadline = time.monotonic() + 30
+        while not all(_parked_at_its_signal(engine, f"s{t}-39") for t in range(8)):
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert durable == [True] * 320
+        # Ungrouped that is 640 commits (a start, then its first decision); callers
+        # queueing on the lock held it to ~180. Now about 40-50.
+        assert len(store.commits) < 128, len(store.commits)
+        assert sum(1 for held_start in store.commits if not held_start) < 16, store.commits
+    finally:
+        stop.set()
+        server.join()
+        engine.close()
+        store.close()
+
+
+def test_one_thread_starting_on_a_serving_engine_pays_about_one_commit_per_start(
+    tmp_path: Path,
+) -> None:
+    """A lone caller's next start is committed with the previous run's first decision."""
+    store = _KindCountingStore(str(tmp_path / "lone-starts.duckdb"))
+    engine = aion.Engine(store=store, workflows=[parked])
+    stop, server = _serving(engine)
+    try:
+        for i in range(60):
+            engine.start(parked, workflow_id=f"l{i}")
+        deadline = time.monotonic() + 30
+        while not _parked_at_its_signal(engine, "l59"):
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert len(store.commits) < 90, store.commits  # 120 without the merge
+        assert all(_parked_at_its_signal(engine, f"l{i}") for i in range(60))
+    finally:
+        stop.set()
+        server.join()
+        engine.close()
+        store.close()
+
+
 def test_starts_from_many_threads_share_commits_and_each_returns_durable(tmp_path: Path) -> None:
     """Starts go through the inbox: concurrent callers are grouped into one commit."""
     store = _CountingStore(str(tmp_path / "starts.duckdb"))

@@ -18,6 +18,8 @@ from aion._engine._runtime import Runtime
 
 #: The longest a worker waits for a batch to fill.
 LINGER_SECONDS: Final = 0.002
+#: The longest a worker waits for callers it just answered to send their next request.
+CALLER_LINGER_SECONDS: Final = 0.002
 #: Below this many activities in flight a worker commits at once.
 MIN_INFLIGHT: Final = 16
 #: A batch of this many waiting requests is full enough.
@@ -25,12 +27,26 @@ FULL: Final = 256
 
 
 def linger(runtime: Runtime) -> None:
-    """Wait briefly for more work when much is in flight; call with the engine lock held."""
+    """Wait briefly for more work when much is in flight; call with the engine lock held.
+
+    Two kinds of work are worth waiting for. Activity reports, when many
+    attempts are in flight (up to `LINGER_SECONDS`). And callers the last
+    commit just answered: a thread whose `start()` returned usually calls
+    again at once, and the first decisions of the runs that commit started
+    are queued, so waiting up to `CALLER_LINGER_SECONDS` for that many new
+    requests commits the first decisions together with the next starts
+    instead of in a commit of their own (halving commits per start).
+    """
     inflight = len(runtime.attempts.inflight)
-    if inflight < MIN_INFLIGHT:
+    callers = runtime.released if runtime.state.queue else 0
+    if inflight >= MIN_INFLIGHT:
+        want, seconds = max(min(inflight // 2, FULL), callers), LINGER_SECONDS
+    elif callers:
+        # Those already waiting came while the last batch committed: wait for the rest too.
+        want, seconds = min(len(runtime.inbox) + callers, FULL), CALLER_LINGER_SECONDS
+    else:
         return
-    want = min(inflight // 2, FULL)
-    deadline = time.monotonic() + LINGER_SECONDS
+    deadline = time.monotonic() + seconds
     while len(runtime.inbox) < want:
         remaining = deadline - time.monotonic()
         if remaining <= 0:

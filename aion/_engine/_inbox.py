@@ -8,6 +8,7 @@ waits on until the batch holding it is committed (or refused).
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import attrs
@@ -22,14 +23,38 @@ class Ticket:
 
     ``queued`` is the decision the request put in the queue, so a request whose
     caller is told it failed can be taken back out (never recorded later).
+
+    Marking it ``done`` opens a gate the caller can wait on without the engine
+    lock: while one caller commits a batch, the others whose requests it holds
+    must not queue for the lock only to learn they are finished (that convoy
+    held starts from 8 threads to batches of ~2 and 900 starts/s).
     """
 
-    __slots__ = ("done", "error", "queued")
+    __slots__ = ("_done", "_gate", "error", "queued")
 
     def __init__(self) -> None:
-        self.done = False
+        self._done = False
+        self._gate = threading.Lock()
+        self._gate.acquire()
         self.error: BaseException | None = None
         self.queued: tuple[str, Decision] | None = None
+
+    @property
+    def done(self) -> bool:
+        """Whether the request was committed or refused (``error`` says which)."""
+        return self._done
+
+    @done.setter
+    def done(self, value: bool) -> None:
+        if value and not self._done:
+            self._done = True
+            self._gate.release()
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for ``done``; return whether it is."""
+        if self._gate.acquire(timeout=timeout):
+            self._gate.release()
+        return self._done
 
 
 @attrs.frozen(kw_only=True)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 from aion._clock import Clock
 from aion._definitions import Registry
@@ -85,6 +85,10 @@ _RUN_ENDS: dict[type[Event], str] = {
 }
 
 
+#: How often a caller waiting on its ticket checks whether it should commit itself.
+_POLL: Final = 0.0005
+
+
 class Runtime:
     """The state of one engine and the step loop over it; `Engine` is its public face.
 
@@ -121,6 +125,8 @@ class Runtime:
         self.attempts = Attempts(self.state, runner, self._report, tracing)
         self.timers = TimerQueue()
         self.serving = 0
+        #: Callers whose requests the last committed step answered (see `linger`).
+        self.released = 0
         self.closed = False
         self._owns_store = owns_store
 
@@ -158,14 +164,30 @@ class Runtime:
             self.store.close()
 
     def submit(self, request: Request) -> None:
-        """Hand ``request`` to the loop from any thread; return once it is committed."""
+        """Hand ``request`` to the loop from any thread; return once it is committed.
+
+        With a `serve` loop running, the caller wakes it and waits on its
+        ticket: the loop commits every request that has arrived in one batch
+        (see `linger`). Without one, the caller commits the inbox itself when
+        the lock is free. Either way a caller whose request is in a batch
+        being committed waits on its ticket, not on the lock, so it returns
+        as soon as that batch is durable. A request that arrived just after
+        the holder drained the inbox is picked up at the next poll (every
+        `_POLL` seconds).
+        """
+        ticket = request.ticket
         self.inbox.append(request)
-        with self.cond:
-            if not request.ticket.done:
-                self.step()
-            self.cond.notify_all()
-        if request.ticket.error is not None:
-            raise request.ticket.error
+        while not ticket.done:
+            if self.lock.acquire(blocking=False):
+                try:
+                    if not self.serving:  # (a step that finds nothing to do is cheap)
+                        self.step()
+                    self.cond.notify_all()  # a serving loop commits it, with whatever else came
+                finally:
+                    self.lock.release()
+            ticket.wait(_POLL)
+        if ticket.error is not None:
+            raise ticket.error
 
     # --- the step --------------------------------------------------------------------
 
@@ -178,6 +200,7 @@ class Runtime:
         if not state.queue:
             for ticket in tickets:
                 ticket.done = True
+            self.released = 0
             return False
         batch, committed = build_batch(state)
         self.residency.wake(state.instances, (item.workflow_id for item in batch))
@@ -192,6 +215,7 @@ class Runtime:
                 state.queue.clear()
                 for ticket in tickets:
                     ticket.done = True
+                self.released = len(tickets)
                 self._applied(batch, committed)
         except BaseException as exc:
             for ticket in tickets:
