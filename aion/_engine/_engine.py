@@ -361,7 +361,7 @@ class Engine:
                     continue
                 if not rt.attempts.inflight or not rt.attempts.runner.waits:
                     return
-                rt.cond.wait(self._wait_seconds(activities_only=True))
+                rt.await_inbox(self._wait_seconds(activities_only=True))
 
     def run_until_complete(self, workflow_id: str, timeout: float | None = None) -> Any:
         """Drive the engine until a workflow finishes; return its result or raise its error.
@@ -445,7 +445,7 @@ class Engine:
                             raise  # the store was lost for good: a restart recovers the file
                         rt.cond.wait(0.5)  # transient store failure: retry the batch
                         continue
-                    rt.cond.wait(min(self._wait_seconds(), 0.5))
+                    rt.await_inbox(min(self._wait_seconds(), 0.5))
             finally:
                 rt.serving -= 1
 

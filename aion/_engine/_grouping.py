@@ -35,4 +35,4 @@ def linger(runtime: Runtime) -> None:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return
-        runtime.cond.wait(remaining)
+        runtime.await_inbox(remaining, want)

@@ -16,6 +16,7 @@ decision that causes them, so no crash can separate the two.
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections import deque
 from collections.abc import Sequence
@@ -85,6 +86,10 @@ _RUN_ENDS: dict[type[Event], str] = {
 }
 
 
+#: `Runtime._wake_at` while no driver waits: no inbox size wakes anyone.
+_NEVER = sys.maxsize
+
+
 class Runtime:
     """The state of one engine and the step loop over it; `Engine` is its public face.
 
@@ -117,6 +122,10 @@ class Runtime:
         self.lock = threading.RLock()
         self.cond = threading.Condition(self.lock)
         self.inbox: deque[InboxItem] = deque()
+        # What each driver waiting in `await_inbox` waits for (an inbox size), and the
+        # smallest of them: a report wakes a driver only once there is enough to do.
+        self._wants: list[int] = []
+        self._wake_at = _NEVER
         self.tracing = tracing
         self.attempts = Attempts(self.state, runner, self._report, tracing)
         self.timers = TimerQueue()
@@ -138,8 +147,31 @@ class Runtime:
         return self.state.clock
 
     def _report(self, report: AttemptReport) -> None:
-        self.inbox.append(report)
-        self.wake()
+        # No lock unless a driver waits for it: the loop holds the lock for a whole
+        # step, and reporting threads that queued on it ran one attempt per step.
+        # A driver sets `_wake_at` before it looks at the inbox (see `await_inbox`),
+        # so a report it does not see is one that sees its `_wake_at` (the GIL
+        # orders the two threads' reads and writes).
+        inbox = self.inbox
+        inbox.append(report)
+        if len(inbox) >= self._wake_at:
+            self.wake()
+
+    def await_inbox(self, timeout: float | None, want: int = 1) -> None:
+        """Wait (lock held) until the inbox holds ``want`` items, a notify, or ``timeout``.
+
+        Attempt reports wake only a driver waiting here, and only once the inbox
+        holds what it waits for: a busy loop is not interrupted per report.
+        """
+        wants = self._wants
+        wants.append(want)
+        self._wake_at = min(wants)
+        try:
+            if len(self.inbox) < want:
+                self.cond.wait(timeout)
+        finally:
+            wants.remove(want)
+            self._wake_at = min(wants) if wants else _NEVER
 
     def wake(self) -> None:
         """Wake the thread waiting on ``cond`` (a report arrived, the clock moved)."""
