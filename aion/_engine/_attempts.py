@@ -49,6 +49,39 @@ class Attempt:
         self.end_span: EndAttempt = end_nothing
 
 
+class _Done:
+    """The ``done`` an executor calls with an attempt's outcome, from any thread.
+
+    An object rather than a closure: a closure's function and cells are what
+    the cyclic collector would rescan for every attempt in flight. It holds no
+    reference to the `Attempt` (whose ``future`` may hold it): no cycle.
+    """
+
+    __slots__ = ("attempt", "end_span", "key", "name", "report")
+
+    def __init__(
+        self,
+        key: CommandKey,
+        name: str,
+        attempt: int,
+        end_span: EndAttempt,
+        report: Callable[[AttemptReport], None],
+    ) -> None:
+        self.key = key
+        self.name = name
+        self.attempt = attempt
+        self.end_span = end_span
+        self.report = report
+
+    def __call__(self, outcome: Any) -> None:
+        settled = settle_outcome(outcome, self.name)  # any executor's report, normalised
+        if isinstance(settled, Failed):
+            self.end_span(False, settled.error.type, settled.error.message)
+        else:
+            self.end_span(True, None, None)
+        self.report(AttemptReport(key=self.key, attempt=self.attempt, outcome=settled))
+
+
 class Attempts:
     """The activity calls of one runtime: their specs, and the attempts in flight.
 
@@ -187,13 +220,5 @@ class Attempts:
         )
 
         attempt.end_span = end_span = self.tracing.attempt_started(info)
-
-        def done(outcome: Any) -> None:
-            settled = settle_outcome(outcome, spec.name)  # any executor's report, normalised
-            if isinstance(settled, Failed):
-                end_span(False, settled.error.type, settled.error.message)
-            else:
-                end_span(True, None, None)
-            self._report(AttemptReport(key=key, attempt=attempt_no, outcome=settled))
-
+        done = _Done(key, spec.name, attempt_no, end_span, self._report)
         attempt.future = self.runner.submit(definition, spec.args, spec.kwargs, info, done)
