@@ -75,6 +75,7 @@ from aion._events import (
     WorkflowStarted,
     armed_timer,
 )
+from aion._gcpause import paused_gc
 from aion.store import Append, Store
 
 #: The events that end a run, and the status its span reports.
@@ -203,6 +204,10 @@ class Runtime:
 
     def step(self) -> bool:
         """Gather work, commit one batch, then apply and act. Returns whether it committed."""
+        with paused_gc():
+            return self._step()
+
+    def _step(self) -> bool:
         state = self.state
         tickets = self._drain_inbox()
         self._fire_due_timers()
