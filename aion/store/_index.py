@@ -172,13 +172,18 @@ class WorkflowIndex:
     ) -> list[WorkflowInfo]:
         """Visibility records, oldest first, then by id."""
         out = []
-        for workflow_id in self._entries:
+        damaged = self._damaged
+        for workflow_id, entry in self._entries.items():
+            # Filtered on the entry first: a record is built only for what is returned
+            # (a poll for the completed ones among 100,000 running built them all).
+            if status is not None and status != (
+                entry.status if workflow_id not in damaged else "stalled"
+            ):
+                continue
+            if workflow_type is not None and entry.workflow_type != workflow_type:
+                continue
             info = self.info(workflow_id)
             if info is None:
-                continue
-            if status is not None and info.status != status:
-                continue
-            if workflow_type is not None and info.workflow_type != workflow_type:
                 continue
             out.append(info)
         out.sort(key=lambda i: (i.started_at, i.workflow_id))
