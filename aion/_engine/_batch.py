@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from aion._engine._effects import expand
+from aion._engine._effects import EXPANDED, expand
 from aion._engine._ordering import outcomes_by_ordinal
 from aion._engine._state import EngineState
 from aion._events import (
@@ -54,6 +54,10 @@ def build_batch(state: EngineState) -> tuple[list[Append], Committed]:
 
     for workflow_id, items in list(state.queue.items()):
         current = workflow_id
+        if workflow_id not in pending and not any(d.kind in EXPANDED for d in items):
+            pending[workflow_id] = list(items)  # nothing to expand: the common case
+            order.append(workflow_id)
+            continue
         for decision in items:
             put(workflow_id, decision)
             expand(state, workflow_id, decision, add)
