@@ -19,7 +19,7 @@ from aion._clock import Clock, ManualClock, SystemClock
 from aion._definitions import Registry, import_name, workflow_definition
 from aion._engine import _rerun
 from aion._engine._activities import ActivityExecutor, ActivityRunner
-from aion._engine._grouping import linger
+from aion._engine._grouping import busy_steps
 from aion._engine._handle import WorkflowDescription, WorkflowHandle, describe_workflow
 from aion._engine._inbox import CancelRequest, SignalRequest, StartRequest, Ticket
 from aion._engine._member import MemberStore
@@ -437,8 +437,7 @@ class Engine:
             try:
                 while not rt.closed and not (stop is not None and stop.is_set()):
                     try:
-                        if rt.step():
-                            linger(rt)  # group commit: let a busy batch fill a little
+                        if busy_steps(rt, stop):  # group commit, collector paused a while
                             continue
                     except StoreError:
                         if rt.closed:
