@@ -41,7 +41,7 @@ from aion._engine._inbox import (
     Ticket,
 )
 from aion._engine._instance import ActivitySpec, Instance, revive
-from aion._engine._log import committed
+from aion._engine._log import LOGGED, committed
 from aion._engine._residency import Residency
 from aion._engine._state import EngineState
 from aion._engine._timers import TimerQueue
@@ -87,8 +87,12 @@ _RUN_ENDS: dict[type[Event], str] = {
 }
 
 
-#: `Runtime._wake_at` while no driver waits: no inbox size wakes anyone.
-_NEVER = sys.maxsize
+_NEVER = sys.maxsize  #: `Runtime._wake_at` while no driver waits: no inbox size wakes anyone
+
+
+#: An activity's call and its success: no log record, no tracing, no timer; they take
+#: a short path in `Runtime._after_commit` (the same steps as the general one).
+_HOT: frozenset[type[Event]] = frozenset({ActivityScheduled, ActivityCompleted}) - LOGGED
 
 
 class Runtime:
@@ -148,11 +152,9 @@ class Runtime:
         return self.state.clock
 
     def _report(self, report: AttemptReport) -> None:
-        # No lock unless a driver waits for it: the loop holds the lock for a whole
-        # step, and reporting threads that queued on it ran one attempt per step.
-        # A driver sets `_wake_at` before it looks at the inbox (see `await_inbox`),
-        # so a report it does not see is one that sees its `_wake_at` (the GIL
-        # orders the two threads' reads and writes).
+        # No lock unless a driver waits (the loop holds it for a whole step). A driver
+        # sets `_wake_at` before it looks at the inbox (see `await_inbox`), so a report
+        # it does not see is one that sees its `_wake_at` (the GIL orders the two).
         inbox = self.inbox
         inbox.append(report)
         if len(inbox) >= self._wake_at:
@@ -355,7 +357,24 @@ class Runtime:
     # --- after a commit ----------------------------------------------------------------
 
     def _after_commit(self, workflow_id: str, event: Event, batch: list[Event]) -> None:
-        committed(workflow_id, event)  # here only: replay and recovery never log twice
+        cls = type(event)
+        if cls in _HOT:  # most events under load: what the general path below does for them
+            inst = self.state.instances.get(workflow_id)
+            if inst is None:
+                return
+            if isinstance(event, ActivityScheduled):
+                key = (workflow_id, event.run_id, event.ordinal)
+                self.attempts.schedule(key, ActivitySpec.from_event(event))
+                return
+            if isinstance(event, ActivityCompleted):
+                self.attempts.settled((workflow_id, event.run_id, event.ordinal))
+                interp = inst.interp
+                if interp is not None and interp.run_id == event.run_id:
+                    interp.apply(event, batch)
+                    self.collect(inst)
+                return
+        if cls in LOGGED:
+            committed(workflow_id, event)  # here only: replay and recovery never log twice
         if isinstance(event, WorkflowStarted):
             self.tracing.run_started(workflow_id, event.run_id, event.name, event.recorded_at)
             self._begin_run(workflow_id, event)
