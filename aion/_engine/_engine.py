@@ -416,7 +416,7 @@ class Engine:
                     msg = f"workflow {workflow_id!r} did not finish within {timeout}s."
                     raise TimeoutError(msg)
                 wait = self._wait_seconds()
-                rt.cond.wait(wait if remaining is None else min(wait, remaining))
+                rt.await_inbox(wait if remaining is None else min(wait, remaining))
 
     def serve(self, stop: threading.Event | None = None) -> None:
         """Run as a long-lived worker until ``stop`` is set or `close` is called.
