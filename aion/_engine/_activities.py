@@ -293,11 +293,16 @@ class _Workers:
 
     def submit(self, job: _Job) -> _Job:
         self._queue.put(job)
-        try:
-            self._idle.pop()
-        except IndexError:
-            if len(self._threads) < self._max:
-                self._start()
+        idle = self._idle
+        if idle:  # mostly empty under load: no IndexError raised and caught per attempt
+            try:
+                idle.pop()
+            except IndexError:  # another submitter took the last token meanwhile
+                pass
+            else:
+                return job
+        if len(self._threads) < self._max:
+            self._start()
         return job
 
     def _start(self) -> None:
