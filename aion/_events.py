@@ -470,9 +470,10 @@ class Decision:
 
     def event(self, seq: int, recorded_at: datetime, run_id: str) -> Event:
         """The event this becomes when recorded at ``seq`` in run ``run_id``."""
-        data = dict(self.fields)
-        data.setdefault("run_id", run_id)
-        return self.kind(seq=seq, recorded_at=recorded_at, **data)
+        fields = self.fields
+        if "run_id" in fields:
+            return self.kind(seq=seq, recorded_at=recorded_at, **fields)
+        return self.kind(seq=seq, recorded_at=recorded_at, run_id=run_id, **fields)
 
 
 def kind_of(event: Event) -> str:

@@ -11,10 +11,12 @@ recovered run see the same values; results are encoded on the worker thread.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import queue
 import threading
 import traceback
+from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
@@ -214,18 +216,60 @@ def run_attempt(
 
 
 class _Job:
-    """One queued sync attempt; `cancel` skips it if no thread has taken it yet."""
+    """One queued sync attempt; `cancel` skips it if no thread has taken it yet.
 
-    __slots__ = ("cancelled", "run")
+    The attempt's whole state is on this one object (no closures: their
+    functions and cells are what the cyclic collector rescans per attempt).
+    """
 
-    def __init__(self, run: Callable[[], None]) -> None:
-        self.run = run
+    __slots__ = ("args", "cancelled", "definition", "done", "info", "kwargs")
+
+    def __init__(
+        self,
+        definition: ActivityDefinition,
+        args: list[Any],
+        kwargs: dict[str, Any],
+        info: ActivityInfo,
+        done: Callback,
+    ) -> None:
+        self.definition = definition
+        self.args = args
+        self.kwargs = kwargs
+        self.info = info
+        self.done = done
         self.cancelled = False
 
     def cancel(self) -> bool:
         """Skip the attempt when its turn comes (a running one finishes; its report is stale)."""
         self.cancelled = True
         return True
+
+    def run(self) -> None:
+        """Run the attempt on this thread and report it exactly once; never raises."""
+        definition = self.definition
+        token = _CURRENT.set(self.info)
+        try:
+            try:
+                call_args = decode_args(definition.fn, self.args, f"activity {definition.name!r}")
+                value = definition.fn(*call_args, **self.kwargs)
+            except BaseException as exc:  # SystemExit included: the worker thread survives
+                outcome: Outcome = (False, _failure(exc))
+            else:
+                outcome = _encoded(value, definition.name)
+            # A failing report is not the attempt's failure: it is reported once, and
+            # the worker thread survives it, as it survives the activity.
+            with contextlib.suppress(BaseException):
+                self.done(outcome)
+        finally:
+            _CURRENT.reset(token)
+
+
+def _encoded(value: Any, name: str) -> Outcome:
+    """An attempt's return value as its outcome: the JSON of it, or the codec's failure."""
+    try:
+        return True, _codec.to_jsonable(value, f"the result of activity {name!r}")
+    except CodecError as exc:
+        return False, _failure(exc)
 
 
 class _Workers:
@@ -234,30 +278,40 @@ class _Workers:
     A plain queue instead of `ThreadPoolExecutor`: the engine never waits on
     an attempt (``done`` reports it), so a `Future` per attempt (its lock, its
     condition, the state changes around it) was a fifth of the worker's time.
-    Threads start only when none is idle, up to ``max_workers``.
+    Threads start only when none is idle, up to ``max_workers``: each finished
+    job leaves a token that the next submit takes (a semaphore's count, kept in
+    a deque whose append and pop need no lock).
     """
 
     def __init__(self, max_workers: int) -> None:
         self._max = max_workers
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self._idle = threading.Semaphore(0)
+        self._idle: deque[None] = deque()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._closed = False
 
-    def submit(self, run: Callable[[], None]) -> _Job:
-        job = _Job(run)
+    def submit(self, job: _Job) -> _Job:
         self._queue.put(job)
-        if not self._idle.acquire(blocking=False) and len(self._threads) < self._max:
-            with self._lock:
-                if len(self._threads) < self._max and not self._closed:
-                    n = len(self._threads) + 1
-                    thread = threading.Thread(
-                        target=self._work, name=f"aion-activity_{n}", daemon=True
-                    )
-                    self._threads.append(thread)
-                    thread.start()
+        idle = self._idle
+        if idle:  # mostly empty under load: no IndexError raised and caught per attempt
+            try:
+                idle.pop()
+            except IndexError:  # another submitter took the last token meanwhile
+                pass
+            else:
+                return job
+        if len(self._threads) < self._max:
+            self._start()
         return job
+
+    def _start(self) -> None:
+        with self._lock:
+            if len(self._threads) < self._max and not self._closed:
+                n = len(self._threads) + 1
+                thread = threading.Thread(target=self._work, name=f"aion-activity_{n}", daemon=True)
+                self._threads.append(thread)
+                thread.start()
 
     def _work(self) -> None:
         get, idle = self._queue.get, self._idle
@@ -267,7 +321,7 @@ class _Workers:
                 return
             if not job.cancelled:
                 job.run()  # never raises: the attempt reports its own failure
-            idle.release()
+            idle.append(None)
 
     def shutdown(self) -> None:
         """Drop queued attempts; running ones finish in the background."""
@@ -312,6 +366,8 @@ class ActivityRunner:
         Returns what cancels it (a queued sync attempt is skipped; an async one
         is cancelled on its loop).
         """
+        if not definition.is_async:
+            return self._pool.submit(_Job(definition, args, kwargs, info, done))
         reported: list[bool] = []  # a flag a closure can set (an Event costs a Condition)
 
         def report(outcome: Outcome) -> None:
@@ -319,46 +375,21 @@ class ActivityRunner:
                 reported.append(True)
                 done(outcome)
 
-        def prepare() -> tuple[list[Any], dict[str, Any]]:
-            return decode_args(definition.fn, args, f"activity {definition.name!r}"), kwargs
-
-        def encode(value: Any) -> Outcome:
-            try:
-                return True, _codec.to_jsonable(
-                    value, f"the result of activity {definition.name!r}"
-                )
-            except CodecError as exc:
-                return False, _failure(exc)
-
-        if definition.is_async:
-
-            async def run_async() -> None:
-                token = _CURRENT.set(info)
-                try:
-                    call_args, call_kwargs = prepare()
-                    value = await definition.fn(*call_args, **call_kwargs)
-                    report(encode(value))
-                except asyncio.CancelledError:
-                    report((False, ErrorInfo(type="asyncio.CancelledError", message="cancelled")))
-                    raise
-                except BaseException as exc:  # an activity must never take the engine down
-                    report((False, _failure(exc)))
-                finally:
-                    _CURRENT.reset(token)
-
-            return asyncio.run_coroutine_threadsafe(run_async(), self._event_loop())
-
-        def run_sync() -> None:
+        async def run_async() -> None:
             token = _CURRENT.set(info)
             try:
-                call_args, call_kwargs = prepare()
-                report(encode(definition.fn(*call_args, **call_kwargs)))
-            except BaseException as exc:  # SystemExit included: the worker thread survives
+                call_args = decode_args(definition.fn, args, f"activity {definition.name!r}")
+                value = await definition.fn(*call_args, **kwargs)
+                report(_encoded(value, definition.name))
+            except asyncio.CancelledError:
+                report((False, ErrorInfo(type="asyncio.CancelledError", message="cancelled")))
+                raise
+            except BaseException as exc:  # an activity must never take the engine down
                 report((False, _failure(exc)))
             finally:
                 _CURRENT.reset(token)
 
-        return self._pool.submit(run_sync)
+        return asyncio.run_coroutine_threadsafe(run_async(), self._event_loop())
 
     def shutdown(self) -> None:
         """Stop accepting work; running sync attempts finish in the background."""

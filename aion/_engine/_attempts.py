@@ -49,6 +49,39 @@ class Attempt:
         self.end_span: EndAttempt = end_nothing
 
 
+class _Done:
+    """The ``done`` an executor calls with an attempt's outcome, from any thread.
+
+    An object rather than a closure: a closure's function and cells are what
+    the cyclic collector would rescan for every attempt in flight. It holds no
+    reference to the `Attempt` (whose ``future`` may hold it): no cycle.
+    """
+
+    __slots__ = ("attempt", "end_span", "key", "name", "report")
+
+    def __init__(
+        self,
+        key: CommandKey,
+        name: str,
+        attempt: int,
+        end_span: EndAttempt,
+        report: Callable[[AttemptReport], None],
+    ) -> None:
+        self.key = key
+        self.name = name
+        self.attempt = attempt
+        self.end_span = end_span
+        self.report = report
+
+    def __call__(self, outcome: Any) -> None:
+        settled = settle_outcome(outcome, self.name)  # any executor's report, normalised
+        if isinstance(settled, Failed):
+            self.end_span(False, settled.error.type, settled.error.message)
+        else:
+            self.end_span(True, None, None)
+        self.report(AttemptReport(key=self.key, attempt=self.attempt, outcome=settled))
+
+
 class Attempts:
     """The activity calls of one runtime: their specs, and the attempts in flight.
 
@@ -75,10 +108,27 @@ class Attempts:
         self.tracing = tracing
         self.specs: dict[CommandKey, ActivitySpec] = {}
         self.inflight: dict[CommandKey, Attempt] = {}
+        # The keys in specs, by workflow, in the same order: ending a run must not scan
+        # every workflow's calls.
+        self._keys: dict[str, dict[CommandKey, None]] = {}
+
+    def keep(self, key: CommandKey, spec: ActivitySpec) -> None:
+        """Hold a recorded call's spec: it may run (again)."""
+        self.specs[key] = spec
+        keys = self._keys.get(key[0])
+        if keys is None:
+            keys = self._keys[key[0]] = {}
+        keys[key] = None
+
+    def _drop(self, key: CommandKey) -> None:
+        if self.specs.pop(key, None) is not None:
+            keys = self._keys.get(key[0])
+            if keys is not None:
+                keys.pop(key, None)
 
     def schedule(self, key: CommandKey, spec: ActivitySpec) -> None:
         """A call was recorded: keep its spec and start its first attempt."""
-        self.specs[key] = spec
+        self.keep(key, spec)
         self.dispatch(key, spec, 1)
 
     def retry(self, key: CommandKey) -> None:
@@ -89,7 +139,7 @@ class Attempts:
 
     def settled(self, key: CommandKey) -> None:
         """The call's final outcome is recorded: it never runs again."""
-        self.specs.pop(key, None)
+        self._drop(key)
 
     def cancel(self, key: CommandKey) -> None:
         """The call was cancelled: stop waiting for its attempt."""
@@ -98,16 +148,19 @@ class Attempts:
             attempt.end_span(False, "aion.Cancelled", "the call was cancelled")
             if attempt.future is not None:
                 attempt.future.cancel()
-        self.specs.pop(key, None)
+        self._drop(key)
 
     def forget_run(self, workflow_id: str, run_id: str) -> None:
         """The run ended (or was let go): none of its calls runs again."""
-        run = (workflow_id, run_id)
-        for key in [k for k in self.specs if k[:2] == run]:
+        keys = self._keys.pop(workflow_id, {})
+        for key in [k for k in keys if k[1] == run_id]:
+            del keys[key]
             self.specs.pop(key, None)
             attempt = self.inflight.pop(key, None)
             if attempt is not None:
                 attempt.end_span(False, "aion.Abandoned", "the run ended or was let go")
+        if keys:  # another run's calls (a continued run's successor)
+            self._keys[workflow_id] = keys
 
     def finished(self, key: CommandKey, attempt_no: int, outcome: Settled) -> None:
         """Queue the outcome of an attempt's report (ignored when the attempt is stale)."""
@@ -187,13 +240,5 @@ class Attempts:
         )
 
         attempt.end_span = end_span = self.tracing.attempt_started(info)
-
-        def done(outcome: Any) -> None:
-            settled = settle_outcome(outcome, spec.name)  # any executor's report, normalised
-            if isinstance(settled, Failed):
-                end_span(False, settled.error.type, settled.error.message)
-            else:
-                end_span(True, None, None)
-            self._report(AttemptReport(key=key, attempt=attempt_no, outcome=settled))
-
+        done = _Done(key, spec.name, attempt_no, end_span, self._report)
         attempt.future = self.runner.submit(definition, spec.args, spec.kwargs, info, done)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from aion._engine._effects import expand
+from aion._engine._effects import EXPANDED, expand
 from aion._engine._ordering import outcomes_by_ordinal
 from aion._engine._state import EngineState
 from aion._events import (
@@ -54,6 +54,14 @@ def build_batch(state: EngineState) -> tuple[list[Append], Committed]:
 
     for workflow_id, items in list(state.queue.items()):
         current = workflow_id
+        if workflow_id not in pending:
+            for decision in items:
+                if decision.kind in EXPANDED:
+                    break
+            else:  # nothing to expand: the common case
+                pending[workflow_id] = list(items)
+                order.append(workflow_id)
+                continue
         for decision in items:
             put(workflow_id, decision)
             expand(state, workflow_id, decision, add)
@@ -61,12 +69,19 @@ def build_batch(state: EngineState) -> tuple[list[Append], Committed]:
         put(workflow_id, decision)
     appends: list[Append] = []
     committed: Committed = []
+    heads, instances = state.heads, state.instances
     for workflow_id in order:
-        head = expected = state.head(workflow_id)
-        run_id = state.run_id(workflow_id)
+        # What state.head and state.run_id answer, without the calls when they are in memory.
+        head = heads.get(workflow_id)
+        if head is None:
+            head = state.head(workflow_id)
+        expected = head
+        inst = instances.get(workflow_id)
+        run_id = inst.run_id if inst is not None else state.run_id(workflow_id)
         ended = False
         events: list[Event] = []
-        for decision in outcomes_by_ordinal(pending[workflow_id]):
+        decisions = pending[workflow_id]
+        for decision in outcomes_by_ordinal(decisions) if len(decisions) > 1 else decisions:
             cls, fields = decision.kind, decision.fields
             if cls is WorkflowStarted:
                 run_id, ended = fields["run_id"], False

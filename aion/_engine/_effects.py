@@ -39,6 +39,20 @@ from aion._events import (
 #: Where an effect goes: the batch being built, for the workflow named.
 Add = Callable[[str, Decision], object]
 
+#: The decisions `expand` adds effects for (batch building skips the call for the rest,
+#: nearly every decision under load: activity calls, their outcomes, timers).
+EXPANDED: frozenset[type[Event]] = frozenset(
+    {
+        ChildStarted,
+        SignalSent,
+        WorkflowContinuedAsNew,
+        WorkflowCompleted,
+        WorkflowFailed,
+        WorkflowCancelled,
+        CommandCancelled,
+    }
+)
+
 
 def expand(state: EngineState, workflow_id: str, decision: Decision, add: Add) -> None:
     """Add to the batch the events ``decision`` causes directly (same transaction)."""

@@ -19,7 +19,7 @@ from aion._clock import Clock, ManualClock, SystemClock
 from aion._definitions import Registry, import_name, workflow_definition
 from aion._engine import _rerun
 from aion._engine._activities import ActivityExecutor, ActivityRunner
-from aion._engine._grouping import linger
+from aion._engine._grouping import busy_steps
 from aion._engine._handle import WorkflowDescription, WorkflowHandle, describe_workflow
 from aion._engine._inbox import CancelRequest, SignalRequest, StartRequest, Ticket
 from aion._engine._member import MemberStore
@@ -361,7 +361,7 @@ class Engine:
                     continue
                 if not rt.attempts.inflight or not rt.attempts.runner.waits:
                     return
-                rt.cond.wait(self._wait_seconds(activities_only=True))
+                rt.await_inbox(self._wait_seconds(activities_only=True))
 
     def run_until_complete(self, workflow_id: str, timeout: float | None = None) -> Any:
         """Drive the engine until a workflow finishes; return its result or raise its error.
@@ -416,7 +416,7 @@ class Engine:
                     msg = f"workflow {workflow_id!r} did not finish within {timeout}s."
                     raise TimeoutError(msg)
                 wait = self._wait_seconds()
-                rt.cond.wait(wait if remaining is None else min(wait, remaining))
+                rt.await_inbox(wait if remaining is None else min(wait, remaining))
 
     def serve(self, stop: threading.Event | None = None) -> None:
         """Run as a long-lived worker until ``stop`` is set or `close` is called.
@@ -437,15 +437,14 @@ class Engine:
             try:
                 while not rt.closed and not (stop is not None and stop.is_set()):
                     try:
-                        if rt.step():
-                            linger(rt)  # group commit: let a busy batch fill a little
+                        if busy_steps(rt, stop):  # group commit, collector paused a while
                             continue
                     except StoreError:
                         if rt.closed:
                             raise  # the store was lost for good: a restart recovers the file
                         rt.cond.wait(0.5)  # transient store failure: retry the batch
                         continue
-                    rt.cond.wait(min(self._wait_seconds(), 0.5))
+                    rt.await_inbox(min(self._wait_seconds(), 0.5))
             finally:
                 rt.serving -= 1
 

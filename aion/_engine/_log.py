@@ -117,6 +117,10 @@ _HANDLERS: Final[dict[type[Event], tuple[int, Callable[[str, Event], None]]]] = 
 }
 
 
+#: The event classes `committed` logs (the step skips the call for the others).
+LOGGED: Final = frozenset(_HANDLERS)
+
+
 def committed(workflow_id: str, event: Event) -> None:
     """Log ``event`` if it is one an operator wants to see; called once, after its commit."""
     entry = _HANDLERS.get(type(event))

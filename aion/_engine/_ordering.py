@@ -19,6 +19,8 @@ from aion._events import Decision
 
 def outcomes_by_ordinal(items: list[Decision]) -> list[Decision]:
     """``items`` with each stretch of consecutive outcomes sorted by ordinal (stable)."""
+    if len(items) < 2:
+        return items  # nothing to order (most workflows of a batch under load)
     out = list(items)
     start = 0
     n = len(out)

@@ -77,7 +77,7 @@ def adopt(runtime: Runtime, open_infos: Sequence[WorkflowInfo]) -> None:
                     (info.workflow_id, timer.run_id, timer.ordinal), timer.fire_at, timer.kind
                 )
         for key, spec in inst.activities.items():
-            runtime.attempts.specs[key] = spec
+            runtime.attempts.keep(key, spec)
             if not spec.waiting_retry:
                 runtime.attempts.dispatch(key, spec, spec.attempts + 1)
         for ordinal, child_id in inst.interp.pending_children().items():

@@ -16,6 +16,7 @@ decision that causes them, so no crash can separate the two.
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections import deque
 from collections.abc import Sequence
@@ -26,6 +27,7 @@ from aion._definitions import Registry
 from aion._engine._activities import (
     ActivityExecutor,
 )
+from aion._engine._admission import admit
 from aion._engine._attempts import Attempts
 from aion._engine._batch import Committed, build_batch
 from aion._engine._commit import commit
@@ -35,12 +37,10 @@ from aion._engine._inbox import (
     AttemptReport,
     InboxItem,
     Request,
-    SignalRequest,
-    StartRequest,
     Ticket,
 )
 from aion._engine._instance import ActivitySpec, Instance, revive
-from aion._engine._log import committed
+from aion._engine._log import LOGGED, committed
 from aion._engine._residency import Residency
 from aion._engine._state import EngineState
 from aion._engine._timers import TimerQueue
@@ -49,9 +49,6 @@ from aion._errors import (
     StoreConflictError,
     StoreError,
     StoreInvalidatedError,
-    WorkflowAlreadyExists,
-    WorkflowClosed,
-    WorkflowNotFound,
 )
 from aion._events import (
     TERMINAL_STATUSES,
@@ -64,7 +61,6 @@ from aion._events import (
     CommandCancelled,
     Decision,
     Event,
-    SignalReceived,
     TimerFired,
     WorkflowCancelled,
     WorkflowCompleted,
@@ -74,6 +70,7 @@ from aion._events import (
     WorkflowStarted,
     armed_timer,
 )
+from aion._gcpause import paused_gc
 from aion.store import Append, Store
 
 #: The events that end a run, and the status its span reports.
@@ -87,6 +84,12 @@ _RUN_ENDS: dict[type[Event], str] = {
 
 #: How often a caller waiting on its ticket checks whether it should commit itself.
 _POLL: Final = 0.0005
+_NEVER = sys.maxsize  #: `Runtime._wake_at` while no driver waits: no inbox size wakes anyone
+
+
+#: An activity's call and its success: no log record, no tracing, no timer; they take
+#: a short path in `Runtime._after_commit` (the same steps as the general one).
+_HOT: frozenset[type[Event]] = frozenset({ActivityScheduled, ActivityCompleted}) - LOGGED
 
 
 class Runtime:
@@ -121,6 +124,10 @@ class Runtime:
         self.lock = threading.RLock()
         self.cond = threading.Condition(self.lock)
         self.inbox: deque[InboxItem] = deque()
+        # What each driver waiting in `await_inbox` waits for (an inbox size), and the
+        # smallest of them: a report wakes a driver only once there is enough to do.
+        self._wants: list[int] = []
+        self._wake_at = _NEVER
         self.tracing = tracing
         self.attempts = Attempts(self.state, runner, self._report, tracing)
         self.timers = TimerQueue()
@@ -144,8 +151,29 @@ class Runtime:
         return self.state.clock
 
     def _report(self, report: AttemptReport) -> None:
-        self.inbox.append(report)
-        self.wake()
+        # No lock unless a driver waits (the loop holds it for a whole step). A driver
+        # sets `_wake_at` before it looks at the inbox (see `await_inbox`), so a report
+        # it does not see is one that sees its `_wake_at` (the GIL orders the two).
+        inbox = self.inbox
+        inbox.append(report)
+        if len(inbox) >= self._wake_at:
+            self.wake()
+
+    def await_inbox(self, timeout: float | None, want: int = 1) -> None:
+        """Wait (lock held) until the inbox holds ``want`` items, a notify, or ``timeout``.
+
+        Attempt reports wake only a driver waiting here, and only once the inbox
+        holds what it waits for: a busy loop is not interrupted per report.
+        """
+        wants = self._wants
+        wants.append(want)
+        self._wake_at = min(wants)
+        try:
+            if len(self.inbox) < want:
+                self.cond.wait(timeout)
+        finally:
+            wants.remove(want)
+            self._wake_at = min(wants) if wants else _NEVER
 
     def wake(self) -> None:
         """Wake the thread waiting on ``cond`` (a report arrived, the clock moved)."""
@@ -193,6 +221,10 @@ class Runtime:
 
     def step(self) -> bool:
         """Gather work, commit one batch, then apply and act. Returns whether it committed."""
+        with paused_gc():
+            return self._step()
+
+    def _step(self) -> bool:
         state = self.state
         tickets = self._drain_inbox()
         self._fire_due_timers()
@@ -274,50 +306,8 @@ class Runtime:
             if isinstance(item, AttemptReport):
                 reports.append(item)
                 continue
-            ticket = item.ticket
-            tickets.append(ticket)
-            workflow_id = item.workflow_id
-            info = self.store.info(workflow_id)
-            if isinstance(item, StartRequest):
-                if info is not None or workflow_id in state.queue:
-                    held = info.status if info is not None else "starting"
-                    ticket.error = WorkflowAlreadyExists(
-                        f"workflow {workflow_id!r} already exists ({held})."
-                    )
-                    ticket.done = True
-                    continue
-                started = Decision(kind=WorkflowStarted, fields=item.fields)
-                ticket.queued = (workflow_id, state.enqueue(workflow_id, started))
-                continue
-            if info is None and workflow_id not in state.queue:
-                ticket.error = WorkflowNotFound(
-                    f"no workflow with id {workflow_id!r} in this store."
-                )
-                ticket.done = True
-                continue
-            status = state.decided_end(workflow_id) or (info.status if info is not None else None)
-            if status in TERMINAL_STATUSES:
-                what = (
-                    "signal"
-                    if isinstance(item, SignalRequest)
-                    else "terminate request"
-                    if item.terminate
-                    else "cancel request"
-                )
-                ticket.error = WorkflowClosed(
-                    f"workflow {workflow_id!r} is {status} and cannot take a {what}."
-                )
-                ticket.done = True
-                continue
-            if isinstance(item, SignalRequest):
-                fields = {"name": item.name, "payload": item.payload}
-                decision = Decision(kind=SignalReceived, fields=fields)
-            else:
-                fields = {"reason": item.reason}
-                if item.terminate:
-                    fields["terminate"] = True
-                decision = Decision(kind=CancelRequested, fields=fields)
-            ticket.queued = (workflow_id, state.enqueue(workflow_id, decision))
+            tickets.append(item.ticket)
+            admit(state, self.store, item)
         # Simultaneous completions are recorded in ordinal order, so "lowest ordinal
         # among failures recorded together" is what fail-fast reports.
         reports.sort(key=lambda r: (r.key[0], r.key[2]))
@@ -342,7 +332,24 @@ class Runtime:
     # --- after a commit ----------------------------------------------------------------
 
     def _after_commit(self, workflow_id: str, event: Event, batch: list[Event]) -> None:
-        committed(workflow_id, event)  # here only: replay and recovery never log twice
+        cls = type(event)
+        if cls in _HOT:  # most events under load: what the general path below does for them
+            inst = self.state.instances.get(workflow_id)
+            if inst is None:
+                return
+            if isinstance(event, ActivityScheduled):
+                key = (workflow_id, event.run_id, event.ordinal)
+                self.attempts.schedule(key, ActivitySpec.from_event(event))
+                return
+            if isinstance(event, ActivityCompleted):
+                self.attempts.settled((workflow_id, event.run_id, event.ordinal))
+                interp = inst.interp
+                if interp is not None and interp.run_id == event.run_id:
+                    interp.apply(event, batch)
+                    self.collect(inst)
+                return
+        if cls in LOGGED:
+            committed(workflow_id, event)  # here only: replay and recovery never log twice
         if isinstance(event, WorkflowStarted):
             self.tracing.run_started(workflow_id, event.run_id, event.name, event.recorded_at)
             self._begin_run(workflow_id, event)

@@ -53,7 +53,11 @@ class EngineState:
 
     def enqueue(self, workflow_id: str, decision: Decision) -> Decision:
         """Queue ``decision`` for the next batch; returns it (to withdraw it later)."""
-        self.queue.setdefault(workflow_id, []).append(decision)
+        queued = self.queue.get(workflow_id)
+        if queued is None:  # not setdefault: that makes a list per call to throw away
+            self.queue[workflow_id] = [decision]
+        else:
+            queued.append(decision)
         return decision
 
     def withdraw(self, workflow_id: str, decision: Decision) -> None:

@@ -14,13 +14,15 @@ foreign file is reported without the attempt writing to it.
 from __future__ import annotations
 
 import contextlib
+import operator
 import os
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import attrs
 import duckdb
 
 from aion import _codec
@@ -30,7 +32,7 @@ from aion._errors import (
     StoreError,
     StoreInvalidatedError,
 )
-from aion._events import Event, kind_of
+from aion._events import Event
 from aion.store import _catalog, _create
 from aion.store import _commitlog as commitlog
 from aion.store._commitlog import HeadsLog
@@ -43,6 +45,37 @@ from aion.store._rows import (
 )
 from aion.store._schema import SCHEMA_VERSION as SCHEMA_VERSION
 from aion.store._schema import prepare, translate
+
+
+def _absent(event: Event) -> None:
+    """A row column the event's kind does not have."""
+    return
+
+
+#: A row's kind and its optional columns' getters, per event class.
+_RowPlan = tuple[
+    str,
+    Callable[[Event], Any],
+    Callable[[Event], Any],
+    Callable[[Event], Any],
+    Callable[[Event], Any],
+]
+_ROW_PLANS: dict[type[Event], _RowPlan] = {}
+
+
+def _row_plan(cls: type[Event]) -> _RowPlan:
+    """Once per class: which optional columns it has (a missing ``getattr`` raises inside)."""
+    getters = [
+        operator.attrgetter(column) if hasattr(cls, column) or column in _fields(cls) else _absent
+        for column in ("ordinal", "name", "source", "digest")
+    ]
+    plan: _RowPlan = (cls.__name__, getters[0], getters[1], getters[2], getters[3])
+    _ROW_PLANS[cls] = plan
+    return plan
+
+
+def _fields(cls: type[Event]) -> set[str]:
+    return {field.name for field in attrs.fields(cls)}
 
 
 class DuckDBStore:
@@ -245,20 +278,27 @@ class DuckDBStore:
             msg = f"{self.path!r} is open read-only; appends need a writer."
             raise StoreError(msg)
         rows: list[tuple[Any, ...]] = []
+        payload = _codec.event_payload
+        plans = _ROW_PLANS
         for item in batch:
+            workflow_id = item.workflow_id
             for event in item.events:
+                plan = plans.get(type(event))
+                if plan is None:
+                    plan = _row_plan(type(event))
+                kind, ordinal, name, source, digest = plan
                 rows.append(
                     (
-                        item.workflow_id,
+                        workflow_id,
                         event.seq,
                         event.run_id,
-                        kind_of(event),
-                        getattr(event, "ordinal", None),
-                        getattr(event, "name", None),
-                        _codec.event_payload(event),
+                        kind,
+                        ordinal(event),
+                        name(event),
+                        payload(event),
                         event.recorded_at,
-                        getattr(event, "source", None),
-                        getattr(event, "digest", None),
+                        source(event),
+                        digest(event),
                     )
                 )
         with self._lock:

@@ -12,7 +12,10 @@ from datetime import datetime
 
 from aion._errors import HistoryError, SequenceConflict
 from aion._events import (
+    STATUS_AFTER,
     TERMINAL_STATUSES,
+    TIMER_ENDS,
+    TIMER_KINDS,
     Event,
     WorkflowStalled,
     WorkflowStarted,
@@ -21,6 +24,10 @@ from aion._events import (
     status_after,
 )
 from aion.store._protocol import Append, TimerInfo, WorkflowInfo
+
+#: Kinds that may change a status or a pending timer (`status_after`, `armed_timer`,
+#: `disarms_timer`); any other event moves only the head (an activity's call, mostly).
+_INDEXED: frozenset[str] = frozenset({*STATUS_AFTER, *TIMER_KINDS, *TIMER_ENDS})
 
 
 class _Entry:
@@ -72,9 +79,12 @@ class WorkflowIndex:
         entry = self._entries.get(workflow_id)
         if entry is None:
             entry = self._entries[workflow_id] = _Entry()
-        timers = self._timers.setdefault(workflow_id, {})
+        known = self._timers.get(workflow_id)
+        timers = known if known is not None else {}
         for event in events:
             entry.last_seq = event.seq
+            if type(event).__name__ not in _INDEXED:
+                continue
             status = status_after(event)
             if status is not None:
                 if isinstance(event, WorkflowStarted):
@@ -106,6 +116,8 @@ class WorkflowIndex:
             not timers or workflow_id in self._damaged
         ):  # no empty dict per workflow: 100,000 workflows would keep 10 MB of them
             self._timers.pop(workflow_id, None)
+        elif known is None:
+            self._timers[workflow_id] = timers
 
     def set_head(self, workflow_id: str, last_seq: int) -> None:
         """Record a workflow's head (bulk loads observe only lifecycle events)."""
@@ -172,13 +184,18 @@ class WorkflowIndex:
     ) -> list[WorkflowInfo]:
         """Visibility records, oldest first, then by id."""
         out = []
-        for workflow_id in self._entries:
+        damaged = self._damaged
+        for workflow_id, entry in self._entries.items():
+            # Filtered on the entry first: a record is built only for what is returned
+            # (a poll for the completed ones among 100,000 running built them all).
+            if status is not None and status != (
+                entry.status if workflow_id not in damaged else "stalled"
+            ):
+                continue
+            if workflow_type is not None and entry.workflow_type != workflow_type:
+                continue
             info = self.info(workflow_id)
             if info is None:
-                continue
-            if status is not None and info.status != status:
-                continue
-            if workflow_type is not None and info.workflow_type != workflow_type:
                 continue
             out.append(info)
         out.sort(key=lambda i: (i.started_at, i.workflow_id))
