@@ -17,7 +17,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Generator
 from datetime import datetime, timedelta
-from typing import Any, Generic, NoReturn, ParamSpec, TypeAlias, TypeVar
+from typing import Any, Final, Generic, NoReturn, ParamSpec, TypeAlias, TypeVar
 from uuid import UUID
 
 import attrs
@@ -128,6 +128,30 @@ _SET_KWARGS = Call.__dict__["kwargs"].__set__
 _SET_RETRY = Call.__dict__["retry"].__set__
 _SET_TIMEOUT = Call.__dict__["timeout"].__set__
 _SET_DEFINITION = Call.__dict__["definition"].__set__
+_NEW: Final = object.__new__
+
+
+def new_call(
+    activity: str,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    retry: RetryPolicy | None,
+    timeout: timedelta | None,
+    definition: ActivityDefinition | None,
+) -> Call:
+    """A `Call` built without its keyword constructor: what `aion.call` does once per step.
+
+    Half the cost of ``Call(activity=..., ...)`` (no keyword binding, no
+    ``__init__`` frame), for the same object.
+    """
+    command: Call = _NEW(Call)
+    _SET_ACTIVITY(command, activity)
+    _SET_ARGS(command, args)
+    _SET_KWARGS(command, kwargs)
+    _SET_RETRY(command, retry)
+    _SET_TIMEOUT(command, timeout)
+    _SET_DEFINITION(command, definition)
+    return command
 
 
 @attrs.frozen(kw_only=True)

@@ -55,6 +55,7 @@ from aion._interpreter._divergence import Diverged, describe_decision, divergenc
 from aion._interpreter._issue import ISSUERS, Issuer
 from aion._interpreter._matching import same_decision
 from aion._interpreter._nodes import Node
+from aion._interpreter._replaying import Replaying
 from aion._interpreter._support import (
     answer_query,
     argument_problem,
@@ -71,7 +72,7 @@ _ISSUE_CALL: Final = ISSUERS[Call]
 _ISSUE_ANY: Final[Callable[..., Node]] = Issuer._issue
 
 
-class Interpreter(Issuer):
+class Interpreter(Replaying):
     """Drives one run of a workflow generator from its events.
 
     Attributes:
@@ -155,14 +156,7 @@ class Interpreter(Issuer):
         self._held = guard
         try:
             self.start()
-            apply, feed = self.apply, self.feed
-            for event in events:
-                if event.FAMILY == "outcome":
-                    apply(event)  # what `feed` does with an outcome, one call less
-                else:
-                    feed(event)
-                if stop_at_stall and self.status == "stalled":
-                    break
+            self.replay_events(events, stop_at_stall)
         finally:
             self._held = None
             if guard is not None:
