@@ -28,7 +28,7 @@ from aion._events import (
     TimerStarted,
     WorkflowStarted,
 )
-from aion._interpreter import Interpreter, _core, _issue
+from aion._interpreter import Interpreter, _driving, _issue
 from aion.store import Append, DuckDBStore
 
 
@@ -116,7 +116,7 @@ def measure(store: DuckDBStore, monkeypatch: pytest.MonkeyPatch, commands: int) 
     counter.wrap(_codec, "digest")
     counter.wrap(_codec, "from_jsonable")
     counter.wrap(_issue, "quick_decoder")  # once per call issued: how its result decodes
-    counter.wrap(_core, "source_of")  # once per command the generator yields
+    counter.wrap(_driving, "source_of")  # once per command the generator yields
     counter.wrap(Interpreter, "feed")
     counter.wrap(Interpreter, "apply")
     counter.wrap(Interpreter, "_settle")
