@@ -42,6 +42,7 @@ _ISSUE_CALL: Final = ISSUERS[Call]
 _ISSUE_ANY: Final[Callable[..., Node]] = Issuer._issue
 #: `_resume`'s "no command yielded yet": send first.
 _SEND: Final = object()
+_NEW: Final = object.__new__
 
 
 class Driver(Issuer):
@@ -147,9 +148,19 @@ class Driver(Issuer):
                                     last_definition = definition
                                     result_type = definition.return_type if definition else Any
                                     decode = quick_decoder(result_type)
-                                node = ActivityNode(
-                                    ordinal, command.activity, "", result_type, decode
-                                )
+                                # `ActivityNode(...)`, its slots written here: no __init__ call.
+                                node = _NEW(ActivityNode)
+                                node.kind = "activity"
+                                node.ordinal = ordinal
+                                node.name = command.activity
+                                node.source = ""
+                                node.parent = None
+                                node.slot = 0
+                                node.done = False
+                                node.ok = True
+                                node.value = None
+                                node.result_type = result_type
+                                node.decode = decode
                                 pending[ordinal] = node
                                 self._root = node
                             else:
