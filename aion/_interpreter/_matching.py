@@ -95,8 +95,10 @@ def same_recorded_call(recorded: Event, ordinal: int, name: str, args: Any, kwar
         return False
     # Indexed, not zipped: the lengths are equal, and ``zip(..., strict=True)`` parses
     # its keyword on every call (a third of this function's cost).
-    for i, old in enumerate(rec_args):
+    i = 0
+    for old in rec_args:
         new = args[i]
+        i += 1  # noqa: SIM113 - a counter costs less than enumerate's tuples, every replayed call
         # Inlined `same_json` for the common scalar argument; containers recurse.
         kind = type(old)
         if type(new) is not kind:
