@@ -86,12 +86,15 @@ class Driver(Issuer):
         send = gen.send
         watchdog = WATCHDOG
         held.budget, held.code = self.step_budget or 0.0, getattr(gen, "gi_code", None)
+        recorded_count = len(recorded)  # the recorded decisions are fixed for the replay
         last_definition: Any = None  # the previous call's definition, and its result decoding
         result_type: Any = Any
         decode = quick_decoder(Any)
         for event in events:
-            if type(event) is ActivityCompleted:
-                node = pending.get(event.ordinal)
+            kind = type(event)
+            if kind is ActivityCompleted:
+                outcome: ActivityCompleted = event  # type: ignore[assignment]  # `kind` says so
+                node = pending.get(outcome.ordinal)
                 if (
                     type(node) is not ActivityNode
                     or node.parent is not None
@@ -102,15 +105,15 @@ class Driver(Issuer):
                     apply(event)
                 else:
                     # `apply` and `_on_activity_completed`: a top-level call the code waits on.
-                    self.last_seq = event.seq
+                    self.last_seq = outcome.seq
                     self._ahead = None
-                    self.now = event.recorded_at
+                    self.now = outcome.recorded_at
                     try:
-                        value = node.decode(event.result)
+                        value = node.decode(outcome.result)
                         if value is NOT_QUICK:
-                            value = decode_result(node, event)
+                            value = decode_result(node, outcome)
                         node.done, node.value = True, value
-                        del pending[node.ordinal]
+                        del pending[outcome.ordinal]
                         # `_resume(True, value)`, up to the command the code yields next.
                         self._root = None
                         held.stretch += 1
@@ -131,15 +134,12 @@ class Driver(Issuer):
                             # `_issue_call` for the recorded call; any other goes there.
                             ordinal = self._next_ordinal
                             index = self._issued
+                            name = command.activity
                             definition = command.definition
                             if definition is None and registry is not None:
-                                definition = registry.activities.get(command.activity)
-                            if index < len(recorded) and same_recorded_call(
-                                recorded[index],
-                                ordinal,
-                                command.activity,
-                                command.args,
-                                command.kwargs,
+                                definition = registry.activities.get(name)
+                            if index < recorded_count and same_recorded_call(
+                                recorded[index], ordinal, name, command.args, command.kwargs
                             ):
                                 self._next_ordinal = ordinal + 1
                                 self._draws = 0
@@ -152,7 +152,7 @@ class Driver(Issuer):
                                 node = _NEW(ActivityNode)
                                 node.kind = "activity"
                                 node.ordinal = ordinal
-                                node.name = command.activity
+                                node.name = name
                                 node.source = ""
                                 node.parent = None
                                 node.slot = 0
@@ -169,7 +169,7 @@ class Driver(Issuer):
                             self._resume(True, None, command)
                     except (Diverged, Stall) as exc:
                         self._stall(exc)
-            elif type(event) is ActivityScheduled and self._seen_decisions < self._issued:
+            elif kind is ActivityScheduled and self._seen_decisions < self._issued:
                 # `feed` for a recorded call the code has made already: nothing to match.
                 self.last_seq = event.seq
                 self._ahead = None
