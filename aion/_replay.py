@@ -8,6 +8,7 @@ timers and children are answered from history.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import compress
 from typing import Any
 
 import attrs
@@ -72,6 +73,31 @@ def _check_shape(history: Sequence[Event]) -> None:
             raise HistoryError(msg)
 
 
+class _IsDecision(dict[type, bool]):
+    """Whether an event class is of the decision family, filled in per class on first sight."""
+
+    def __missing__(self, cls: type[Event]) -> bool:
+        answer = self[cls] = cls.FAMILY == "decision"
+        return answer
+
+
+_IS_DECISION = _IsDecision()
+
+
+def _starts(kinds: list[type[Event]]) -> list[int]:
+    """Indexes of the `WorkflowStarted` events (``kinds`` is the history's event classes)."""
+    if WorkflowStarted.__subclasses__():  # pragma: no cover - aion has none: isinstance then
+        return [i for i, kind in enumerate(kinds) if issubclass(kind, WorkflowStarted)]
+    out: list[int] = []
+    i = -1
+    try:
+        while True:  # list.index: a C scan between runs, which are few
+            i = kinds.index(WorkflowStarted, i + 1)
+            out.append(i)
+    except ValueError:
+        return out
+
+
 def replay(
     workflow: Callable[..., Any] | str,
     history: Sequence[Event],
@@ -105,7 +131,8 @@ def replay(
     first = history[0]
     recorded_id = first.workflow_id if isinstance(first, WorkflowStarted) else None
     workflow_id = workflow_id or recorded_id or "<replay>"
-    starts = [i for i, e in enumerate(history) if isinstance(e, WorkflowStarted)]
+    kinds = list(map(type, history))
+    starts = _starts(kinds)
     interp: Interpreter | None = None
     for n, start in enumerate(starts):
         end = starts[n + 1] if n + 1 < len(starts) else len(history)
@@ -129,7 +156,7 @@ def replay(
             started=started,
             definition=definition,
             registry=registry,
-            recorded=[e for e in segment if e.FAMILY == "decision"],
+            recorded=list(compress(segment, map(_IS_DECISION.__getitem__, kinds[start:end]))),
             history=segment,
         )
         interp.replay_from(segment[1:], stop_at_stall=True)
