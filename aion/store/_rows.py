@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from aion import _codec
+from aion import _codec, _rowcodec
 from aion._errors import AionError, StoreCorruptedError
 from aion._events import Event
 
@@ -70,7 +70,7 @@ class _Times(dict[int, datetime]):
             msg = "its recorded_at is not a finite time."
             raise ValueError(msg)
         try:
-            value = self[micros] = EPOCH + timedelta(microseconds=micros)
+            value = self[micros] = EPOCH + timedelta(0, 0, micros)  # (microseconds=) binds slower
         except OverflowError:
             msg = "its recorded_at is outside the years 1-9999."
             raise ValueError(msg) from None
@@ -95,6 +95,7 @@ def decode_rows(
     collections that rescan them (about a third of the decode time).
     """
     times = _Times()
+    quick, slow = _rowcodec.quick, _rowcodec.Slow
     decode = _codec.event_from_row
     paused = gc.isenabled()
     if paused:
@@ -121,9 +122,13 @@ def decode_rows(
                 ) in remaining:
                     if workflow_id == skip:
                         continue
-                    event = decode(
-                        kind, seq, run_id, times[micros], ordinal, name, payload, source, digest
-                    )
+                    at = times[micros]
+                    try:
+                        event = quick(kind, seq, run_id, at, ordinal, name, payload, source, digest)
+                    except slow:  # not as our encoder writes it: the full decoder decides
+                        event = decode(
+                            kind, seq, run_id, at, ordinal, name, payload, source, digest
+                        )
                     yield workflow_id, event
                 return
             except DECODE_ERRORS as exc:
