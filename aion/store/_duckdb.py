@@ -81,7 +81,8 @@ class DuckDBStore:
         self._open()
         self._catalog_checked = False
 
-    #: Whether opening loads the index (the read-only validation pass skips it).
+    #: Whether a writable open loads the index (not the read-only validation pass; a
+    #: read-only store loads it on first need, see `_index_ready`).
     _INDEX_AT_OPEN = True
     #: Set for the writable open that follows a read-only validation of the same file.
     _catalog_checked = False
