@@ -7,8 +7,10 @@ timers and children are answered from history.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import operator
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from itertools import compress
 from typing import Any
 
 import attrs
@@ -64,7 +66,12 @@ def _check_shape(history: Sequence[Event]) -> None:
             f"is {type(first).__name__}."
         )
         raise HistoryError(msg)
-    for expected, event in enumerate(history, start=history[0].seq):
+    start = history[0].seq
+    # Compared in C first (a replay's only per-event cost outside the interpreter);
+    # the loop finds the gap to name only when there is one.
+    if list(map(_SEQ, history)) == list(range(start, start + len(history))):
+        return
+    for expected, event in enumerate(history, start=start):
         if event.seq != expected:
             msg = (
                 f"the history skips from seq {expected - 1} to seq {event.seq}: "
@@ -73,29 +80,25 @@ def _check_shape(history: Sequence[Event]) -> None:
             raise HistoryError(msg)
 
 
-class _IsDecision(dict[type, bool]):
-    """Whether an event class is of the decision family, filled in per class on first sight."""
+def _runs(history: Sequence[Event]) -> list[int]:
+    """Where each run begins: the positions of the WorkflowStarted events."""
+    kinds = list(map(type, history))
+    if any(issubclass(t, WorkflowStarted) and t is not WorkflowStarted for t in set(kinds)):
+        return [i for i, e in enumerate(history) if isinstance(e, WorkflowStarted)]
+    starts: list[int] = []
+    with contextlib.suppress(ValueError):  # list.index: a search in C, once per run
+        while True:
+            starts.append(kinds.index(WorkflowStarted, starts[-1] + 1 if starts else 0))
+    return starts
 
-    def __missing__(self, cls: type[Event]) -> bool:
-        answer = self[cls] = cls.FAMILY == "decision"
-        return answer
+
+def _decisions(events: Sequence[Event]) -> list[Event]:
+    """The decision events, in order (what `Interpreter` matches commands against)."""
+    return list(itertools.compress(events, map("decision".__eq__, map(_FAMILY, events))))
 
 
-_IS_DECISION = _IsDecision()
-
-
-def _starts(kinds: list[type[Event]]) -> list[int]:
-    """Indexes of the `WorkflowStarted` events (``kinds`` is the history's event classes)."""
-    if WorkflowStarted.__subclasses__():  # pragma: no cover - aion has none: isinstance then
-        return [i for i, kind in enumerate(kinds) if issubclass(kind, WorkflowStarted)]
-    out: list[int] = []
-    i = -1
-    try:
-        while True:  # list.index: a C scan between runs, which are few
-            i = kinds.index(WorkflowStarted, i + 1)
-            out.append(i)
-    except ValueError:
-        return out
+_SEQ = operator.attrgetter("seq")
+_FAMILY = operator.attrgetter("FAMILY")
 
 
 def replay(
@@ -131,8 +134,7 @@ def replay(
     first = history[0]
     recorded_id = first.workflow_id if isinstance(first, WorkflowStarted) else None
     workflow_id = workflow_id or recorded_id or "<replay>"
-    kinds = list(map(type, history))
-    starts = _starts(kinds)
+    starts = _runs(history)
     interp: Interpreter | None = None
     for n, start in enumerate(starts):
         end = starts[n + 1] if n + 1 < len(starts) else len(history)
@@ -156,7 +158,7 @@ def replay(
             started=started,
             definition=definition,
             registry=registry,
-            recorded=list(compress(segment, map(_IS_DECISION.__getitem__, kinds[start:end]))),
+            recorded=_decisions(segment),
             history=segment,
         )
         interp.replay_from(segment[1:], stop_at_stall=True)
