@@ -14,18 +14,15 @@ foreign file is reported without the attempt writing to it.
 from __future__ import annotations
 
 import contextlib
-import operator
 import os
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import attrs
 import duckdb
 
-from aion import _codec
 from aion._errors import (
     ConfigurationError,
     StoreCorruptedError,
@@ -37,42 +34,12 @@ from aion.store import _catalog, _create
 from aion.store import _commitlog as commitlog
 from aion.store._commitlog import HeadsLog
 from aion.store._duckdb_load import COLUMNS, load_index, mark_damaged, may_hold_damaged_timer
+from aion.store._duckdb_write import EventWriter, event_rows
 from aion.store._index import WorkflowIndex
 from aion.store._protocol import Append, TimerInfo, WorkflowInfo
 from aion.store._rows import DamagedHistoryError, decode_history, decode_rows, in_seq_order
 from aion.store._schema import SCHEMA_VERSION as SCHEMA_VERSION
 from aion.store._schema import prepare, translate
-
-
-def _absent(event: Event) -> None:
-    """A row column the event's kind does not have."""
-    return
-
-
-#: A row's kind and its optional columns' getters, per event class.
-_RowPlan = tuple[
-    str,
-    Callable[[Event], Any],
-    Callable[[Event], Any],
-    Callable[[Event], Any],
-    Callable[[Event], Any],
-]
-_ROW_PLANS: dict[type[Event], _RowPlan] = {}
-
-
-def _row_plan(cls: type[Event]) -> _RowPlan:
-    """Once per class: which optional columns it has (a missing ``getattr`` raises inside)."""
-    getters = [
-        operator.attrgetter(column) if hasattr(cls, column) or column in _fields(cls) else _absent
-        for column in ("ordinal", "name", "source", "digest")
-    ]
-    plan: _RowPlan = (cls.__name__, getters[0], getters[1], getters[2], getters[3])
-    _ROW_PLANS[cls] = plan
-    return plan
-
-
-def _fields(cls: type[Event]) -> set[str]:
-    return {field.name for field in attrs.fields(cls)}
 
 
 class DuckDBStore:
@@ -147,6 +114,7 @@ class DuckDBStore:
             self._con = self._connect()
         except duckdb.Error as exc:
             raise translate(exc, self.path, "open") from None
+        self._writer = EventWriter(self._con)
         self._store_id: str | None = None
         self._heads: HeadsLog | None = None
         try:
@@ -292,47 +260,13 @@ class DuckDBStore:
         if self.read_only:
             msg = f"{self.path!r} is open read-only; appends need a writer."
             raise StoreError(msg)
-        rows: list[tuple[Any, ...]] = []
-        payload = _codec.event_payload
-        plans = _ROW_PLANS
-        for item in batch:
-            workflow_id = item.workflow_id
-            for event in item.events:
-                plan = plans.get(type(event))
-                if plan is None:
-                    plan = _row_plan(type(event))
-                kind, ordinal, name, source, digest = plan
-                rows.append(
-                    (
-                        workflow_id,
-                        event.seq,
-                        event.run_id,
-                        kind,
-                        ordinal(event),
-                        name(event),
-                        payload(event),
-                        event.recorded_at,
-                        source(event),
-                        digest(event),
-                    )
-                )
+        rows = event_rows(batch)
         with self._lock:
             self._index.check(batch)
             if not rows:
                 return
-            con = self._con
             try:
-                con.execute("BEGIN")
-                try:
-                    appender = con.appender("events")
-                    appender.append_rows(rows)
-                    appender.flush()
-                    con.execute("COMMIT")
-                except BaseException:
-                    # A failed COMMIT has rolled back already; an invalidated instance refuses.
-                    with contextlib.suppress(duckdb.Error):
-                        con.execute("ROLLBACK")
-                    raise
+                self._writer.write(rows)
             except duckdb.Error as exc:
                 raise translate(exc, self.path, "append to") from None
             for item in batch:

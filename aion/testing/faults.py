@@ -45,7 +45,8 @@ class Fault:
         at: Which append fails, counting from 1 over the store's lifetime
             (appends that write nothing are not counted).
         point: ``append`` (while rows are handed to DuckDB) or ``commit``
-            (at ``COMMIT``).
+            (at ``COMMIT``, or at the appender flush that commits a batch
+            written outside an explicit transaction, as small batches are).
         error: ``transaction`` (DuckDB's ``TransactionException``) or
             ``fatal`` (``FatalException``, which also invalidates the connection).
         landed: For a fatal error at commit: the commit took effect before
@@ -128,6 +129,7 @@ class _FaultyConnection:
         self._con = con
         self._store = store
         self._dead = False
+        self.in_transaction = False
 
     def _check(self) -> None:
         if self._dead:
@@ -143,7 +145,9 @@ class _FaultyConnection:
 
     def execute(self, sql: str, *args: Any) -> Any:
         self._check()
-        if sql.strip().upper() == "COMMIT":
+        statement = sql.strip().upper()
+        if statement == "COMMIT":
+            self.in_transaction = False
             fault = self._store._fire("commit")
             if fault is not None:
                 if fault.landed:
@@ -151,6 +155,10 @@ class _FaultyConnection:
                 else:
                     self._con.execute("ROLLBACK")  # DuckDB rolls a failed commit back
                 self._fail(fault, "COMMIT")
+        elif statement == "BEGIN":
+            self.in_transaction = True
+        elif statement == "ROLLBACK":
+            self.in_transaction = False
         return self._con.execute(sql, *args)
 
     def appender(self, table: str) -> Any:
@@ -176,6 +184,19 @@ class _FaultyAppender:
         if fault is not None:
             self._con._fail(fault, "append")
         return self._appender.append_rows(rows)
+
+    def flush(self) -> Any:
+        """Outside a transaction the flush is the commit: a ``commit`` fault fires here."""
+        self._con._check()
+        if not self._con.in_transaction:
+            fault = self._con._store._fire("commit")
+            if fault is not None:
+                if fault.landed:
+                    self._appender.flush()
+                else:
+                    self._appender.clear()  # a failed commit wrote none of the rows
+                self._con._fail(fault, "COMMIT")  # the flush is the commit
+        return self._appender.flush()
 
     def __getattr__(self, name: str) -> Any:
         self._con._check()
