@@ -7,6 +7,9 @@ timers and children are answered from history.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import operator
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
@@ -63,13 +66,39 @@ def _check_shape(history: Sequence[Event]) -> None:
             f"is {type(first).__name__}."
         )
         raise HistoryError(msg)
-    for expected, event in enumerate(history, start=history[0].seq):
+    start = history[0].seq
+    # Compared in C first (a replay's only per-event cost outside the interpreter);
+    # the loop finds the gap to name only when there is one.
+    if list(map(_SEQ, history)) == list(range(start, start + len(history))):
+        return
+    for expected, event in enumerate(history, start=start):
         if event.seq != expected:
             msg = (
                 f"the history skips from seq {expected - 1} to seq {event.seq}: "
                 "it is truncated or corrupt."
             )
             raise HistoryError(msg)
+
+
+def _runs(history: Sequence[Event]) -> list[int]:
+    """Where each run begins: the positions of the WorkflowStarted events."""
+    kinds = list(map(type, history))
+    if any(issubclass(t, WorkflowStarted) and t is not WorkflowStarted for t in set(kinds)):
+        return [i for i, e in enumerate(history) if isinstance(e, WorkflowStarted)]
+    starts: list[int] = []
+    with contextlib.suppress(ValueError):  # list.index: a search in C, once per run
+        while True:
+            starts.append(kinds.index(WorkflowStarted, starts[-1] + 1 if starts else 0))
+    return starts
+
+
+def _decisions(events: Sequence[Event]) -> list[Event]:
+    """The decision events, in order (what `Interpreter` matches commands against)."""
+    return list(itertools.compress(events, map("decision".__eq__, map(_FAMILY, events))))
+
+
+_SEQ = operator.attrgetter("seq")
+_FAMILY = operator.attrgetter("FAMILY")
 
 
 def replay(
@@ -105,7 +134,7 @@ def replay(
     first = history[0]
     recorded_id = first.workflow_id if isinstance(first, WorkflowStarted) else None
     workflow_id = workflow_id or recorded_id or "<replay>"
-    starts = [i for i, e in enumerate(history) if isinstance(e, WorkflowStarted)]
+    starts = _runs(history)
     interp: Interpreter | None = None
     for n, start in enumerate(starts):
         end = starts[n + 1] if n + 1 < len(starts) else len(history)
@@ -129,7 +158,7 @@ def replay(
             started=started,
             definition=definition,
             registry=registry,
-            recorded=[e for e in segment if e.FAMILY == "decision"],
+            recorded=_decisions(segment),
             history=segment,
         )
         interp.replay_from(segment[1:], stop_at_stall=True)

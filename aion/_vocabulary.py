@@ -33,6 +33,7 @@ from aion._commands import (
     Sleep,
     StartChild,
     WithTimeout,
+    new_call,
 )
 from aion._definitions import (
     ACTIVITY_ATTR,
@@ -134,14 +135,7 @@ def call(  # type: ignore[misc]  # an activity's own `retry=`/`timeout=` must go
         if isinstance(activity, str):
             return Call(activity=activity, args=args, kwargs=kwargs, retry=retry, timeout=timeout)
         definition = activity_definition(activity)
-    return Call(
-        activity=definition.name,
-        args=args,
-        kwargs=kwargs,
-        retry=retry,
-        timeout=timeout,
-        definition=definition,
-    )
+    return new_call(definition.name, args, kwargs, retry, timeout, definition)
 
 
 def sleep(duration: timedelta | float) -> Command[None]:

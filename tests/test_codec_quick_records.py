@@ -69,3 +69,30 @@ def test_an_exact_object_takes_the_quick_path() -> None:
     assert _codec.quick_structure({**value, "rate": 1}, Receipt) is _codec.NOT_QUICK
     assert _codec.quick_structure({"order": "o"}, Shipment) is _codec.NOT_QUICK
     assert _codec.quick_structure({"secret": "s"}, Private) is _codec.NOT_QUICK
+
+
+annotations = st.sampled_from(
+    [
+        *(Receipt, Shipment, Private, Nested, int, str, float, bool, dict, list),
+        *(dict[str, Any], list[Any], Any, None, type(None), list[int], tuple[int, str]),
+    ]
+)
+json_values = st.recursive(
+    scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(keys, inner, max_size=3)
+)
+
+
+@given(st.one_of(objects, json_values), annotations)
+def test_the_decoder_a_call_keeps_answers_what_quick_structure_does(
+    value: Any, annotation: Any
+) -> None:
+    # The interpreter looks `quick_decoder` up when it issues a call and applies it to the
+    # result: it must agree with `quick_structure` on every value, NOT_QUICK included.
+    expected = _codec.quick_structure(value, annotation)
+    got = _codec.quick_decoder(annotation)(value)
+    if expected is _codec.NOT_QUICK:
+        assert got is _codec.NOT_QUICK
+    else:
+        assert got == expected and type(got) is type(expected)
+        if isinstance(value, dict | list):
+            assert got is not value or annotation in (Any, None, type(None))

@@ -17,6 +17,7 @@ from typing import Any
 from unittest import mock
 
 import attrs
+import pytest
 from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
@@ -150,6 +151,58 @@ def test_a_row_decodes_to_the_same_event_on_both_paths(event: Event) -> None:
     assert [type(getattr(fast, f.name)) for f in attrs.fields(type(fast))] == [
         type(getattr(slow, f.name)) for f in attrs.fields(type(slow))
     ]
+
+
+@WIDE
+@given(events)
+def test_the_direct_build_is_the_keyword_path(event: Event) -> None:
+    # `quick` sets slots itself instead of calling the class: it must build the same,
+    # frozen event, and decline (never guess) where the keyword path would decide.
+    row = _row(event, _slow_payload(event))
+    slow = _slow_decode(row)
+    try:
+        fast = _rowcodec.quick(*row)
+    except _rowcodec.Slow:
+        note("the direct build declined")
+        assert event.recorded_at.tzinfo is not UTC or any(
+            type(getattr(event, f.name)) not in (str, int, float, bool, list, dict, type(None))
+            for f in attrs.fields(type(event))
+            if f.name not in ("recorded_at", "error", "fire_at", "retry_at")
+        ), "an event our encoder wrote in UTC, of plain values, should take the direct build"
+        return
+    assert fast == slow
+    assert repr(fast) == repr(slow)
+    assert [type(getattr(fast, f.name)) for f in attrs.fields(type(fast))] == [
+        type(getattr(slow, f.name)) for f in attrs.fields(type(slow))
+    ]
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        fast.seq = 0  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda fields: fields.pop("attempt"),  # a field missing: the keyword path names it
+        lambda fields: fields.update(extra=1),  # an unknown field: cattrs ignores it
+        lambda fields: fields.update(attempt="1"),  # a number as text: cattrs decides
+    ],
+)
+def test_the_direct_build_declines_a_payload_it_cannot_vouch_for(change: Any) -> None:
+    fields: dict[str, Any] = {"attempt": 1, "result": None}
+    change(fields)
+    row = ("ActivityCompleted", 3, "r", datetime(2026, 1, 1, tzinfo=UTC), 1, None, None, None)
+    with pytest.raises(_rowcodec.Slow):
+        _rowcodec.quick(*row[:6], _rowcodec.dumps(fields), *row[6:])
+
+
+def test_the_direct_build_declines_an_envelope_column_the_kind_lacks() -> None:
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    payload = '{"attempt":1,"result":null}'
+    assert _rowcodec.quick("ActivityCompleted", 3, "r", at, 1, None, payload, None, None)
+    with pytest.raises(_rowcodec.Slow):  # a name column on a kind without a name
+        _rowcodec.quick("ActivityCompleted", 3, "r", at, 1, "x", payload, None, None)
+    with pytest.raises(_rowcodec.Slow):  # a NULL ordinal on a kind that has one
+        _rowcodec.quick("ActivityCompleted", 3, "r", at, None, None, payload, None, None)
 
 
 def test_every_event_kind_has_a_fast_plan() -> None:

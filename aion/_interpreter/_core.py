@@ -24,21 +24,17 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Sequence
 from datetime import datetime
-from typing import Any, Final
+from typing import Any
 
 from aion import _codec
 from aion._commands import (
-    Call,
-    Command,
     ContinueAsNew,
     ParentClose,
 )
 from aion._definitions import Registry, WorkflowDefinition
 from aion._errors import (
     AionError,
-    Cancelled,
     CodecError,
-    WorkflowYieldError,
 )
 from aion._events import (
     CancelRequested,
@@ -52,7 +48,7 @@ from aion._events import (
     WorkflowStarted,
 )
 from aion._interpreter._divergence import Diverged, describe_decision, divergence_error
-from aion._interpreter._issue import ISSUERS, Issuer
+from aion._interpreter._driving import Driver
 from aion._interpreter._matching import same_decision
 from aion._interpreter._nodes import Node
 from aion._interpreter._support import (
@@ -61,17 +57,12 @@ from aion._interpreter._support import (
     decode_args,
     is_interrupt,
     seed,
-    source_of,
 )
 from aion._interpreter._tree import HANDLERS, Stall
-from aion._interpreter._watchdog import DEFAULT_BUDGET, WATCHDOG, Guard, Runaway
-
-_ISSUE_CALL: Final = ISSUERS[Call]
-#: Every other command (composites, ...): `Issuer._issue` finds its issuer by type.
-_ISSUE_ANY: Final[Callable[..., Node]] = Issuer._issue
+from aion._interpreter._watchdog import DEFAULT_BUDGET, WATCHDOG, Guard
 
 
-class Interpreter(Issuer):
+class Interpreter(Driver):
     """Drives one run of a workflow generator from its events.
 
     Attributes:
@@ -155,14 +146,7 @@ class Interpreter(Issuer):
         self._held = guard
         try:
             self.start()
-            apply, feed = self.apply, self.feed
-            for event in events:
-                if event.FAMILY == "outcome":
-                    apply(event)  # what `feed` does with an outcome, one call less
-                else:
-                    feed(event)
-                if stop_at_stall and self.status == "stalled":
-                    break
+            self.replay_events(events, stop_at_stall)
         finally:
             self._held = None
             if guard is not None:
@@ -306,98 +290,6 @@ class Interpreter(Issuer):
     def query(self, name: str, *args: Any) -> Any:
         """Answer a query from the generator's current state; records nothing."""
         return answer_query(self._queries, self.workflow_id, name, args)
-
-    # --- driving the generator ---------------------------------------------------
-
-    def _resume(self, ok: bool, value: Any) -> None:
-        gen = self._gen
-        assert gen is not None
-        budget = self.step_budget
-        code = getattr(gen, "gi_code", None)
-        watchdog = WATCHDOG
-        held = self._held if budget else None
-        if held is not None:
-            held.budget, held.code = budget or 0.0, code
-        while True:
-            self._root = None
-            if held is not None:  # a replay holds the guard: start the stretch inline
-                guard: Guard | None = held
-                held.stretch += 1
-                held.active = True
-            else:
-                guard = watchdog.watch(budget, code) if budget else None
-            try:
-                try:
-                    command = gen.send(value) if ok else gen.throw(value)
-                finally:
-                    if guard is held and held is not None:
-                        held.active = False  # first, then look for a late raise
-                        if held.firing or held.fired:
-                            watchdog.settle(held)
-                    elif guard is not None:
-                        watchdog.release(guard)
-            except Runaway:
-                assert guard is not None
-                # Again, in case the exception cut the first release short.
-                if guard is held:
-                    watchdog.settle(guard)
-                else:
-                    watchdog.release(guard)
-                msg = (
-                    f"workflow {self.definition.name!r} ran for more than {budget:g}s without "
-                    f"yielding, at {guard.where or 'an unknown line'}: workflow code must not loop "
-                    "or block between yields."
-                )
-                raise Stall(msg) from None
-            except StopIteration as stop:
-                self._finish_completed(stop.value)
-                return
-            except Cancelled as exc:
-                if self._cancelling:
-                    self._finish(WorkflowCancelled, "cancelled", reason=exc.reason)
-                    return
-                self._finish_failed(exc)
-                return
-            except (Diverged, Stall):
-                raise
-            except BaseException as exc:
-                # Whatever the workflow raises (SystemExit, KeyboardInterrupt,
-                # GeneratorExit, a BaseException of its own) fails that workflow and
-                # never the engine; only a real Ctrl-C goes on to stop it.
-                if is_interrupt(exc):
-                    raise
-                self._finish_failed(exc)
-                return
-            issue = ISSUERS.get(type(command))  # one probe for the common commands
-            # A replayed call needs no source line (it is looked up only if the call
-            # turns out new or different, or when someone asks what the run waits on).
-            source = None if issue is _ISSUE_CALL else source_of(gen)
-            if issue is None:
-                if not isinstance(command, Command):
-                    ok, value = False, self._yield_error(command, source or "")
-                    continue
-                if isinstance(command, ContinueAsNew):
-                    self._continue_as_new(command)
-                    return
-                issue = _ISSUE_ANY
-            try:
-                node = issue(self, command, None, source)  # source None: only for a call
-            except CodecError as exc:
-                ok, value = False, exc
-                continue
-            if node.done:
-                ok, value = node.ok, node.value
-                continue
-            self._root = node
-            return
-
-    def _yield_error(self, obj: Any, source: str) -> WorkflowYieldError:
-        text = _codec.dumps(str(obj))[:40]
-        msg = (
-            f"workflow {self.definition.name!r} yielded a {type(obj).__name__} ({text}) at "
-            f"{source}; a workflow may only yield aion commands such as aion.call(...)."
-        )
-        return WorkflowYieldError(msg)
 
     def _finish_completed(self, value: Any) -> None:
         try:

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from aion import _codec
+from aion._codec import quick_decoder
 from aion._commands import (
     UUID4,
     AwaitChild,
@@ -127,8 +128,9 @@ class Issuer(PendingTree):
             # Replay's common case, the recorded call: compared value by value, with no
             # digest to compute and nothing to convert (a match proves the values plain).
             self._issued = index + 1
+            result_type = definition.return_type if definition else Any
             node = ActivityNode(
-                ordinal, cmd.activity, source or "", definition.return_type if definition else Any
+                ordinal, cmd.activity, source or "", result_type, quick_decoder(result_type)
             )
             self._pending[ordinal] = node
             return node
@@ -180,9 +182,8 @@ class Issuer(PendingTree):
                 self.new_decisions.append(Decision(kind=ActivityScheduled, fields=fields))
             else:
                 self._decide(ActivityScheduled, fields)
-        node = ActivityNode(
-            ordinal, cmd.activity, source, definition.return_type if definition else Any
-        )
+        result_type = definition.return_type if definition else Any
+        node = ActivityNode(ordinal, cmd.activity, source, result_type, quick_decoder(result_type))
         self._pending[ordinal] = node
         return node
 

@@ -7,6 +7,7 @@ so cancelling a subtree is a walk, and a settled member tells its parent.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 
@@ -30,9 +31,16 @@ class Node:
 class ActivityNode(Node):
     """A `call` in flight: knows how to decode its result."""
 
-    __slots__ = ("result_type",)
+    __slots__ = ("decode", "result_type")
 
-    def __init__(self, ordinal: int, name: str, source: str, result_type: Any) -> None:
+    def __init__(
+        self,
+        ordinal: int,
+        name: str,
+        source: str,
+        result_type: Any,
+        decode: Callable[[Any], Any],
+    ) -> None:
         # Node.__init__ inlined: one of these is built for every call, replayed or live.
         self.kind = "activity"
         self.ordinal = ordinal
@@ -44,6 +52,7 @@ class ActivityNode(Node):
         self.ok = True
         self.value: Any = None
         self.result_type = result_type
+        self.decode = decode  # `_codec.quick_decoder(result_type)`
 
 
 class Group(Node):

@@ -177,16 +177,9 @@ class PendingTree:
         node = self._pending.get(event.ordinal)
         if not isinstance(node, ActivityNode):
             return
-        value = _codec.quick_structure(event.result, node.result_type)
+        value = node.decode(event.result)
         if value is _codec.NOT_QUICK:
-            try:
-                value = _codec.from_jsonable(
-                    event.result,
-                    node.result_type,
-                    f"the recorded result of activity {node.name!r} (seq {event.seq})",
-                )
-            except CodecError as exc:
-                raise Stall(str(exc)) from None
+            value = decode_result(node, event)
         if node.parent is None and not node.done:
             # `_settle` for the common case (a top-level call), inlined: once per call.
             node.done, node.value = True, value
@@ -254,6 +247,21 @@ class PendingTree:
         self._cancelling = True
         self._cancel_all("workflow cancelled")
         self._resume(False, Cancelled(event.reason))
+
+
+def decode_result(node: ActivityNode, event: ActivityCompleted) -> Any:
+    """The recorded result structured into the call's return type, or a `Stall` saying why.
+
+    The slow path: callers try ``node.decode`` (the quick shapes) first.
+    """
+    try:
+        return _codec.from_jsonable(
+            event.result,
+            node.result_type,
+            f"the recorded result of activity {node.name!r} (seq {event.seq})",
+        )
+    except CodecError as exc:
+        raise Stall(str(exc)) from None
 
 
 _FINAL_OUTCOMES = (

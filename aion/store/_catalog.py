@@ -2,12 +2,13 @@
 
 A `.duckdb` file is data a user may have been handed, and DuckDB stores more
 than data in it: macros, views, column defaults and generated columns are SQL
-that runs when a query names them, and a macro saved in the file replaces a
-built-in function of the same name (``epoch_us``, ``json_extract_string``
-behind ``->>``, even ``duckdb_tables``). So every connection aion opens has
-external access and extension autoloading off and its configuration locked
-(a macro that got to run still could not read a file), and before aion runs
-any query of its own the file's catalog is compared with the one aion creates:
+that runs when a query names them, a trigger is SQL that runs on every insert
+into its table, and a macro saved in the file replaces a built-in function of
+the same name (``epoch_us``, ``json_extract_string`` behind ``->>``, even
+``duckdb_tables``). So every connection aion opens has external access and
+extension autoloading off and its configuration locked (a macro that got to
+run still could not read a file), and before aion runs any query of its own
+the file's catalog is compared with the one aion creates:
 anything else is refused with `StoreCorruptedError` naming it.
 
 The comparison itself must not be fooled by the file: it reads the catalog
@@ -75,6 +76,18 @@ def _rows(con: duckdb.DuckDBPyConnection, function: str) -> list[dict[str, Any]]
     return [r for r in rows if r.get("database_name") not in _SYSTEM_DATABASES]
 
 
+def _triggers(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """The file's triggers: SQL that would run on every append to the table they watch.
+
+    DuckDB 2.0 added triggers (and ``duckdb_triggers``); a DuckDB without the
+    function cannot store one, so there is nothing to find.
+    """
+    try:
+        return _rows(con, "duckdb_triggers")
+    except duckdb.CatalogException:
+        return []
+
+
 def _normal(sql: str | None) -> str:
     return " ".join((sql or "").split()).rstrip(";")
 
@@ -109,6 +122,8 @@ def inspect_catalog(
         found.append(f"sequence {row['sequence_name']}")
     for row in _rows(con, "duckdb_indexes"):
         found.append(f"index {row['index_name']}")
+    for row in _triggers(con):
+        found.append(f"trigger {row['trigger_name']}")
     for row in _rows(con, "duckdb_views"):
         name = row["view_name"]
         if row["schema_name"] != "main" or name not in reference:

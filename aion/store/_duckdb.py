@@ -36,13 +36,10 @@ from aion._events import Event
 from aion.store import _catalog, _create
 from aion.store import _commitlog as commitlog
 from aion.store._commitlog import HeadsLog
-from aion.store._duckdb_load import COLUMNS, load_index, mark_damaged
+from aion.store._duckdb_load import COLUMNS, load_index, mark_damaged, may_hold_damaged_timer
 from aion.store._index import WorkflowIndex
 from aion.store._protocol import Append, TimerInfo, WorkflowInfo
-from aion.store._rows import (
-    DamagedHistoryError,
-    decode_rows,
-)
+from aion.store._rows import DamagedHistoryError, decode_history, decode_rows, in_seq_order
 from aion.store._schema import SCHEMA_VERSION as SCHEMA_VERSION
 from aion.store._schema import prepare, translate
 
@@ -117,7 +114,8 @@ class DuckDBStore:
         self._open()
         self._catalog_checked = False
 
-    #: Whether opening loads the index (the read-only validation pass skips it).
+    #: Whether a writable open loads the index (not the read-only validation pass; a
+    #: read-only store loads it on first need, see `_index_ready`).
     _INDEX_AT_OPEN = True
     #: Set for the writable open that follows a read-only validation of the same file.
     _catalog_checked = False
@@ -160,7 +158,8 @@ class DuckDBStore:
                 catalog_checked=self._catalog_checked,
             )
             self._check_heads()
-            if self._INDEX_AT_OPEN:
+            self._index_loaded = False
+            if self._INDEX_AT_OPEN and not self.read_only:
                 self._load_index()
         except StoreError:
             self._con.close()
@@ -262,6 +261,22 @@ class DuckDBStore:
     def _load_index(self) -> None:
         if self._has_events():
             self._mark_damaged(load_index(self._con, self.path, self._index))
+        self._index_loaded = True
+
+    def _index_ready(self) -> WorkflowIndex:
+        """The index, loaded first if this is a read-only store's first need of it.
+
+        A writable store loads it at open (appends check against it). A read-only
+        one defers it: a process that only reads histories (``aion.replay`` of a
+        file) would otherwise pay a scan of every workflow's lifecycle for nothing.
+        """
+        with self._lock:
+            if not self._index_loaded:
+                try:
+                    self._load_index()
+                except duckdb.Error as exc:
+                    raise translate(exc, self.path, "read") from None
+            return self._index
 
     def _mark_damaged(self, damaged: dict[str, DamagedHistoryError]) -> None:
         """Record workflows whose rows do not decode: listed as stalled, never run."""
@@ -331,17 +346,24 @@ class DuckDBStore:
                     with contextlib.suppress(StoreError):
                         self.checkpoint()
 
-    def _select(self, where: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    def _select(self, where: str, params: list[Any], *, one: bool = False) -> list[tuple[Any, ...]]:
+        """Rows of ``SELECT workflow_id, <columns>`` in workflow and seq order.
+
+        With ``one`` (``where`` names a single workflow), rows of ``SELECT <columns>``
+        in seq order, sorted in Python only when the scan did not return them so.
+        """
         if not self._has_events():
             return []
+        if one:
+            sql = f"SELECT {COLUMNS} FROM events {where}"
+        else:
+            sql = f"SELECT workflow_id, {COLUMNS} FROM events {where} ORDER BY workflow_id, seq"
         try:
             with self._lock:
-                return self._con.execute(
-                    f"SELECT workflow_id, {COLUMNS} FROM events {where} ORDER BY workflow_id, seq",
-                    params,
-                ).fetchall()
+                rows = self._con.execute(sql, params).fetchall()
         except duckdb.Error as exc:
             raise translate(exc, self.path, "read") from None
+        return in_seq_order(rows) if one else rows
 
     def history(self, workflow_id: str) -> list[Event]:
         """All events of a workflow in seq order ([] when unknown).
@@ -353,13 +375,23 @@ class DuckDBStore:
         known = self._damage.get(workflow_id)
         if known is not None:
             raise known
-        rows = self._select("WHERE workflow_id = ?", [workflow_id])
-        damaged: dict[str, DamagedHistoryError] = {}
-        events = [event for _, event in decode_rows(rows, self.path, damaged)]
-        if damaged:
+        rows = self._select("WHERE workflow_id = ?", [workflow_id], one=True)
+        try:
+            events = decode_history(rows, self.path, workflow_id)
+        except DamagedHistoryError as error:
             with self._lock:
-                self._mark_damaged(damaged)
-            raise damaged[workflow_id]
+                self._index_ready()
+                known = self._damage.get(workflow_id)  # what the index load found comes first
+                if known is not None:
+                    raise known from None
+                self._mark_damaged({workflow_id: error})
+            raise
+        if not self._index_loaded and may_hold_damaged_timer(workflow_id, events):
+            with self._lock:
+                self._index_ready()
+                known = self._damage.get(workflow_id)
+            if known is not None:
+                raise known
         return events
 
     def histories(self, workflow_ids: Iterable[str] | None = None) -> dict[str, list[Event]]:
@@ -369,6 +401,7 @@ class DuckDBStore:
         stalled from then on, with the reason): one damaged history must not
         stop the others from being read, replayed or recovered.
         """
+        self._index_ready()  # the damage it finds is left out too
         if workflow_ids is None:
             rows = self._select("", [])
         else:
@@ -397,14 +430,14 @@ class DuckDBStore:
     def info(self, workflow_id: str) -> WorkflowInfo | None:
         """The visibility record of one workflow."""
         with self._lock:
-            return self._index.info(workflow_id)
+            return self._index_ready().info(workflow_id)
 
     def workflows(
         self, *, status: str | None = None, workflow_type: str | None = None
     ) -> list[WorkflowInfo]:
         """Visibility records, oldest first."""
         with self._lock:
-            return self._index.workflows(status=status, workflow_type=workflow_type)
+            return self._index_ready().workflows(status=status, workflow_type=workflow_type)
 
     def read_sql(
         self, query: str, *, max_rows: int = 1000
@@ -451,7 +484,7 @@ class DuckDBStore:
     def due_timers(self, now: datetime | None = None) -> list[TimerInfo]:
         """Pending timers, earliest first."""
         with self._lock:
-            return self._index.due_timers(now)
+            return self._index_ready().due_timers(now)
 
     def checkpoint(self) -> None:
         """Fold the write-ahead log into the main file (bounds what a torn WAL can lose)."""

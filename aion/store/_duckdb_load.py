@@ -13,7 +13,7 @@ from typing import Final
 
 import duckdb
 
-from aion._events import STATUS_AFTER, TIMER_ENDS, TIMER_KINDS, Event
+from aion._events import STATUS_AFTER, TIMER_ENDS, TIMER_KINDS, Event, kind_of
 from aion.store._index import WorkflowIndex
 from aion.store._protocol import TimerInfo, WorkflowInfo
 from aion.store._rows import (
@@ -107,6 +107,25 @@ def load_index(
                 )
             )
     return damaged
+
+
+def may_hold_damaged_timer(workflow_id: str, events: list[Event]) -> bool:
+    """Whether `load_index` could find a damaged timer row in this decoded history.
+
+    A read-only store loads its index only when asked for more than histories,
+    yet `history` must refuse what that load would have marked damaged. Every
+    row of ``events`` decoded, its lifecycle rows among them, so what is left
+    is the pending-timer check, which `load_index` makes only for a run the
+    status projection leaves running or stalled: for any other history (every
+    finished one) there is nothing to find, and no index to load.
+    """
+    lifecycle = [event for event in events if kind_of(event) in STATUS_AFTER]
+    if not lifecycle:
+        return False
+    index = WorkflowIndex()
+    index.observe(workflow_id, lifecycle)
+    info = index.info(workflow_id)
+    return info is not None and info.status in ("running", "stalled")
 
 
 def mark_damaged(

@@ -129,6 +129,11 @@ def test_the_cli_refuses_it_in_one_line(
         ("CREATE TABLE extra (x INTEGER)", "table extra"),
         ("CREATE INDEX by_kind ON events (kind)", "index by_kind"),
         ("CREATE MACRO twice(x) AS x * 2", "macro twice"),
+        (  # SQL that would run inside every append aion commits
+            "CREATE TRIGGER wipe AFTER INSERT ON events FOR EACH STATEMENT "
+            "DELETE FROM aion_meta WHERE key = 'none'",
+            "trigger wipe",
+        ),
         ("ALTER TABLE events ADD COLUMN spy VARCHAR DEFAULT 'x'", "table events"),
         ("ALTER TABLE events ALTER COLUMN kind SET DEFAULT 'x'", "table events"),
     ],

@@ -316,3 +316,48 @@ def test_the_row_decoder_gives_a_typed_error_or_valid_events(rows: list[Any]) ->
         except AionError:
             continue
         assert isinstance(event, Event)
+
+
+#: Two damaged rows: the history decode meets seq 2 first, the index load seq 4.
+BOTH = (
+    "UPDATE events SET payload = '[1]' " + _where("ActivityScheduled"),
+    'UPDATE events SET payload = \'{"fire_at": "garbage", "seconds": 30}\' '
+    + _where("TimerStarted"),
+)
+
+
+def _history_error(store: aion.DuckDBStore) -> str:
+    with pytest.raises(aion.StoreCorruptedError) as err:
+        store.history("victim")
+    return str(err.value)
+
+
+@pytest.mark.parametrize(
+    "statements",
+    [(h[1],) for h in HOSTILE] + [BOTH],
+    ids=[h[0] for h in HOSTILE] + ["two-damaged-rows"],
+)
+def test_a_read_only_store_refuses_a_history_as_if_its_index_were_loaded(
+    tmp_path: Path, statements: tuple[str, ...]
+) -> None:
+    # A read-only store loads its index only when asked for more than a history;
+    # history() must still raise what the index load would have found, first.
+    path = tmp_path / "rows.duckdb"
+    _record(path)
+    for statement in statements:
+        _sql(path, statement)
+    eager = aion.DuckDBStore(path, read_only=True)
+    try:
+        assert eager.info("other") is not None  # loads the index
+        expected = _history_error(eager)
+        listed = eager.workflows()
+    finally:
+        eager.close()
+    lazy = aion.DuckDBStore(path, read_only=True)
+    try:
+        assert _history_error(lazy) == expected
+        assert _history_error(lazy) == expected  # and again, now from what it recorded
+        assert lazy.workflows() == listed
+        assert lazy.history("other")
+    finally:
+        lazy.close()
