@@ -380,24 +380,30 @@ def digest(*parts: Any) -> str:
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
-_CALL_PREFIX: dict[str, str] = {}
+_CALL_PREFIX: dict[str, Any] = {}
 
 
 def digest_call(activity: str, args: list[Any], kwargs: dict[str, Any]) -> str:
     """``digest("activity", activity, args, kwargs)``, faster: the call's hot path.
 
     The canonical text of that 4-tuple is its parts joined by commas in brackets,
-    so the constant prefix is encoded once per activity name and an empty
-    ``kwargs`` is a literal. Same text, same digest.
+    so the constant prefix is hashed once per activity name (each call hashes
+    on from a copy of that state), an empty ``kwargs`` is a literal, and a
+    single plain ``int`` argument is written by hand: JSON writes an int as
+    its ``repr``. Same text, same digest.
     """
-    prefix = _CALL_PREFIX.get(activity)
-    if prefix is None:
+    state = _CALL_PREFIX.get(activity)
+    if state is None:
         if len(_CALL_PREFIX) > 4096:
             _CALL_PREFIX.clear()
-        prefix = _CALL_PREFIX[activity] = '["activity",' + dumps(activity) + ","
-    tail = ("," + dumps(kwargs) + "]") if kwargs else ",{}]"
-    text = prefix + dumps(args) + tail
-    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+        prefix = '["activity",' + dumps(activity) + ","
+        state = _CALL_PREFIX[activity] = hashlib.blake2b(prefix.encode(), digest_size=8)
+    one_int = len(args) == 1 and type(args[0]) is int
+    text = "[" + repr(args[0]) + "]" if one_int else dumps(args)
+    text += ("," + dumps(kwargs) + "]") if kwargs else ",{}]"
+    hashed = state.copy()
+    hashed.update(text.encode())
+    return hashed.hexdigest()
 
 
 # --- events ---------------------------------------------------------------------

@@ -42,6 +42,7 @@ from aion._events import (
     ActivityScheduled,
     ChildAwaited,
     ChildStarted,
+    Decision,
     Event,
     GroupStarted,
     PatchRecorded,
@@ -53,7 +54,7 @@ from aion._events import (
 )
 from aion._interpreter._matching import same_call, same_command, same_recorded_call
 from aion._interpreter._nodes import ActivityNode, Deadline, Group, Node
-from aion._interpreter._support import policy_json, seed, source_of
+from aion._interpreter._support import call_options, policy_json, seed, source_of
 from aion._interpreter._tree import PendingTree
 
 
@@ -66,6 +67,7 @@ class Issuer(PendingTree):
     registry: Registry | None
     recorded: Sequence[Event]
     now: datetime
+    new_decisions: list[Decision]
     _issued: int
     _next_ordinal: int
     _draws: int
@@ -154,25 +156,32 @@ class Issuer(PendingTree):
             digest = match.digest  # the same call, passed by keyword instead of position
             self._issued = index + 1
         else:
-            policy = cmd.retry or (definition.retry if definition else DEFAULT_RETRY)
-            timeout = (
-                cmd.timeout
-                if cmd.timeout is not None
-                else (definition.timeout if definition else None)
-            )
-            self._decide(
-                ActivityScheduled,
-                {
-                    "ordinal": ordinal,
-                    "source": source,
-                    "digest": digest,
-                    "name": cmd.activity,
-                    "args": args,
-                    "kwargs": kwargs,
-                    "retry": policy_json(policy),
-                    "timeout": timeout.total_seconds() if timeout is not None else None,
-                },
-            )
+            if cmd.retry is None and cmd.timeout is None:  # the definition's, converted once
+                retry, seconds = call_options(definition)
+            else:
+                policy = cmd.retry or (definition.retry if definition else DEFAULT_RETRY)
+                timeout = (
+                    cmd.timeout
+                    if cmd.timeout is not None
+                    else (definition.timeout if definition else None)
+                )
+                retry = policy_json(policy)
+                seconds = timeout.total_seconds() if timeout is not None else None
+            fields = {
+                "ordinal": ordinal,
+                "source": source,
+                "digest": digest,
+                "name": cmd.activity,
+                "args": args,
+                "kwargs": kwargs,
+                "retry": retry,
+                "timeout": seconds,
+            }
+            if match is None:  # live: a new decision, nothing recorded to compare it with
+                self._issued = index + 1
+                self.new_decisions.append(Decision(kind=ActivityScheduled, fields=fields))
+            else:
+                self._decide(ActivityScheduled, fields)
         result_type = definition.return_type if definition else Any
         node = ActivityNode(ordinal, cmd.activity, source, result_type, quick_decoder(result_type))
         self._pending[ordinal] = node

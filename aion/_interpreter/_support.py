@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from aion import _codec
+from aion._definitions import DEFAULT_RETRY
 from aion._errors import QueryError
 
 _PATHS: dict[str, str] = {}
@@ -107,6 +108,31 @@ def policy_json(policy: Any) -> Any:
             _POLICY_JSON.clear()
         entry = _POLICY_JSON[id(policy)] = (policy, _codec.to_jsonable(policy))
     return entry[1]
+
+
+_CALL_OPTIONS: dict[int, tuple[Any, Any, float | None]] = {}
+
+
+def call_options(definition: Any) -> tuple[Any, float | None]:
+    """A call's recorded ``retry`` and ``timeout`` when it overrides neither: its definition's.
+
+    Every live call records its policy as JSON and its timeout in seconds;
+    both come from the (frozen) definition, so they are worked out once per
+    definition instead of once per call. No definition means the default
+    policy and no timeout.
+    """
+    # Keyed by identity like `policy_json`, with the definition kept so its id is not reused.
+    entry = _CALL_OPTIONS.get(id(definition))
+    if entry is None or entry[0] is not definition:
+        if len(_CALL_OPTIONS) > 1024:  # definitions built at run time: do not grow without bound
+            _CALL_OPTIONS.clear()
+        if definition is None:
+            retry, timeout = policy_json(DEFAULT_RETRY), None
+        else:
+            retry, timeout = policy_json(definition.retry), definition.timeout
+        seconds = timeout.total_seconds() if timeout is not None else None
+        entry = _CALL_OPTIONS[id(definition)] = (definition, retry, seconds)
+    return entry[1], entry[2]
 
 
 def seed(*parts: Any) -> bytes:
