@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -478,6 +479,39 @@ def test_one_thread_starting_on_a_serving_engine_pays_about_one_commit_per_start
         server.join()
         engine.close()
         store.close()
+
+
+def test_a_start_from_the_serving_thread_itself_is_committed_there(tmp_path: Path) -> None:
+    """A log handler runs on the serving loop's thread, under its lock: a start it makes
+    cannot wait for that loop to commit it (it would wait for itself), so it commits it."""
+    engine = aion.Engine(str(tmp_path / "self-start.duckdb"), workflows=[parked])
+    made: list[str] = []
+
+    class StartsAnother(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if getattr(record, "workflow_id", None) == "first" and not made:
+                made.append(engine.start(parked, workflow_id="second").id)
+
+    handler = StartsAnother()
+    log = logging.getLogger("aion")
+    level = log.level
+    log.setLevel(logging.INFO)
+    log.addHandler(handler)
+    stop, server = _serving(engine)
+    try:
+        engine.start(parked, workflow_id="first")
+        deadline = time.monotonic() + 10
+        while not made:
+            assert time.monotonic() < deadline, "the serving loop is stuck on its own start"
+            time.sleep(0.01)
+        assert engine.store.info("second") is not None
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+        stop.set()
+        server.join(timeout=10)
+        if not server.is_alive():  # a loop stuck on itself holds the lock close needs
+            engine.close()
 
 
 def test_starts_from_many_threads_share_commits_and_each_returns_durable(tmp_path: Path) -> None:

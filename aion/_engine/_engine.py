@@ -433,7 +433,7 @@ class Engine:
     def _serve_loop(self, stop: threading.Event | None = None) -> None:
         rt = self._runtime
         with rt.cond:
-            rt.serving += 1
+            rt.serving.add(threading.get_ident())
             try:
                 while not rt.closed and not (stop is not None and stop.is_set()):
                     try:
@@ -446,7 +446,7 @@ class Engine:
                         continue
                     rt.await_inbox(min(self._wait_seconds(), 0.5))
             finally:
-                rt.serving -= 1
+                rt.serving.discard(threading.get_ident())
 
     # --- helpers for the API --------------------------------------------------------
 

@@ -131,7 +131,8 @@ class Runtime:
         self.tracing = tracing
         self.attempts = Attempts(self.state, runner, self._report, tracing)
         self.timers = TimerQueue()
-        self.serving = 0
+        #: The threads running a `serve` loop (each holds the lock but while it waits).
+        self.serving: set[int] = set()
         #: Callers whose requests the last committed step answered (see `linger`).
         self.released = 0
         self.closed = False
@@ -208,8 +209,11 @@ class Runtime:
         while not ticket.done:
             if self.lock.acquire(blocking=False):
                 try:
-                    if not self.serving:  # (a step that finds nothing to do is cheap)
-                        self.step()
+                    serving = self.serving
+                    if not serving or threading.get_ident() in serving:
+                        # No loop to commit it, or this is the loop's own thread (a log
+                        # handler or hook that starts or signals): commit it here.
+                        self.step()  # (a step that finds nothing to do is cheap)
                     self.cond.notify_all()  # a serving loop commits it, with whatever else came
                 finally:
                     self.lock.release()
