@@ -6,6 +6,7 @@ import asyncio
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -412,6 +413,14 @@ def _parked_at_its_signal(engine: aion.Engine, workflow_id: str) -> bool:
     return type(history[-1]).__name__ == "SignalAwaited"
 
 
+def _eventually(done: Callable[[], bool], what: str = "", seconds: float = 30) -> None:
+    """Wait until ``done()`` holds; fail saying ``what`` after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while not done():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.01)
+
+
 def _serving(engine: aion.Engine) -> tuple[threading.Event, threading.Thread]:
     stop = threading.Event()
     server = threading.Thread(target=engine.serve, args=(stop,), daemon=True)
@@ -442,10 +451,7 @@ def test_a_serving_engine_commits_concurrent_starts_with_the_first_decisions_tog
     for thread in threads:
         thread.join()
     try:
-        deadline = time.monotonic() + 30
-        while not all(_parked_at_its_signal(engine, f"s{t}-39") for t in range(8)):
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
+        _eventually(lambda: all(_parked_at_its_signal(engine, f"s{t}-39") for t in range(8)))
         assert durable == [True] * 320
         # Ungrouped that is 640 commits (a start, then its first decision); callers
         # queueing on the lock held it to ~180. Now about 40-50.
@@ -468,10 +474,7 @@ def test_one_thread_starting_on_a_serving_engine_pays_about_one_commit_per_start
     try:
         for i in range(60):
             engine.start(parked, workflow_id=f"l{i}")
-        deadline = time.monotonic() + 30
-        while not _parked_at_its_signal(engine, "l59"):
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
+        _eventually(lambda: _parked_at_its_signal(engine, "l59"))
         assert len(store.commits) < 90, store.commits  # 120 without the merge
         assert all(_parked_at_its_signal(engine, f"l{i}") for i in range(60))
     finally:
@@ -500,10 +503,7 @@ def test_a_start_from_the_serving_thread_itself_is_committed_there(tmp_path: Pat
     stop, server = _serving(engine)
     try:
         engine.start(parked, workflow_id="first")
-        deadline = time.monotonic() + 10
-        while not made:
-            assert time.monotonic() < deadline, "the serving loop is stuck on its own start"
-            time.sleep(0.01)
+        _eventually(lambda: bool(made), "the serving loop is stuck on its own start", 10)
         assert engine.store.info("second") is not None
     finally:
         log.removeHandler(handler)
